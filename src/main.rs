@@ -1,1 +1,53 @@
-fn main() {}
+//! The `sandscope` binary: argument parsing and dispatch only.
+use clap::Parser;
+use sandscope::cli::{self, Cli, Command};
+use std::process::ExitCode;
+use std::time::Duration;
+
+fn main() -> ExitCode {
+    let args = Cli::parse();
+    let _logs = cli::logging::init(matches!(args.command, Some(Command::Serve)));
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("sandscope: cannot start the async runtime: {e}");
+            return ExitCode::from(cli::exec::EXIT_FAILED);
+        }
+    };
+    let failure_code = match args.command {
+        Some(Command::Exec(_)) => cli::exec::EXIT_FAILED,
+        _ => 1,
+    };
+    let outcome = runtime.block_on(dispatch(args));
+    // A stdin copy may still sit in a blocking read; do not wait for it.
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    match outcome {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "command failed");
+            eprintln!("sandscope: {e:#}");
+            ExitCode::from(failure_code)
+        }
+    }
+}
+
+async fn dispatch(args: Cli) -> anyhow::Result<ExitCode> {
+    let g = &args.global;
+    match args.command {
+        Some(Command::Serve) => anyhow::bail!("TEMP"),
+        Some(Command::Create(a)) => cli::create::run(g, a).await,
+        Some(Command::Ls(a)) => cli::ls::run(g, a).await,
+        Some(Command::Exec(a)) => cli::exec::run(g, a).await,
+        Some(Command::Stop(a)) => cli::stop::run(g, a).await,
+        Some(Command::Logs(a)) => cli::logs::run(g, a).await,
+        None => {
+            let opts = sandscope::tui::TuiOptions {
+                endpoint: cli::connect::configured(g)?,
+                script: args.script,
+                config_path: g.config.clone(),
+            };
+            sandscope::tui::run(opts).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

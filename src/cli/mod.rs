@@ -1,1 +1,58 @@
-//! (being written)
+//! The command line: one file per subcommand. Arguments are parsed by clap
+//! in `main.rs`; everything here works through `crate::client`.
+pub mod connect;
+pub mod create;
+pub mod exec;
+pub mod logging;
+pub mod logs;
+pub mod ls;
+pub mod stop;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Sandboxes on this machine or a hosted service: a terminal UI, a CLI and a
+/// local server.
+#[derive(Debug, Parser)]
+#[command(name = "sandscope", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    /// Open the terminal UI and run this script of sandboxes and commands.
+    #[arg(long, value_name = "FILE.toml")]
+    pub script: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Flags that apply to every subcommand.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct GlobalArgs {
+    /// Server URL (http://host:port or https://host); overrides the profile.
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// Profile from the config file.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Config file (default: the user's config dir, or $SANDSCOPE_CONFIG).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the local sandbox server until Ctrl-C.
+    Serve,
+    /// Create a sandbox and print its id once it runs.
+    Create(create::CreateArgs),
+    /// List sandboxes.
+    Ls(ls::LsArgs),
+    /// Run a command in a sandbox, streaming its output; exits with its code.
+    Exec(exec::ExecArgs),
+    /// Stop a sandbox.
+    Stop(stop::StopArgs),
+    /// Print a sandbox's main-process log.
+    Logs(logs::LogsArgs),
+}

@@ -3,7 +3,7 @@
 use super::types::ExecResult;
 use std::time::Duration;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     /// Bad input caught before any RPC (relative cwd, empty command, ...).
     #[error("invalid argument: {0}")]
@@ -29,6 +29,9 @@ pub enum Error {
     /// stdin was written after the process had exited.
     #[error("the process has already exited")]
     ProcessExited,
+    /// The process was killed at the caller's request (`Process::kill`).
+    #[error("the process was killed")]
+    Killed,
     /// The server is not reachable or the connection broke.
     #[error("cannot reach {endpoint}: {message}")]
     Unavailable { endpoint: String, message: String },

@@ -1,0 +1,156 @@
+//! `sandscope exec`: run a command in a sandbox with its output streamed to
+//! ours, byte for byte, and exit with its code.
+use super::connect::{connect, explain};
+use super::create::parse_env;
+use super::GlobalArgs;
+use crate::client::{Error, ExecOptions, OutputStream, StdinWriter, StreamKind};
+use std::process::ExitCode;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Exit code for a command that ran out of time (as `timeout(1)` uses).
+pub const EXIT_TIMEOUT: u8 = 124;
+/// Exit code when sandscope itself failed, not the command (as `docker run`).
+pub const EXIT_FAILED: u8 = 125;
+/// Exit code after Ctrl-C (128 + SIGINT).
+pub const EXIT_INTERRUPTED: u8 = 130;
+/// Exit code when our stdout was closed under us (128 + SIGPIPE).
+pub const EXIT_BROKEN_PIPE: u8 = 141;
+
+#[derive(Debug, clap::Args)]
+pub struct ExecArgs {
+    /// Sandbox id.
+    #[arg(long, short)]
+    pub sandbox: String,
+    /// Copy our stdin to the command, then send EOF.
+    #[arg(long, short = 'i')]
+    pub stdin: bool,
+    /// Absolute working directory.
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<String>,
+    /// Kill the command after this many seconds (exit 124).
+    #[arg(long, value_name = "S")]
+    pub timeout: Option<f64>,
+    /// Report a non-zero exit as an error (the exit code stays the command's).
+    #[arg(long)]
+    pub check: bool,
+    /// An environment variable for this command; repeat for several.
+    #[arg(long = "env", value_name = "K=V", value_parser = parse_env)]
+    pub env: Vec<(String, String)>,
+    /// The command and its arguments.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+pub async fn run(global: &GlobalArgs, args: ExecArgs) -> anyhow::Result<ExitCode> {
+    let timeout = match args.timeout {
+        Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
+        Some(s) => anyhow::bail!("--timeout must be a positive number of seconds, got {s}"),
+        None => None,
+    };
+    let client = connect(global).await?;
+    let url = client.endpoint().url.clone();
+    let opts = ExecOptions {
+        stdin: args.stdin,
+        cwd: args.cwd,
+        timeout,
+        check: args.check,
+        env: args.env.into_iter().collect(),
+        tty: None,
+    };
+    let mut process = client
+        .exec(&args.sandbox, &args.command, opts)
+        .await
+        .map_err(|e| explain(&url, e))?;
+    if let Some(writer) = process.take_stdin() {
+        tokio::spawn(copy_stdin(writer));
+    }
+    let Some(output) = process.take_output() else {
+        anyhow::bail!("the command's output was already taken");
+    };
+
+    let interrupted = tokio::select! {
+        copied = copy_output(output) => match copied {
+            Ok(()) => false,
+            Err(_) => {
+                process.kill();
+                return Ok(ExitCode::from(EXIT_BROKEN_PIPE));
+            }
+        },
+        _ = tokio::signal::ctrl_c() => true,
+    };
+    if interrupted {
+        process.kill();
+        eprintln!("sandscope: interrupted; the command was killed");
+        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+    }
+
+    match process.wait().await {
+        Ok(code) => Ok(exit_code(code)),
+        Err(Error::Timeout(d)) => {
+            eprintln!(
+                "sandscope: the command timed out after {}s and was killed",
+                d.as_secs_f64()
+            );
+            Ok(ExitCode::from(EXIT_TIMEOUT))
+        }
+        Err(Error::Execution { result }) => {
+            eprintln!(
+                "sandscope: the command exited with code {}",
+                result.returncode
+            );
+            Ok(exit_code(result.returncode))
+        }
+        Err(e) => {
+            eprintln!("sandscope: {:#}", explain(&url, e));
+            Ok(ExitCode::from(EXIT_FAILED))
+        }
+    }
+}
+
+/// Our exit status for the command's code; shells only see the low 8 bits.
+fn exit_code(code: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(code.rem_euclid(256)).unwrap_or(1))
+}
+
+/// Writes each chunk to our stdout or stderr as soon as it arrives. Fails
+/// only when our stdout or stderr is gone.
+async fn copy_output(mut output: OutputStream) -> std::io::Result<()> {
+    let mut stdout = tokio::io::stdout();
+    let mut stderr = tokio::io::stderr();
+    while let Some(chunk) = output.next().await {
+        let sink: &mut (dyn tokio::io::AsyncWrite + Unpin + Send) = match chunk.stream {
+            StreamKind::Stdout => &mut stdout,
+            StreamKind::Stderr => &mut stderr,
+        };
+        sink.write_all(&chunk.data).await?;
+        sink.flush().await?;
+    }
+    Ok(())
+}
+
+/// Copies our stdin to the command, then closes it (EOF). Stops quietly if
+/// the command ends first.
+async fn copy_stdin(writer: StdinWriter) {
+    let mut input = tokio::io::stdin();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match input.read(&mut buf).await {
+            Ok(0) => break,
+            Ok(n) => {
+                if writer
+                    .write(bytes::Bytes::copy_from_slice(&buf[..n]))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "reading stdin failed; sending EOF");
+                break;
+            }
+        }
+    }
+    let _ = writer.close().await;
+}
