@@ -1,1 +1,336 @@
-//! (being written)
+//! The embedded sandbox server: runs sandboxes on this machine and serves
+//! the `coreweave.sandbox.v1` gRPC API (SandboxService, DiscoveryService,
+//! plus health and reflection) on a local port.
+//!
+//! Sandboxes run under bubblewrap when it works here; otherwise they are
+//! plain host processes, which [`Server::isolation`] and every sandbox's
+//! `state_reason` say loudly.
+mod auth;
+mod fs;
+mod logs;
+mod process;
+mod pty;
+mod registry;
+mod runtime;
+mod service;
+mod supervisor;
+
+use crate::proto::v1::discovery_service_server::DiscoveryServiceServer;
+use crate::proto::v1::sandbox_service_server::SandboxServiceServer;
+use registry::Registry;
+use runtime::Runtime;
+use service::discovery::DiscoveryApi;
+use service::{SandboxApi, Shared};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tonic::service::interceptor::InterceptedService;
+
+/// Where `sandscope serve` listens unless told otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7391";
+
+/// Largest gRPC message accepted or sent (a 32 MiB file plus framing fits).
+const MAX_MESSAGE: usize = 100 << 20;
+/// Grace given to each sandbox's main process when the server shuts down.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// Which runtime runs the sandboxes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RuntimeChoice {
+    /// Bubblewrap when `bwrap` works on this machine, else the host runtime.
+    #[default]
+    Auto,
+    Bubblewrap,
+    /// Plain host processes: no isolation at all.
+    Host,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub token: String,
+    pub runtime: RuntimeChoice,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot determine a data directory; set SANDSCOPE_DATA_DIR")]
+    NoDataDir,
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("bubblewrap was requested but `bwrap` does not work on this machine")]
+    BubblewrapUnavailable,
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot set up the gRPC server: {0}")]
+    Setup(String),
+}
+
+fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServerError {
+    let context = context.into();
+    move |source| ServerError::Io { context, source }
+}
+
+impl ServerConfig {
+    /// Data dir from `SANDSCOPE_DATA_DIR`, else the user's data directory;
+    /// token from `SANDSCOPE_TOKEN`, else `<data_dir>/token` (generated,
+    /// mode 0600, on first use).
+    pub fn from_env(listen: SocketAddr) -> Result<Self, ServerError> {
+        let data_dir = match std::env::var_os("SANDSCOPE_DATA_DIR").filter(|v| !v.is_empty()) {
+            Some(d) => PathBuf::from(d),
+            None => directories::ProjectDirs::from("", "", "sandscope")
+                .map(|p| p.data_dir().to_path_buf())
+                .ok_or(ServerError::NoDataDir)?,
+        };
+        let token = match std::env::var("SANDSCOPE_TOKEN")
+            .ok()
+            .filter(|t| !t.trim().is_empty())
+        {
+            Some(t) => t.trim().to_string(),
+            None => auth::stored_token(&data_dir)?,
+        };
+        let runtime = match std::env::var("SANDSCOPE_RUNTIME").ok().as_deref() {
+            Some("bubblewrap") | Some("bwrap") => RuntimeChoice::Bubblewrap,
+            Some("host") => RuntimeChoice::Host,
+            _ => RuntimeChoice::Auto,
+        };
+        Ok(Self {
+            listen,
+            data_dir,
+            token,
+            runtime,
+        })
+    }
+}
+
+/// A running server. Dropping it without [`Server::shutdown`] kills every
+/// sandbox it started (best effort) and stops serving.
+pub struct Server {
+    addr: SocketAddr,
+    token: String,
+    shared: Arc<Shared>,
+    stop_serving: Option<tokio::sync::oneshot::Sender<()>>,
+    serving: Option<tokio::task::JoinHandle<()>>,
+    run_dir: PathBuf,
+}
+
+impl Server {
+    /// Start serving on `cfg.listen`; returns once the port is bound.
+    pub async fn start(cfg: ServerConfig) -> Result<Server, ServerError> {
+        std::fs::create_dir_all(&cfg.data_dir)
+            .map_err(io_err(format!("creating {}", cfg.data_dir.display())))?;
+        let data_dir = cfg
+            .data_dir
+            .canonicalize()
+            .map_err(io_err(format!("resolving {}", cfg.data_dir.display())))?;
+        let runtime: Arc<dyn Runtime> = match cfg.runtime {
+            RuntimeChoice::Host => Arc::new(runtime::host::Host),
+            choice => {
+                let works = tokio::task::spawn_blocking(runtime::bwrap_works)
+                    .await
+                    .unwrap_or(false);
+                match (works, choice) {
+                    (true, _) => Arc::new(runtime::bwrap::Bwrap::new(data_dir.clone())),
+                    (false, RuntimeChoice::Bubblewrap) => {
+                        return Err(ServerError::BubblewrapUnavailable)
+                    }
+                    (false, _) => Arc::new(runtime::host::Host),
+                }
+            }
+        };
+        let isolated = runtime.isolation() != runtime::host::ISOLATION;
+        let reason_prefix = if isolated {
+            String::new()
+        } else {
+            tracing::warn!(
+                "bubblewrap is not available: sandboxes run on the host with NO ISOLATION"
+            );
+            "WARNING: runs on the host with NO ISOLATION (bubblewrap unavailable)".to_string()
+        };
+        let run_dir = prepare_run_dir(&data_dir)?;
+
+        let listener = tokio::net::TcpListener::bind(cfg.listen)
+            .await
+            .map_err(|source| ServerError::Bind {
+                addr: cfg.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| ServerError::Bind {
+            addr: cfg.listen,
+            source,
+        })?;
+
+        let shared = Arc::new(Shared {
+            registry: Arc::new(Registry::default()),
+            runtime,
+            sandboxes_dir: run_dir.clone(),
+            sessions: Default::default(),
+            started: SystemTime::now(),
+            reason_prefix,
+            isolated,
+        });
+        let auth = auth::Auth::new(&cfg.token);
+        let sandbox_svc = SandboxServiceServer::new(SandboxApi {
+            shared: shared.clone(),
+        })
+        .max_decoding_message_size(MAX_MESSAGE)
+        .max_encoding_message_size(MAX_MESSAGE);
+        let discovery_svc = DiscoveryServiceServer::new(DiscoveryApi {
+            shared: shared.clone(),
+        })
+        .max_decoding_message_size(MAX_MESSAGE)
+        .max_encoding_message_size(MAX_MESSAGE);
+        let (mut health, health_svc) = tonic_health::server::health_reporter();
+        health
+            .set_serving::<SandboxServiceServer<SandboxApi>>()
+            .await;
+        health
+            .set_serving::<DiscoveryServiceServer<DiscoveryApi>>()
+            .await;
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .map_err(|e| ServerError::Setup(e.to_string()))?;
+
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let router = tonic::transport::Server::builder()
+            .add_service(health_svc)
+            .add_service(reflection)
+            .add_service(InterceptedService::new(sandbox_svc, auth.clone()))
+            .add_service(InterceptedService::new(discovery_svc, auth));
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let serving = tokio::spawn(async move {
+            let shutdown = async {
+                let _ = stop_rx.await;
+            };
+            if let Err(e) = router
+                .serve_with_incoming_shutdown(incoming, shutdown)
+                .await
+            {
+                tracing::error!(error = %e, "gRPC server stopped");
+            }
+        });
+        tracing::info!(%addr, isolation = shared.runtime.isolation(), "sandbox server listening");
+        Ok(Server {
+            addr,
+            token: cfg.token,
+            shared,
+            stop_serving: Some(stop_tx),
+            serving: Some(serving),
+            run_dir,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://HOST:PORT`, ready for a client endpoint.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// "bubblewrap" or "host (NO ISOLATION)".
+    pub fn isolation(&self) -> &'static str {
+        self.shared.runtime.isolation()
+    }
+
+    /// Sandboxes that have not reached a terminal state.
+    pub async fn active_sandboxes(&self) -> usize {
+        self.shared.registry.active()
+    }
+
+    /// Stop every sandbox (SIGTERM, a short grace, SIGKILL), then stop serving.
+    pub async fn shutdown(mut self) {
+        let entries = self.shared.registry.all();
+        for e in &entries {
+            e.request_stop(SHUTDOWN_GRACE);
+        }
+        for e in &entries {
+            if !e
+                .wait_terminal(SHUTDOWN_GRACE + Duration::from_secs(3))
+                .await
+            {
+                tracing::warn!(sandbox = %e.id, "sandbox did not stop in time");
+                if let Some(inst) = e.instance() {
+                    self.shared.runtime.kill(&inst);
+                }
+            }
+        }
+        if let Some(tx) = self.stop_serving.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.serving.take() {
+            let abort = task.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(2), task)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+        let dir = self.run_dir.clone();
+        let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(dir)).await;
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.stop_serving.is_none() {
+            return; // shut down properly already
+        }
+        for e in self.shared.registry.all() {
+            if let Some(inst) = e.instance() {
+                self.shared.runtime.kill(&inst);
+            }
+        }
+        if let Some(tx) = self.stop_serving.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.serving.take() {
+            task.abort();
+        }
+    }
+}
+
+/// A per-process directory for sandbox workspaces. Directories left by
+/// servers that are no longer running are removed.
+fn prepare_run_dir(data_dir: &Path) -> Result<PathBuf, ServerError> {
+    let base = data_dir.join("sandboxes");
+    std::fs::create_dir_all(&base).map_err(io_err(format!("creating {}", base.display())))?;
+    if let Ok(entries) = std::fs::read_dir(&base) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let pid = name
+                .strip_prefix("run-")
+                .and_then(|p| p.split('-').next())
+                .and_then(|p| p.parse::<u32>().ok());
+            if let Some(pid) = pid {
+                if !Path::new(&format!("/proc/{pid}")).exists() {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+    }
+    let dir = base.join(format!(
+        "run-{}-{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir).map_err(io_err(format!("creating {}", dir.display())))?;
+    Ok(dir)
+}

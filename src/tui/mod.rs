@@ -1,1 +1,120 @@
-//! (being written)
+//! The full-screen terminal UI. It sits on `crate::client` only; with no
+//! endpoint it starts the server in-process on loopback and connects to it
+//! like to any remote one.
+//!
+//! Shape: terminal input, timers and network events arrive as one `Msg` on
+//! one channel (`msg`); `update` turns them into state changes and
+//! `Effect`s; `net` carries the effects out with the client; `ui` draws the
+//! state. `app` is only the loop that ties these together.
+mod app;
+mod embedded;
+pub mod keymap;
+pub mod msg;
+pub mod net;
+pub mod script;
+pub mod settings;
+pub mod state;
+pub mod term;
+pub mod theme;
+pub mod ui;
+pub mod update;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use tokio::sync::mpsc;
+
+use crate::client::Client;
+use settings::Settings;
+use state::{State, View};
+
+/// How `sandscope` (without a subcommand) was started.
+#[derive(Debug, Clone, Default)]
+pub struct TuiOptions {
+    /// The server to use; `None` starts the embedded one.
+    pub endpoint: Option<crate::client::Endpoint>,
+    /// A `--script` file whose sandboxes and commands start right away.
+    pub script: Option<PathBuf>,
+    /// `--config PATH`, else the default config location.
+    pub config_path: Option<PathBuf>,
+}
+
+/// Capacity of the one message channel. Producers wait when it is full,
+/// which is what keeps a flood of output from outrunning the screen.
+const CHANNEL: usize = 1024;
+
+/// Runs the TUI until the user quits.
+pub async fn run(opts: TuiOptions) -> anyhow::Result<()> {
+    let config = crate::config::Config::load(opts.config_path.as_deref())?;
+    let settings = Settings::from_table(&config.raw, settings::no_color_from_env())
+        .context("invalid [ui], [keys] or [colors] in the config file")?;
+    // A broken script is reported before the screen switches over.
+    let script = opts
+        .script
+        .as_deref()
+        .map(script::Script::load)
+        .transpose()?;
+
+    let (server, endpoint, kind) = match opts.endpoint {
+        Some(ep) => (None, ep, "remote".to_string()),
+        None => {
+            let server = embedded::Embedded::start().await?;
+            let ep = server.endpoint();
+            let kind = format!("embedded, {}", server.isolation());
+            (Some(server), ep, kind)
+        }
+    };
+    let url = endpoint.url.clone();
+    let result = async {
+        let client = Client::connect(endpoint)
+            .await
+            .with_context(|| format!("cannot connect to {url}"))?;
+        Ok::<_, anyhow::Error>(client)
+    }
+    .await;
+    let client = match result {
+        Ok(c) => c,
+        Err(e) => {
+            if let Some(s) = server {
+                s.shutdown().await;
+            }
+            return Err(e);
+        }
+    };
+    tracing::info!(endpoint = %url, %kind, "terminal UI starting");
+
+    let (tx, rx) = mpsc::channel(CHANNEL);
+    let net = net::Net::new(
+        client.clone(),
+        tx.clone(),
+        settings.refresh_interval,
+        settings.stop_grace,
+        settings.show_terminated,
+    );
+    if let Some(script) = script {
+        tokio::spawn(script::run(client, tx.clone(), script));
+    }
+    drop(tx);
+    let view = View {
+        scrollback_lines: settings.scrollback_lines,
+        max_tiles: settings.max_tiles,
+        wrap: settings.wrap,
+    };
+    let state = State::new(url, kind, view, settings.show_terminated);
+    let (result, server) = app::run(app::Parts {
+        state,
+        settings,
+        net,
+        rx,
+        server,
+    })
+    .await;
+    if let Some(server) = server {
+        let active = server.active_count().await;
+        if active > 0 {
+            eprintln!("sandscope: stopping {active} sandbox(es)…");
+        }
+        server.shutdown().await;
+    }
+    result
+}

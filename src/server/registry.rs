@@ -1,0 +1,187 @@
+//! The table of sandboxes: their records (spec + status), the handle of the
+//! running instance, and the request-id map for idempotent creates. Terminal
+//! records are never dropped, so Get keeps answering after a sandbox ends.
+use super::logs::LogBuffer;
+use super::runtime::Instance;
+use crate::proto::v1 as pb;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+use tokio::sync::watch;
+
+pub fn now_ts() -> prost_types::Timestamp {
+    prost_types::Timestamp::from(SystemTime::now())
+}
+
+pub fn is_terminal(state: pb::State) -> bool {
+    matches!(
+        state,
+        pb::State::Completed | pb::State::Failed | pb::State::Terminated
+    )
+}
+
+/// One sandbox. Locks are short and never held across an await.
+pub struct Entry {
+    pub id: String,
+    /// Creation order, for listing and paging.
+    pub seq: u64,
+    record: Mutex<pb::Sandbox>,
+    instance: Mutex<Option<Instance>>,
+    /// `Some(grace)` once a stop has been requested; a later, shorter grace
+    /// replaces it.
+    stop: watch::Sender<Option<Duration>>,
+    state: watch::Sender<pb::State>,
+    pub logs: Arc<LogBuffer>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Entry {
+    pub fn snapshot(&self) -> pb::Sandbox {
+        lock(&self.record).clone()
+    }
+
+    pub fn state(&self) -> pb::State {
+        *self.state.borrow()
+    }
+
+    pub fn state_name(&self) -> &'static str {
+        state_name(self.state())
+    }
+
+    /// Apply `f` to the record; the state watch follows `status.state`.
+    pub fn update(&self, f: impl FnOnce(&mut pb::SandboxStatus)) {
+        let mut rec = lock(&self.record);
+        let status = rec.status.get_or_insert_with(Default::default);
+        f(status);
+        let st = pb::State::try_from(status.state).unwrap_or(pb::State::Creating);
+        drop(rec);
+        self.state.send_if_modified(|s| {
+            let changed = *s != st;
+            *s = st;
+            changed
+        });
+    }
+
+    pub fn instance(&self) -> Option<Instance> {
+        lock(&self.instance).clone()
+    }
+
+    pub fn set_instance(&self, inst: Option<Instance>) {
+        *lock(&self.instance) = inst;
+    }
+
+    /// Record a stop request; keeps the shortest grace asked for.
+    pub fn request_stop(&self, grace: Duration) {
+        self.stop.send_modify(|g| {
+            *g = Some(match *g {
+                Some(old) if old < grace => old,
+                _ => grace,
+            })
+        });
+    }
+
+    pub fn stop_watch(&self) -> watch::Receiver<Option<Duration>> {
+        self.stop.subscribe()
+    }
+
+    pub fn state_watch(&self) -> watch::Receiver<pb::State> {
+        self.state.subscribe()
+    }
+
+    /// Wait until the sandbox is terminal or `timeout` passes.
+    pub async fn wait_terminal(&self, timeout: Duration) -> bool {
+        let mut rx = self.state_watch();
+        tokio::time::timeout(timeout, rx.wait_for(|s| is_terminal(*s)))
+            .await
+            .map(|r| r.is_ok())
+            .unwrap_or(false)
+    }
+}
+
+pub fn state_name(s: pb::State) -> &'static str {
+    match s {
+        pb::State::Unspecified => "unspecified",
+        pb::State::Creating => "creating",
+        pb::State::Running => "running",
+        pb::State::Completed => "completed",
+        pb::State::Failed => "failed",
+        pb::State::Terminating => "terminating",
+        pb::State::Terminated => "terminated",
+        pb::State::Pending => "pending",
+        pb::State::Paused => "paused",
+        pb::State::Preparing => "preparing",
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    entries: HashMap<String, Arc<Entry>>,
+    by_request: HashMap<String, String>,
+    next_seq: u64,
+}
+
+#[derive(Default)]
+pub struct Registry {
+    inner: Mutex<Inner>,
+}
+
+impl Registry {
+    /// Insert a new sandbox record (state CREATING), or return the one made
+    /// earlier for the same non-empty `request_id` (`false` = existing).
+    pub fn insert(&self, mut sandbox: pb::Sandbox, request_id: &str) -> (Arc<Entry>, bool) {
+        let mut g = lock(&self.inner);
+        if !request_id.is_empty() {
+            if let Some(e) = g
+                .by_request
+                .get(request_id)
+                .and_then(|id| g.entries.get(id))
+            {
+                return (e.clone(), false);
+            }
+        }
+        let id = sandbox.sandbox_id.clone();
+        let seq = g.next_seq;
+        g.next_seq += 1;
+        let state = sandbox
+            .status
+            .as_ref()
+            .and_then(|s| pb::State::try_from(s.state).ok())
+            .unwrap_or(pb::State::Creating);
+        sandbox.status.get_or_insert_with(Default::default).state = state as i32;
+        let entry = Arc::new(Entry {
+            id: id.clone(),
+            seq,
+            record: Mutex::new(sandbox),
+            instance: Mutex::new(None),
+            stop: watch::channel(None).0,
+            state: watch::channel(state).0,
+            logs: Arc::new(LogBuffer::new()),
+        });
+        g.entries.insert(id.clone(), entry.clone());
+        if !request_id.is_empty() {
+            g.by_request.insert(request_id.to_string(), id);
+        }
+        (entry, true)
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<Entry>> {
+        lock(&self.inner).entries.get(id).cloned()
+    }
+
+    /// Every sandbox, newest first.
+    pub fn all(&self) -> Vec<Arc<Entry>> {
+        let mut v: Vec<_> = lock(&self.inner).entries.values().cloned().collect();
+        v.sort_by(|a, b| b.seq.cmp(&a.seq));
+        v
+    }
+
+    pub fn active(&self) -> usize {
+        self.all()
+            .iter()
+            .filter(|e| !is_terminal(e.state()))
+            .count()
+    }
+}

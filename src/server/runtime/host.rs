@@ -1,0 +1,118 @@
+//! The host runtime: plain processes in their own process groups, with the
+//! sandbox directory as working directory and TMPDIR. It isolates nothing,
+//! which the server reports loudly.
+use super::{
+    check_executable, signal_group, BoxFuture, ExecSpec, Instance, LaunchPlan, Launched, Runtime,
+    RuntimeError,
+};
+use nix::sys::signal::Signal;
+use std::process::Stdio;
+
+pub const ISOLATION: &str = "host (NO ISOLATION)";
+
+pub struct Host;
+
+impl Runtime for Host {
+    fn isolation(&self) -> &'static str {
+        ISOLATION
+    }
+
+    fn launch<'a>(&'a self, plan: &'a LaunchPlan) -> BoxFuture<'a, Result<Launched, RuntimeError>> {
+        Box::pin(async move {
+            let workspace = plan.sandbox_dir.join("workspace");
+            let tmp = workspace.join(".tmp");
+            std::fs::create_dir_all(&tmp)
+                .map_err(|e| RuntimeError::io("creating the workspace", e))?;
+            if !plan.volumes.is_empty() {
+                // Without mount namespaces there is nowhere safe to put them.
+                tracing::warn!(sandbox = %plan.sandbox_id, "volume mounts are ignored by the host runtime");
+            }
+            for (path, staged) in &plan.files {
+                // Never write outside the sandbox directory on an unisolated host.
+                let dest = workspace.join(path.trim_start_matches('/'));
+                if let Some(parent) = dest.parent() {
+                    std::fs::create_dir_all(parent)
+                        .map_err(|e| RuntimeError::io(format!("creating {path}"), e))?;
+                }
+                std::fs::copy(staged, &dest)
+                    .map_err(|e| RuntimeError::io(format!("writing {path}"), e))?;
+            }
+            let cwd = if plan.working_dir.is_empty() {
+                workspace.clone()
+            } else {
+                resolve(&workspace, &plan.working_dir)
+            };
+            let path_var = plan
+                .env
+                .get("PATH")
+                .map(String::as_str)
+                .unwrap_or(super::DEFAULT_PATH);
+            check_executable(&plan.argv[0], path_var, &[]).map_err(RuntimeError::Start)?;
+            let mut env = plan.env.clone();
+            env.entry("TMPDIR".into())
+                .or_insert_with(|| tmp.to_string_lossy().into_owned());
+            let child = tokio::process::Command::new(&plan.argv[0])
+                .args(&plan.argv[1..])
+                .env_clear()
+                .envs(&env)
+                .current_dir(&cwd)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .process_group(0)
+                .kill_on_drop(true)
+                .spawn()
+                .map_err(|e| RuntimeError::Start(format!("{}: {e}", plan.argv[0])))?;
+            let anchor_pid = child
+                .id()
+                .and_then(|p| i32::try_from(p).ok())
+                .ok_or_else(|| RuntimeError::Start("the main process exited at once".into()))?;
+            Ok(Launched {
+                child,
+                instance: Instance {
+                    anchor_pid,
+                    default_cwd: cwd.to_string_lossy().into_owned(),
+                    workspace,
+                    isolated: false,
+                },
+            })
+        })
+    }
+
+    fn exec_command(&self, instance: &Instance, spec: &ExecSpec) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(&spec.argv[0]);
+        let mut env = spec.env.clone();
+        env.entry("TMPDIR".into()).or_insert_with(|| {
+            instance
+                .workspace
+                .join(".tmp")
+                .to_string_lossy()
+                .into_owned()
+        });
+        cmd.args(&spec.argv[1..])
+            .env_clear()
+            .envs(&env)
+            .current_dir(resolve(&instance.workspace, &spec.cwd));
+        if !spec.tty {
+            cmd.process_group(0);
+        }
+        cmd
+    }
+
+    fn terminate(&self, instance: &Instance) {
+        signal_group(instance.anchor_pid, Signal::SIGTERM);
+    }
+
+    fn kill(&self, instance: &Instance) {
+        signal_group(instance.anchor_pid, Signal::SIGKILL);
+    }
+}
+
+/// Relative paths are relative to the workspace.
+fn resolve(workspace: &std::path::Path, path: &str) -> std::path::PathBuf {
+    if path.starts_with('/') {
+        std::path::PathBuf::from(path)
+    } else {
+        workspace.join(path)
+    }
+}

@@ -1,0 +1,199 @@
+//! How a sandbox's processes actually run. Two runtimes share one small
+//! trait: bubblewrap (namespaces over a read-only host root) and plain host
+//! processes (no isolation, used only when bubblewrap is unavailable).
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+
+pub mod bwrap;
+pub mod host;
+
+/// Default PATH inside sandboxes; the server's own environment never leaks in.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Everything needed to start a sandbox's main process.
+#[derive(Debug, Clone)]
+pub struct LaunchPlan {
+    pub sandbox_id: String,
+    /// Per-sandbox directory under the data dir (workspace, volumes, staging).
+    pub sandbox_dir: PathBuf,
+    /// Main command; never empty.
+    pub argv: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    /// Working directory as the sandbox sees it; empty = the workspace.
+    pub working_dir: String,
+    /// (volume directory on the host, mount path inside, read-only)
+    pub volumes: Vec<(PathBuf, String, bool)>,
+    /// (path inside the sandbox, staged copy on the host)
+    pub files: Vec<(String, PathBuf)>,
+    pub allow_network: bool,
+}
+
+/// A started sandbox: what exec, files and stop need to reach it.
+#[derive(Debug, Clone)]
+pub struct Instance {
+    /// Host pid whose namespaces and root are the sandbox's (bubblewrap's
+    /// pid 1), or the main process itself on the host runtime.
+    pub anchor_pid: i32,
+    /// Working directory used when neither spec nor request names one.
+    pub default_cwd: String,
+    /// Host path of the workspace directory.
+    pub workspace: PathBuf,
+    pub isolated: bool,
+}
+
+impl Instance {
+    /// Directory whose view is the sandbox's root filesystem.
+    pub fn fs_root(&self) -> PathBuf {
+        if self.isolated {
+            PathBuf::from(format!("/proc/{}/root", self.anchor_pid))
+        } else {
+            PathBuf::from("/")
+        }
+    }
+}
+
+/// One process to run inside a started sandbox.
+#[derive(Debug, Clone)]
+pub struct ExecSpec {
+    pub argv: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    /// Absolute path as the sandbox sees it.
+    pub cwd: String,
+    /// Runs on a terminal: the process will start its own session, so the
+    /// runtime must not put it in a new process group itself.
+    pub tty: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("{0}")]
+    Start(String),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl RuntimeError {
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Self::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+/// A started main process; `child`'s stdout and stderr are piped for logs.
+pub struct Launched {
+    pub child: tokio::process::Child,
+    pub instance: Instance,
+}
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+pub trait Runtime: Send + Sync {
+    /// "bubblewrap" or "host (NO ISOLATION)".
+    fn isolation(&self) -> &'static str;
+    fn launch<'a>(&'a self, plan: &'a LaunchPlan) -> BoxFuture<'a, Result<Launched, RuntimeError>>;
+    /// A command that runs `spec` inside the sandbox; stdio is left to the
+    /// caller. Unless `spec.tty`, the command leads its own process group.
+    fn exec_command(&self, instance: &Instance, spec: &ExecSpec) -> tokio::process::Command;
+    /// Ask the main process to stop (SIGTERM).
+    fn terminate(&self, instance: &Instance);
+    /// Kill everything in the sandbox (SIGKILL).
+    fn kill(&self, instance: &Instance);
+}
+
+/// Environment for any process in a sandbox: sane defaults, then `extra`
+/// layers in order (container env, then per-exec env).
+pub fn base_env(home: &str) -> BTreeMap<String, String> {
+    let mut env = BTreeMap::new();
+    env.insert("PATH".to_string(), DEFAULT_PATH.to_string());
+    env.insert("HOME".to_string(), home.to_string());
+    env.insert("LANG".to_string(), "C.UTF-8".to_string());
+    env
+}
+
+/// Resolve `cmd` the way execvp would, on the host filesystem, skipping the
+/// check (Ok) when it lives under a path that only exists inside the sandbox.
+pub fn check_executable(cmd: &str, path_var: &str, sandbox_only: &[String]) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let under_sandbox_only = |p: &str| {
+        sandbox_only.iter().any(|prefix| {
+            p == prefix || p.starts_with(&format!("{}/", prefix.trim_end_matches('/')))
+        })
+    };
+    let candidates: Vec<String> = if cmd.contains('/') {
+        vec![cmd.to_string()]
+    } else {
+        path_var
+            .split(':')
+            .filter(|d| !d.is_empty())
+            .map(|d| format!("{}/{}", d.trim_end_matches('/'), cmd))
+            .collect()
+    };
+    if cmd.contains('/') && !cmd.starts_with('/') {
+        return Ok(()); // relative to the working dir: only the sandbox knows
+    }
+    let mut found_not_exec = false;
+    for c in &candidates {
+        if under_sandbox_only(c) {
+            return Ok(());
+        }
+        match std::fs::metadata(c) {
+            Ok(md) if md.is_file() && md.permissions().mode() & 0o111 != 0 => return Ok(()),
+            Ok(_) => found_not_exec = true,
+            Err(_) => {}
+        }
+    }
+    if found_not_exec {
+        Err(format!("{cmd}: permission denied (not an executable file)"))
+    } else {
+        Err(format!("{cmd}: executable file not found in $PATH"))
+    }
+}
+
+/// Send `sig` to a process group, ignoring "no such process".
+pub fn signal_group(pgid: i32, sig: nix::sys::signal::Signal) {
+    if pgid > 1 {
+        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), sig);
+    }
+}
+
+pub fn signal_pid(pid: i32, sig: nix::sys::signal::Signal) {
+    if pid > 1 {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
+    }
+}
+
+/// Whether a working bubblewrap is installed (it must be able to create the
+/// namespaces we ask for, which fails in some containers).
+pub fn bwrap_works() -> bool {
+    std::process::Command::new("bwrap")
+        .args([
+            "--unshare-pid",
+            "--unshare-ipc",
+            "--unshare-uts",
+            "--unshare-net",
+            "--die-with-parent",
+            "--ro-bind",
+            "/",
+            "/",
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "/bin/true",
+        ])
+        .env_clear()
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}

@@ -1,0 +1,173 @@
+//! The one place where server-side failures become `tonic::Status`.
+//!
+//! Every status the server emits carries an AIP-193 `ErrorInfo` in domain
+//! `cwsandbox.com`, because clients pick their exception class from the
+//! reason only when the domain matches.
+use std::collections::HashMap;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+pub const DOMAIN: &str = "cwsandbox.com";
+
+pub mod reason {
+    pub const SANDBOX_NOT_FOUND: &str = "CWSANDBOX_SANDBOX_NOT_FOUND";
+    pub const SANDBOX_NOT_RUNNING: &str = "CWSANDBOX_SANDBOX_NOT_RUNNING";
+    pub const INVALID_REQUEST: &str = "CWSANDBOX_INVALID_REQUEST";
+    pub const NOT_IMPLEMENTED: &str = "CWSANDBOX_NOT_IMPLEMENTED";
+    pub const TLS_PASSTHROUGH: &str = "CWSANDBOX_TLS_PASSTHROUGH_ENDPOINTS_NOT_SUPPORTED";
+    pub const SHARE_TOKEN: &str = "CWSANDBOX_HTTPS_SHARE_TOKEN_NOT_SUPPORTED";
+    pub const FSS_NOT_SUPPORTED: &str = "CWSANDBOX_FSS_NOT_SUPPORTED";
+    pub const NO_SUITABLE_RUNNER: &str = "CWSANDBOX_NO_SUITABLE_RUNNER";
+    pub const RUNNER_NOT_FOUND: &str = "CWSANDBOX_RUNNER_NOT_FOUND";
+    pub const COMMAND_TIMEOUT: &str = "CWSANDBOX_COMMAND_TIMEOUT";
+    pub const FILE_NOT_FOUND: &str = "CWSANDBOX_FILE_NOT_FOUND";
+    pub const FILE_IS_DIRECTORY: &str = "CWSANDBOX_FILE_IS_DIRECTORY";
+    pub const FILE_PERMISSION_DENIED: &str = "CWSANDBOX_FILE_PERMISSION_DENIED";
+    pub const FILE_IO_FAILED: &str = "CWSANDBOX_FILE_IO_FAILED";
+    pub const FILE_TOO_LARGE: &str = "CWSANDBOX_FILE_TOO_LARGE";
+    pub const INTERNAL: &str = "CWSANDBOX_INTERNAL";
+}
+
+/// A status with `ErrorInfo{reason, domain, metadata}`.
+pub fn status(
+    code: Code,
+    message: impl Into<String>,
+    reason: &str,
+    metadata: HashMap<String, String>,
+) -> Status {
+    Status::with_error_details(
+        code,
+        message,
+        ErrorDetails::with_error_info(reason, DOMAIN, metadata),
+    )
+}
+
+fn meta(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+        .collect()
+}
+
+pub fn sandbox_not_found(id: &str) -> Status {
+    status(
+        Code::NotFound,
+        format!("sandbox {id:?} not found"),
+        reason::SANDBOX_NOT_FOUND,
+        meta(&[("sandbox_id", id)]),
+    )
+}
+
+pub fn sandbox_not_running(id: &str, state: &str) -> Status {
+    status(
+        Code::FailedPrecondition,
+        format!("sandbox {id} is not running (state {state})"),
+        reason::SANDBOX_NOT_RUNNING,
+        meta(&[("sandbox_id", id), ("state", state)]),
+    )
+}
+
+/// INVALID_ARGUMENT with a BadRequest violation on `field`, which clients
+/// turn into a validation error that names the field.
+pub fn invalid(field: &str, description: impl Into<String>) -> Status {
+    let description = description.into();
+    let mut details = ErrorDetails::with_bad_request_violation(field, description.clone());
+    details.set_error_info(reason::INVALID_REQUEST, DOMAIN, meta(&[("field", field)]));
+    Status::with_error_details(
+        Code::InvalidArgument,
+        format!("invalid {field}: {description}"),
+        details,
+    )
+}
+
+pub fn unimplemented(what: &str) -> Status {
+    status(
+        Code::Unimplemented,
+        format!("{what} is not implemented by this server"),
+        reason::NOT_IMPLEMENTED,
+        HashMap::new(),
+    )
+}
+
+/// Snapshot RPCs answer UNIMPLEMENTED; a Delete asking for snapshots
+/// answers FAILED_PRECONDITION. The reason is what clients act on.
+pub fn snapshots_unsupported(code: Code) -> Status {
+    status(
+        code,
+        "file-system snapshots are not supported by this server",
+        reason::FSS_NOT_SUPPORTED,
+        HashMap::new(),
+    )
+}
+
+pub fn failed_precondition(reason: &str, message: impl Into<String>) -> Status {
+    status(Code::FailedPrecondition, message, reason, HashMap::new())
+}
+
+pub fn internal(message: impl Into<String>) -> Status {
+    status(Code::Internal, message, reason::INTERNAL, HashMap::new())
+}
+
+pub fn command_timeout(seconds: f64) -> Status {
+    status(
+        Code::DeadlineExceeded,
+        format!("command timed out after {seconds:.1}s and was killed"),
+        reason::COMMAND_TIMEOUT,
+        HashMap::new(),
+    )
+}
+
+pub fn runner_not_found(id: &str) -> Status {
+    status(
+        Code::NotFound,
+        format!("runner {id:?} not found"),
+        reason::RUNNER_NOT_FOUND,
+        meta(&[("runner_id", id)]),
+    )
+}
+
+/// What went wrong with a file operation, independent of gRPC.
+#[derive(Debug)]
+pub enum FileFailure {
+    NotFound,
+    IsDirectory,
+    PermissionDenied(String),
+    TooLarge { size: u64, max: u64 },
+    Io(String),
+}
+
+pub fn file_error(failure: FileFailure, path: &str, operation: &str) -> Status {
+    let mut md = meta(&[("filepath", path), ("operation", operation)]);
+    let (code, reason, message) = match failure {
+        FileFailure::NotFound => (
+            Code::NotFound,
+            reason::FILE_NOT_FOUND,
+            format!("{operation} {path}: no such file or directory"),
+        ),
+        FileFailure::IsDirectory => (
+            Code::FailedPrecondition,
+            reason::FILE_IS_DIRECTORY,
+            format!("{operation} {path}: is a directory"),
+        ),
+        FileFailure::PermissionDenied(why) => (
+            Code::PermissionDenied,
+            reason::FILE_PERMISSION_DENIED,
+            format!("{operation} {path}: {why}"),
+        ),
+        FileFailure::TooLarge { size, max } => {
+            md.insert("size_bytes".into(), size.to_string());
+            md.insert("max_size_bytes".into(), max.to_string());
+            (
+                Code::ResourceExhausted,
+                reason::FILE_TOO_LARGE,
+                format!("{operation} {path}: {size} bytes exceeds the {max}-byte limit"),
+            )
+        }
+        FileFailure::Io(why) => (
+            Code::Internal,
+            reason::FILE_IO_FAILED,
+            format!("{operation} {path}: {why}"),
+        ),
+    };
+    status(code, message, reason, md)
+}

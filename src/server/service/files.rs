@@ -1,0 +1,75 @@
+//! ReadFile and WriteFile, on the filesystem the sandbox's processes see.
+use super::errors::{self, FileFailure};
+use super::lifecycle::lookup;
+use super::Shared;
+use crate::proto::v1 as pb;
+use crate::server::fs;
+use crate::server::runtime::Instance;
+use std::sync::Arc;
+use tonic::Status;
+
+fn running_instance(shared: &Shared, id: &str, container: &str) -> Result<Instance, Status> {
+    let entry = lookup(shared, id)?;
+    let name = entry
+        .snapshot()
+        .spec
+        .and_then(|s| s.containers.into_iter().next())
+        .map(|c| c.name)
+        .unwrap_or_default();
+    if !container.trim().is_empty() && container != name {
+        return Err(errors::invalid(
+            "container",
+            format!("sandbox {id} has no container {container:?}"),
+        ));
+    }
+    match entry.instance() {
+        Some(i) if entry.state() == pb::State::Running => Ok(i),
+        _ => Err(errors::sandbox_not_running(id, entry.state_name())),
+    }
+}
+
+pub async fn read_file(
+    shared: Arc<Shared>,
+    req: pb::ReadFileRequest,
+) -> Result<pb::ReadFileResponse, Status> {
+    if req.path.is_empty() {
+        return Err(errors::invalid("path", "must not be empty"));
+    }
+    let inst = running_instance(&shared, &req.sandbox_id, &req.container)?;
+    let abs = fs::absolute(&inst.default_cwd, &req.path);
+    let root = inst.fs_root();
+    let res = tokio::task::spawn_blocking(move || fs::read(&root, &abs))
+        .await
+        .map_err(|e| errors::internal(format!("read task failed: {e}")))?;
+    match res {
+        Ok(content) => Ok(pb::ReadFileResponse { content }),
+        Err(f) => Err(errors::file_error(f, &req.path, "read")),
+    }
+}
+
+pub async fn write_file(
+    shared: Arc<Shared>,
+    req: pb::WriteFileRequest,
+) -> Result<pb::WriteFileResponse, Status> {
+    if req.path.is_empty() {
+        return Err(errors::invalid("path", "must not be empty"));
+    }
+    if req.content.len() as u64 > fs::MAX_FILE {
+        let f = FileFailure::TooLarge {
+            size: req.content.len() as u64,
+            max: fs::MAX_FILE,
+        };
+        return Err(errors::file_error(f, &req.path, "write"));
+    }
+    let inst = running_instance(&shared, &req.sandbox_id, &req.container)?;
+    let abs = fs::absolute(&inst.default_cwd, &req.path);
+    let root = inst.fs_root();
+    let content = req.content;
+    let res = tokio::task::spawn_blocking(move || fs::write(&root, &abs, &content))
+        .await
+        .map_err(|e| errors::internal(format!("write task failed: {e}")))?;
+    match res {
+        Ok(()) => Ok(pb::WriteFileResponse {}),
+        Err(f) => Err(errors::file_error(f, &req.path, "write")),
+    }
+}

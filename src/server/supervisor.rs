@@ -1,0 +1,212 @@
+//! One task per sandbox: starts the main process, feeds its output into the
+//! log buffer, enforces stop requests and the maximum lifetime, and writes
+//! the terminal state (with the exit code in the same update).
+use super::registry::{is_terminal, now_ts, Entry};
+use super::runtime::{LaunchPlan, Runtime};
+use crate::proto::v1 as pb;
+use std::os::unix::process::ExitStatusExt;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::time::Instant;
+
+/// Grace given to the main process when its maximum lifetime runs out.
+const LIFETIME_GRACE: Duration = Duration::from_secs(10);
+
+pub struct Start {
+    pub plan: LaunchPlan,
+    /// (path inside the sandbox, content) to materialise before start.
+    pub files: Vec<(String, Vec<u8>)>,
+    pub max_lifetime: Option<Duration>,
+    /// Prefix for every state_reason (the no-isolation warning).
+    pub reason_prefix: String,
+}
+
+pub fn spawn(runtime: Arc<dyn Runtime>, entry: Arc<Entry>, start: Start) {
+    tokio::spawn(async move {
+        let dir = start.plan.sandbox_dir.clone();
+        run(runtime, entry.clone(), start).await;
+        entry.set_instance(None);
+        // The workspace and volumes go with the sandbox; the record stays.
+        let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(dir)).await;
+    });
+}
+
+fn reason(prefix: &str, text: &str) -> String {
+    match (prefix.is_empty(), text.is_empty()) {
+        (true, _) => text.to_string(),
+        (false, true) => prefix.to_string(),
+        (false, false) => format!("{text}; {prefix}"),
+    }
+}
+
+/// Make the sandbox terminal unless something (a Delete while creating)
+/// already did.
+fn finish(entry: &Entry, state: pb::State, exit_code: Option<i32>, why: String) {
+    entry.update(|s| {
+        if is_terminal(pb::State::try_from(s.state).unwrap_or(pb::State::Creating)) {
+            return;
+        }
+        s.state = state as i32;
+        s.exit_code = exit_code;
+        s.state_reason = why;
+        s.end_time = Some(now_ts());
+        for c in &mut s.container_statuses {
+            c.state = state as i32;
+            c.exit_code = exit_code.unwrap_or(0);
+        }
+    });
+}
+
+async fn stage(start: &mut Start) -> std::io::Result<()> {
+    let staging = start.plan.sandbox_dir.join("files");
+    for (i, (path, content)) in start.files.iter().enumerate() {
+        tokio::fs::create_dir_all(&staging).await?;
+        let staged = staging.join(i.to_string());
+        tokio::fs::write(&staged, content).await?;
+        start.plan.files.push((path.clone(), staged));
+    }
+    for (dir, _, _) in &start.plan.volumes {
+        tokio::fs::create_dir_all(dir).await?;
+    }
+    Ok(())
+}
+
+async fn run(runtime: Arc<dyn Runtime>, entry: Arc<Entry>, mut start: Start) {
+    let prefix = start.reason_prefix.clone();
+    let mut stop = entry.stop_watch();
+    if let Err(e) = stage(&mut start).await {
+        let why = format!("StartError: preparing files and volumes: {e}");
+        finish(&entry, pb::State::Failed, None, reason(&prefix, &why));
+        return;
+    }
+    let launched = tokio::select! {
+        r = runtime.launch(&start.plan) => r,
+        _ = stop.wait_for(|g| g.is_some()) => {
+            finish(&entry, pb::State::Completed, None, reason(&prefix, "stopped before it started"));
+            return;
+        }
+    };
+    let mut launched = match launched {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::info!(sandbox = %entry.id, error = %e, "sandbox failed to start");
+            finish(
+                &entry,
+                pb::State::Failed,
+                None,
+                reason(&prefix, &format!("StartError: {e}")),
+            );
+            return;
+        }
+    };
+    let inst = launched.instance.clone();
+    entry.set_instance(Some(inst.clone()));
+    entry.update(|s| {
+        if s.state == pb::State::Creating as i32 {
+            s.state = pb::State::Running as i32;
+            s.start_time = Some(now_ts());
+            for c in &mut s.container_statuses {
+                c.state = pb::State::Running as i32;
+            }
+        }
+    });
+    tracing::info!(sandbox = %entry.id, pid = inst.anchor_pid, "sandbox running");
+
+    let mut pumps = Vec::new();
+    if let Some(out) = launched.child.stdout.take() {
+        pumps.push(tokio::spawn(pump(out, 0, entry.clone())));
+    }
+    if let Some(err) = launched.child.stderr.take() {
+        pumps.push(tokio::spawn(pump(err, 1, entry.clone())));
+    }
+
+    let lifetime_end = start.max_lifetime.map(|d| Instant::now() + d);
+    let mut terminated = false;
+    let mut kill_at: Option<Instant> = None;
+    let mut stop_open = true;
+    // A stop that arrived while launching counts as well.
+    stop.mark_changed();
+    let status = loop {
+        tokio::select! {
+            s = launched.child.wait() => break s,
+            changed = stop.changed(), if stop_open => {
+                if changed.is_err() {
+                    stop_open = false;
+                    continue;
+                }
+                let Some(grace) = *stop.borrow_and_update() else { continue };
+                if !terminated {
+                    terminated = true;
+                    entry.update(|s| {
+                        if !is_terminal(pb::State::try_from(s.state).unwrap_or(pb::State::Running)) {
+                            s.state = pb::State::Terminating as i32;
+                        }
+                    });
+                    runtime.terminate(&inst);
+                }
+                let at = Instant::now() + grace;
+                kill_at = Some(kill_at.map_or(at, |k| k.min(at)));
+            }
+            _ = sleep_until_opt(lifetime_end), if !terminated => {
+                tracing::info!(sandbox = %entry.id, "maximum lifetime reached; stopping");
+                entry.update(|s| s.state_reason = reason(&prefix, "maximum lifetime reached"));
+                entry.request_stop(LIFETIME_GRACE);
+            }
+            _ = sleep_until_opt(kill_at) => {
+                runtime.kill(&inst);
+                kill_at = None;
+            }
+        }
+    };
+    // Give the pumps a moment to drain what the process wrote last; a
+    // daemon holding the pipes open must not keep the sandbox alive.
+    for p in pumps {
+        let abort = p.abort_handle();
+        if tokio::time::timeout(Duration::from_secs(1), p)
+            .await
+            .is_err()
+        {
+            abort.abort();
+        }
+    }
+    entry.logs.close();
+    match status {
+        Ok(st) => {
+            let code = st
+                .code()
+                .or_else(|| st.signal().map(|s| 128 + s))
+                .unwrap_or(-1);
+            let why = entry
+                .snapshot()
+                .status
+                .map(|s| s.state_reason)
+                .unwrap_or_default();
+            tracing::info!(sandbox = %entry.id, code, "sandbox completed");
+            finish(&entry, pb::State::Completed, Some(code), why);
+        }
+        Err(e) => finish(
+            &entry,
+            pb::State::Failed,
+            None,
+            reason(&prefix, &format!("lost track of the main process: {e}")),
+        ),
+    }
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn pump(mut r: impl AsyncRead + Unpin, stream: usize, entry: Arc<Entry>) {
+    let mut buf = vec![0u8; 16 << 10];
+    loop {
+        match r.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => entry.logs.push(stream, &buf[..n]),
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! The network side: carries out effects with the client and reports back
+//! on the one channel. Every task reports failure as a message; none of
+//! them can take the UI down.
+mod process;
+mod sandboxes;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, Notify};
+
+use crate::client::Client;
+
+use super::msg::{Effect, Msg, NetEvent, ProcKey};
+use process::ProcHandle;
+
+/// The one place client errors become text for a person.
+pub fn describe(e: &crate::client::Error) -> String {
+    use crate::client::Error;
+    match e {
+        Error::Unavailable { .. } => format!("{e} (is the server running?)"),
+        Error::Unauthenticated(_) => format!("{e} (check the API key)"),
+        _ => e.to_string(),
+    }
+}
+
+pub struct Net {
+    client: Client,
+    tx: mpsc::Sender<Msg>,
+    procs: HashMap<ProcKey, ProcHandle>,
+    refresh_now: Arc<Notify>,
+    include_terminated: Arc<AtomicBool>,
+    stop_grace: Duration,
+}
+
+impl Net {
+    /// Starts the periodic sandbox refresh as well.
+    pub fn new(
+        client: Client,
+        tx: mpsc::Sender<Msg>,
+        refresh: Duration,
+        stop_grace: Duration,
+        include_terminated: bool,
+    ) -> Net {
+        let refresh_now = Arc::new(Notify::new());
+        let include = Arc::new(AtomicBool::new(include_terminated));
+        tokio::spawn(sandboxes::refresh_loop(
+            client.clone(),
+            tx.clone(),
+            refresh,
+            refresh_now.clone(),
+            include.clone(),
+        ));
+        Net {
+            client,
+            tx,
+            procs: HashMap::new(),
+            refresh_now,
+            include_terminated: include,
+            stop_grace,
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn sender(&self) -> mpsc::Sender<Msg> {
+        self.tx.clone()
+    }
+
+    /// Carries out one effect. `Quit` and `CheckQuit` belong to the app and
+    /// are ignored here.
+    pub fn apply(&mut self, effect: Effect) {
+        match effect {
+            Effect::RefreshSandboxes { include_terminated } => {
+                self.include_terminated
+                    .store(include_terminated, Ordering::Relaxed);
+                self.refresh_now.notify_one();
+            }
+            Effect::CreateSandbox(req) => {
+                tokio::spawn(sandboxes::create(
+                    self.client.clone(),
+                    self.tx.clone(),
+                    req,
+                    self.refresh_now.clone(),
+                ));
+            }
+            Effect::StopSandbox(id) => {
+                tokio::spawn(sandboxes::stop(
+                    self.client.clone(),
+                    self.tx.clone(),
+                    id,
+                    self.stop_grace,
+                    self.refresh_now.clone(),
+                ));
+            }
+            Effect::Exec {
+                key,
+                sandbox_id,
+                argv,
+                opts,
+                inbox,
+            } => {
+                let handle = process::spawn(
+                    self.client.clone(),
+                    self.tx.clone(),
+                    key,
+                    sandbox_id,
+                    argv,
+                    opts,
+                    inbox,
+                );
+                self.procs.insert(key, handle);
+            }
+            Effect::StdinWrite { key, data } => {
+                if let Some(h) = self.procs.get(&key) {
+                    h.write(data);
+                }
+            }
+            Effect::StdinEof { key } => {
+                if let Some(h) = self.procs.get(&key) {
+                    h.close_stdin();
+                }
+            }
+            Effect::Kill(key) => {
+                if let Some(h) = self.procs.get(&key) {
+                    h.kill();
+                }
+            }
+            Effect::Save { path, text } => {
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    let len = text.len();
+                    let result = tokio::fs::write(&path, text)
+                        .await
+                        .map(|_| len)
+                        .map_err(|e| e.to_string());
+                    let _ = tx.send(Msg::Net(NetEvent::Saved { path, result })).await;
+                });
+            }
+            Effect::CheckQuit | Effect::Quit => {}
+        }
+    }
+}

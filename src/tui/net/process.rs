@@ -1,0 +1,173 @@
+//! One task per process: it owns the client's `Process`, pumps its output
+//! into the pane's inbox, forwards stdin and kill, and reports the end.
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::describe;
+use crate::client::{Client, ExecOptions, OutputStream, ProcessStatus, StatusWatch, StdinWriter};
+use crate::tui::msg::{Msg, NetEvent, ProcKey};
+use crate::tui::state::pane::PaneInbox;
+
+/// How long the end report waits for the last output to be pumped.
+const DRAIN_GRACE: Duration = Duration::from_secs(3);
+
+enum StdinCmd {
+    Write(String),
+    Close,
+}
+
+/// The UI's handle on a process task. Commands are queued, so a write to a
+/// process that does not read yet never blocks the UI.
+pub struct ProcHandle {
+    stdin: mpsc::UnboundedSender<StdinCmd>,
+    kill: mpsc::UnboundedSender<()>,
+}
+
+impl ProcHandle {
+    pub fn write(&self, data: String) {
+        let _ = self.stdin.send(StdinCmd::Write(data));
+    }
+    pub fn close_stdin(&self) {
+        let _ = self.stdin.send(StdinCmd::Close);
+    }
+    pub fn kill(&self) {
+        let _ = self.kill.send(());
+    }
+}
+
+pub fn spawn(
+    client: Client,
+    tx: mpsc::Sender<Msg>,
+    key: ProcKey,
+    sandbox_id: String,
+    argv: Vec<String>,
+    opts: ExecOptions,
+    inbox: PaneInbox,
+) -> ProcHandle {
+    let (stdin_tx, stdin_rx) = mpsc::unbounded_channel();
+    let (kill_tx, kill_rx) = mpsc::unbounded_channel();
+    tokio::spawn(run(
+        client, tx, key, sandbox_id, argv, opts, inbox, stdin_rx, kill_rx,
+    ));
+    ProcHandle {
+        stdin: stdin_tx,
+        kill: kill_tx,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run(
+    client: Client,
+    tx: mpsc::Sender<Msg>,
+    key: ProcKey,
+    sandbox_id: String,
+    argv: Vec<String>,
+    opts: ExecOptions,
+    inbox: PaneInbox,
+    stdin_rx: mpsc::UnboundedReceiver<StdinCmd>,
+    mut kill_rx: mpsc::UnboundedReceiver<()>,
+) {
+    let mut proc = match client.exec(&sandbox_id, &argv, opts).await {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = tx
+                .send(Msg::Net(NetEvent::ExecFailed {
+                    key,
+                    error: describe(&e),
+                }))
+                .await;
+            return;
+        }
+    };
+    let writer = proc.take_stdin();
+    let _ = tx
+        .send(Msg::Net(NetEvent::ExecStarted {
+            key,
+            stdin: writer.is_some(),
+        }))
+        .await;
+    if let Some(w) = writer {
+        tokio::spawn(feed_stdin(w, stdin_rx, tx.clone(), key));
+    }
+    let pump = proc
+        .take_output()
+        .map(|out| tokio::spawn(pump(out, inbox, tx.clone(), key)));
+    let mut watch = proc.status();
+    let mut kill_open = true;
+    let status = loop {
+        tokio::select! {
+            s = ended(&mut watch) => break s,
+            k = kill_rx.recv(), if kill_open => match k {
+                Some(()) => proc.kill(),
+                None => kill_open = false,
+            },
+        }
+    };
+    if let Some(pump) = pump {
+        // Output sent before the exit belongs before the status; do not
+        // hang on a stream that never closes, though.
+        let _ = tokio::time::timeout(DRAIN_GRACE, pump).await;
+    }
+    let _ = tx
+        .send(Msg::Net(NetEvent::ProcessEnded { key, status }))
+        .await;
+}
+
+async fn ended(watch: &mut StatusWatch) -> ProcessStatus {
+    if let Some(s) = watch.current() {
+        return s;
+    }
+    match watch.changed().await {
+        Some(s) => s,
+        None => watch
+            .current()
+            .unwrap_or_else(|| ProcessStatus::Error("lost track of the process".into())),
+    }
+}
+
+/// Moves output into the pane's inbox; waits while the inbox is full so a
+/// fast writer is slowed down instead of filling memory.
+async fn pump(mut out: OutputStream, inbox: PaneInbox, tx: mpsc::Sender<Msg>, key: ProcKey) {
+    while let Some(chunk) = out.next().await {
+        loop {
+            let drained = inbox.drained.notified();
+            tokio::pin!(drained);
+            drained.as_mut().enable();
+            if !inbox.is_full() {
+                break;
+            }
+            drained.await;
+        }
+        if inbox.push(chunk.stream, chunk.data)
+            && tx.send(Msg::Net(NetEvent::PaneChanged(key))).await.is_err()
+        {
+            return;
+        }
+    }
+}
+
+async fn feed_stdin(
+    w: StdinWriter,
+    mut rx: mpsc::UnboundedReceiver<StdinCmd>,
+    tx: mpsc::Sender<Msg>,
+    key: ProcKey,
+) {
+    while let Some(cmd) = rx.recv().await {
+        let (result, closing) = match cmd {
+            StdinCmd::Write(data) => (w.write(data.into_bytes()).await, false),
+            StdinCmd::Close => (w.close().await, true),
+        };
+        let ev = match result {
+            Ok(()) if closing => NetEvent::StdinClosed { key },
+            Ok(()) => continue,
+            Err(e) => NetEvent::StdinFailed {
+                key,
+                error: describe(&e),
+            },
+        };
+        if tx.send(Msg::Net(ev)).await.is_err() {
+            return;
+        }
+    }
+}

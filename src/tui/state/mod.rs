@@ -1,0 +1,204 @@
+//! Everything the screen shows, and nothing that talks to the network.
+pub mod forms;
+pub mod pane;
+pub mod procs;
+pub mod sandboxes;
+pub mod waits;
+
+use std::time::{Instant, SystemTime};
+
+use tui_textarea::TextArea;
+
+use super::msg::{Focus, ProcKey};
+use forms::Popup;
+use pane::Pane;
+use procs::Proc;
+use sandboxes::Sandboxes;
+use waits::WaitGroup;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Connection {
+    Connected,
+    /// The last request failed to reach the server.
+    Broken(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Error,
+}
+
+/// The message shown in the status line until the next one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub level: Level,
+    pub text: String,
+}
+
+/// Settings update and render need (the rest stays with the app).
+#[derive(Debug, Clone)]
+pub struct View {
+    pub scrollback_lines: usize,
+    pub max_tiles: usize,
+    pub wrap: bool,
+}
+
+#[derive(Debug)]
+pub struct State {
+    pub endpoint: String,
+    /// "embedded (bubblewrap)" or "remote".
+    pub server_kind: String,
+    pub connection: Connection,
+    pub sandboxes: Sandboxes,
+    pub procs: Vec<Proc>,
+    pub selected_proc: Option<ProcKey>,
+    /// List the processes of every sandbox instead of the selected one.
+    pub all_procs: bool,
+    pub waits: Vec<WaitGroup>,
+    pub focus: Focus,
+    pub zoom: bool,
+    pub stdin: TextArea<'static>,
+    pub popup: Option<Popup>,
+    pub notice: Option<Notice>,
+    pub view: View,
+    pub now: Instant,
+    pub wall: SystemTime,
+    pub quitting: bool,
+    next_key: ProcKey,
+    next_wait: u64,
+}
+
+impl State {
+    pub fn new(endpoint: String, server_kind: String, view: View, show_terminated: bool) -> State {
+        let mut sandboxes = Sandboxes::default();
+        sandboxes.show_terminated = show_terminated;
+        State {
+            endpoint,
+            server_kind,
+            connection: Connection::Connected,
+            sandboxes,
+            procs: Vec::new(),
+            selected_proc: None,
+            all_procs: false,
+            waits: Vec::new(),
+            focus: Focus::Sandboxes,
+            zoom: false,
+            stdin: TextArea::default(),
+            popup: None,
+            notice: None,
+            view,
+            now: Instant::now(),
+            wall: SystemTime::now(),
+            quitting: false,
+            next_key: 1,
+            next_wait: 1,
+        }
+    }
+
+    pub fn info(&mut self, text: impl Into<String>) {
+        self.notice = Some(Notice {
+            level: Level::Info,
+            text: text.into(),
+        });
+    }
+
+    pub fn error(&mut self, text: impl Into<String>) {
+        let text = text.into();
+        tracing::warn!(%text, "shown to the user");
+        self.notice = Some(Notice {
+            level: Level::Error,
+            text,
+        });
+    }
+
+    pub fn alloc_key(&mut self) -> ProcKey {
+        let k = self.next_key;
+        self.next_key += 1;
+        k
+    }
+
+    pub fn alloc_wait(&mut self) -> u64 {
+        let k = self.next_wait;
+        self.next_wait += 1;
+        k
+    }
+
+    pub fn new_pane(&self) -> Pane {
+        Pane::new(self.view.scrollback_lines, self.view.wrap)
+    }
+
+    pub fn proc(&self, key: ProcKey) -> Option<&Proc> {
+        self.procs.iter().find(|p| p.key == key)
+    }
+
+    pub fn proc_mut(&mut self, key: ProcKey) -> Option<&mut Proc> {
+        self.procs.iter_mut().find(|p| p.key == key)
+    }
+
+    /// Processes listed in the processes panel, newest last.
+    pub fn listed_procs(&self) -> Vec<&Proc> {
+        let sb = self.sandboxes.selected().map(|s| s.id.as_str());
+        self.procs
+            .iter()
+            .filter(|p| self.all_procs || Some(p.sandbox_id.as_str()) == sb)
+            .collect()
+    }
+
+    pub fn selected(&self) -> Option<&Proc> {
+        let key = self.selected_proc?;
+        self.listed_procs().into_iter().find(|p| p.key == key)
+    }
+
+    pub fn selected_mut(&mut self) -> Option<&mut Proc> {
+        let key = self.selected()?.key;
+        self.proc_mut(key)
+    }
+
+    /// Keeps the process selection inside the listed processes.
+    pub fn fix_proc_selection(&mut self) {
+        if self.selected().is_none() {
+            self.selected_proc = self.listed_procs().last().map(|p| p.key);
+        }
+    }
+
+    /// Panes on screen: the selected one when zoomed, otherwise the newest
+    /// listed processes (live ones first), at most `max_tiles`, always
+    /// including the selected one.
+    pub fn tiled_panes(&self) -> Vec<ProcKey> {
+        let Some(sel) = self.selected().map(|p| p.key) else {
+            return Vec::new();
+        };
+        if self.zoom {
+            return vec![sel];
+        }
+        let listed = self.listed_procs();
+        let max = self.view.max_tiles.max(1);
+        let mut chosen: Vec<ProcKey> = vec![sel];
+        let live = listed.iter().rev().filter(|p| p.is_live() || p.marked);
+        let rest = listed.iter().rev().filter(|p| !(p.is_live() || p.marked));
+        for p in live.chain(rest) {
+            if chosen.len() >= max {
+                break;
+            }
+            if !chosen.contains(&p.key) {
+                chosen.push(p.key);
+            }
+        }
+        // Stable on screen: in start order.
+        chosen.sort_unstable();
+        chosen
+    }
+
+    /// Process count per sandbox for the sandboxes panel.
+    pub fn proc_count(&self, sandbox_id: &str) -> (usize, usize) {
+        let of = self.procs.iter().filter(|p| p.sandbox_id == sandbox_id);
+        let live = of.clone().filter(|p| p.is_live()).count();
+        (live, of.count())
+    }
+
+    /// Whether anything on screen changes with time alone.
+    pub fn has_clocks(&self) -> bool {
+        self.procs.iter().any(Proc::is_live) || self.waits.iter().any(|w| !w.is_done())
+    }
+}

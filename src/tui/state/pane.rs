@@ -1,0 +1,570 @@
+//! One output pane: a bounded ring of lines plus how it is being viewed.
+//!
+//! The stream task does not touch the ring directly. It pushes raw chunks
+//! into a small shared inbox (bounded in bytes, so a flood slows the process
+//! instead of growing memory) and posts a payload-free "pane N changed";
+//! update then drains the inbox into the ring. Render reads the ring without
+//! any lock.
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use tokio::sync::Notify;
+
+use crate::client::StreamKind;
+
+/// Longest line kept; longer output is split so one endless line cannot
+/// grow without bound.
+const MAX_LINE_CHARS: usize = 4096;
+/// Bytes the inbox may hold before the stream task has to wait.
+pub const INBOX_LIMIT: usize = 256 * 1024;
+
+#[derive(Debug, Default)]
+pub struct InboxInner {
+    pub chunks: VecDeque<(StreamKind, Bytes)>,
+    pub bytes: usize,
+    /// A "changed" message is on its way; no need to send another.
+    pub notified: bool,
+}
+
+/// The shared inbox between a stream task and the pane.
+#[derive(Debug, Clone, Default)]
+pub struct PaneInbox {
+    pub inner: Arc<Mutex<InboxInner>>,
+    /// Signalled when update drained the inbox, to wake a waiting producer.
+    pub drained: Arc<Notify>,
+}
+
+impl PaneInbox {
+    /// Adds a chunk; returns whether the caller should post "changed".
+    pub fn push(&self, stream: StreamKind, data: Bytes) -> bool {
+        let Ok(mut g) = self.inner.lock() else {
+            return false;
+        };
+        g.bytes += data.len();
+        g.chunks.push_back((stream, data));
+        !std::mem::replace(&mut g.notified, true)
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.inner
+            .lock()
+            .map(|g| g.bytes >= INBOX_LIMIT)
+            .unwrap_or(false)
+    }
+
+    fn take(&self) -> Vec<(StreamKind, Bytes)> {
+        let taken = match self.inner.lock() {
+            Ok(mut g) => {
+                g.notified = false;
+                g.bytes = 0;
+                g.chunks.drain(..).collect()
+            }
+            Err(_) => Vec::new(),
+        };
+        self.drained.notify_waiters();
+        taken
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub stream: StreamKind,
+    pub text: String,
+    /// Ended with a newline; an open line is continued by the next chunk of
+    /// the same stream (prompts without a newline still show).
+    pub complete: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Search {
+    pub query: String,
+    /// Absolute number of the line of the current match.
+    pub current: Option<u64>,
+}
+
+#[derive(Debug)]
+pub struct Pane {
+    pub inbox: PaneInbox,
+    lines: VecDeque<Line>,
+    capacity: usize,
+    /// Absolute number of `lines[0]`: lines dropped so far.
+    first: u64,
+    /// Undecoded tail of a UTF-8 sequence split across chunks, per stream.
+    pending: [Vec<u8>; 2],
+    /// How many lines the view sits above the bottom; 0 = following.
+    pub scroll: usize,
+    pub wrap: bool,
+    pub search: Option<Search>,
+    pub bytes_out: u64,
+}
+
+fn idx(s: StreamKind) -> usize {
+    match s {
+        StreamKind::Stdout => 0,
+        StreamKind::Stderr => 1,
+    }
+}
+
+impl Pane {
+    pub fn new(capacity: usize, wrap: bool) -> Pane {
+        Pane {
+            inbox: PaneInbox::default(),
+            lines: VecDeque::new(),
+            capacity: capacity.max(1),
+            first: 0,
+            pending: [Vec::new(), Vec::new()],
+            scroll: 0,
+            wrap,
+            search: None,
+            bytes_out: 0,
+        }
+    }
+
+    pub fn following(&self) -> bool {
+        self.scroll == 0
+    }
+
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    pub fn first_number(&self) -> u64 {
+        self.first
+    }
+
+    pub fn lines(&self) -> &VecDeque<Line> {
+        &self.lines
+    }
+
+    /// Moves everything from the inbox into the ring. Returns whether
+    /// anything arrived.
+    pub fn drain_inbox(&mut self) -> bool {
+        let chunks = self.inbox.take();
+        let any = !chunks.is_empty();
+        for (stream, data) in chunks {
+            self.append(stream, &data);
+        }
+        any
+    }
+
+    /// Appends raw output, splitting lines and stripping terminal control
+    /// sequences (they would corrupt the screen).
+    pub fn append(&mut self, stream: StreamKind, data: &[u8]) {
+        self.bytes_out += data.len() as u64;
+        let mut buf = std::mem::take(&mut self.pending[idx(stream)]);
+        buf.extend_from_slice(data);
+        let (mut text, rest) = decode_utf8(&buf);
+        self.pending[idx(stream)] = rest.to_vec();
+        if rest.is_empty() && text.ends_with('\r') {
+            // Maybe the first half of a CRLF: decide when the next byte comes.
+            text.pop();
+            self.pending[idx(stream)] = b"\r".to_vec();
+        }
+        let before = self.total();
+        let clean = strip_controls(&text);
+        let pieces: Vec<&str> = clean.split('\n').collect();
+        let last = pieces.len() - 1;
+        for (i, piece) in pieces.into_iter().enumerate() {
+            if i > 0 {
+                self.close_line(stream);
+            }
+            let piece = if i < last {
+                piece.trim_end_matches('\r')
+            } else {
+                piece
+            };
+            self.extend_line(stream, piece);
+        }
+        if self.scroll > 0 {
+            // Keep the text the reader is looking at in place.
+            self.scroll = self.scroll.saturating_add((self.total() - before) as usize);
+            self.clamp_scroll();
+        }
+    }
+
+    fn total(&self) -> u64 {
+        self.first + self.lines.len() as u64
+    }
+
+    fn open_line(&mut self, stream: StreamKind) -> Option<&mut Line> {
+        self.lines
+            .back_mut()
+            .filter(|l| !l.complete && l.stream == stream)
+    }
+
+    fn extend_line(&mut self, stream: StreamKind, piece: &str) {
+        let mut piece = piece;
+        // A carriage return redraws the line (progress bars): keep what
+        // follows the last one.
+        if let Some(pos) = piece.rfind('\r') {
+            piece = &piece[pos + 1..];
+            if let Some(l) = self.open_line(stream) {
+                l.text.clear();
+            }
+        }
+        if piece.is_empty() {
+            return;
+        }
+        let mut rest = piece;
+        while !rest.is_empty() {
+            if self.open_line(stream).is_none() {
+                self.push_line(Line {
+                    stream,
+                    text: String::new(),
+                    complete: false,
+                });
+            }
+            let Some(line) = self.open_line(stream) else {
+                return;
+            };
+            let room = MAX_LINE_CHARS.saturating_sub(line.text.chars().count());
+            let cut = rest
+                .char_indices()
+                .nth(room)
+                .map(|(i, _)| i)
+                .unwrap_or(rest.len());
+            line.text.push_str(&rest[..cut]);
+            rest = &rest[cut..];
+            if !rest.is_empty() {
+                line.complete = true;
+            }
+        }
+    }
+
+    fn close_line(&mut self, stream: StreamKind) {
+        match self.open_line(stream) {
+            Some(l) => l.complete = true,
+            None => self.push_line(Line {
+                stream,
+                text: String::new(),
+                complete: true,
+            }),
+        }
+    }
+
+    fn push_line(&mut self, line: Line) {
+        if self.lines.len() >= self.capacity {
+            self.lines.pop_front();
+            self.first += 1;
+        }
+        self.lines.push_back(line);
+    }
+
+    /// Drops a trailing empty open line: it only marks "a newline was the
+    /// last thing printed" and should not take a row.
+    pub fn visible_len(&self) -> usize {
+        match self.lines.back() {
+            Some(l) if !l.complete && l.text.is_empty() => self.lines.len() - 1,
+            _ => self.lines.len(),
+        }
+    }
+
+    fn clamp_scroll(&mut self) {
+        self.scroll = self.scroll.min(self.visible_len().saturating_sub(1));
+    }
+
+    pub fn scroll_up(&mut self, n: usize) {
+        self.scroll = self.scroll.saturating_add(n);
+        self.clamp_scroll();
+    }
+
+    /// Scrolling back to the bottom resumes following.
+    pub fn scroll_down(&mut self, n: usize) {
+        self.scroll = self.scroll.saturating_sub(n);
+    }
+
+    pub fn to_top(&mut self) {
+        self.scroll = usize::MAX;
+        self.clamp_scroll();
+    }
+
+    pub fn to_bottom(&mut self) {
+        self.scroll = 0;
+    }
+
+    /// Jumps to the next (or previous) line containing the query, starting
+    /// after the current match. Returns false when there is none.
+    pub fn find(&mut self, forward: bool) -> bool {
+        let Some(search) = &self.search else {
+            return false;
+        };
+        if search.query.is_empty() {
+            return false;
+        }
+        let needle = search.query.to_lowercase();
+        let len = self.visible_len();
+        if len == 0 {
+            return false;
+        }
+        let bottom_line = len - 1 - self.scroll.min(len - 1);
+        let start = match search.current {
+            Some(abs) if abs >= self.first => (abs - self.first) as usize,
+            _ => bottom_line,
+        };
+        let matches = |i: usize| self.lines[i].text.to_lowercase().contains(&needle);
+        let found = if forward {
+            (start + 1..len)
+                .chain(0..=start.min(len - 1))
+                .find(|&i| matches(i))
+        } else {
+            (0..start.min(len))
+                .rev()
+                .chain((start.min(len - 1)..len).rev())
+                .find(|&i| matches(i))
+        };
+        match found {
+            Some(i) => {
+                let abs = self.first + i as u64;
+                if let Some(s) = &mut self.search {
+                    s.current = Some(abs);
+                }
+                // Put the match on the bottom row of the view; follow stops
+                // unless the match is the last line.
+                self.scroll = len - 1 - i;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The whole transcript as text, stderr lines prefixed so a saved file
+    /// keeps the distinction.
+    pub fn transcript(&self) -> String {
+        let mut out = String::new();
+        for (i, l) in self.lines.iter().enumerate() {
+            if i + 1 == self.lines.len() && !l.complete && l.text.is_empty() {
+                break;
+            }
+            if l.stream == StreamKind::Stderr {
+                out.push_str("[stderr] ");
+            }
+            out.push_str(&l.text);
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// Decodes what is valid, returning an incomplete trailing sequence to be
+/// completed by the next chunk. Invalid bytes become U+FFFD.
+fn decode_utf8(buf: &[u8]) -> (String, &[u8]) {
+    let mut out = String::new();
+    let mut rest = buf;
+    loop {
+        match std::str::from_utf8(rest) {
+            Ok(s) => {
+                out.push_str(s);
+                return (out, &[]);
+            }
+            Err(e) => {
+                let (good, bad) = rest.split_at(e.valid_up_to());
+                out.push_str(std::str::from_utf8(good).unwrap_or_default());
+                match e.error_len() {
+                    None => return (out, bad),
+                    Some(n) => {
+                        out.push('\u{FFFD}');
+                        rest = &bad[n..];
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Removes escape sequences and control characters except newline and
+/// carriage return; tabs become spaces to the next multiple of 8.
+fn strip_controls(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    let mut col = 0usize;
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{1b}' => match chars.peek() {
+                Some('[') => {
+                    chars.next();
+                    // CSI: parameters then one final byte in @..~
+                    for c in chars.by_ref() {
+                        if ('@'..='~').contains(&c) {
+                            break;
+                        }
+                    }
+                }
+                Some(']') => {
+                    chars.next();
+                    // OSC: until BEL or ESC \
+                    while let Some(c) = chars.next() {
+                        if c == '\u{7}' {
+                            break;
+                        }
+                        if c == '\u{1b}' {
+                            chars.next();
+                            break;
+                        }
+                    }
+                }
+                Some(_) => {
+                    chars.next();
+                }
+                None => {}
+            },
+            '\n' | '\r' => {
+                col = 0;
+                out.push(c);
+            }
+            '\t' => {
+                let n = 8 - col % 8;
+                out.extend(std::iter::repeat(' ').take(n));
+                col += n;
+            }
+            c if c.is_control() => {}
+            c => {
+                col += 1;
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use StreamKind::{Stderr, Stdout};
+
+    fn texts(p: &Pane) -> Vec<String> {
+        p.lines()
+            .iter()
+            .take(p.visible_len())
+            .map(|l| l.text.clone())
+            .collect()
+    }
+
+    #[test]
+    fn splits_lines_across_chunks() {
+        let mut p = Pane::new(100, false);
+        p.append(Stdout, b"hel");
+        p.append(Stdout, b"lo\nwor");
+        p.append(Stdout, b"ld\n");
+        assert_eq!(texts(&p), vec!["hello", "world"]);
+        assert_eq!(p.bytes_out, 12);
+    }
+
+    #[test]
+    fn stderr_gets_its_own_lines() {
+        let mut p = Pane::new(100, false);
+        p.append(Stdout, b">>> ");
+        p.append(Stderr, b"oops\n");
+        p.append(Stdout, b"ok\n");
+        let lines: Vec<_> = p
+            .lines()
+            .iter()
+            .map(|l| (l.stream, l.text.as_str()))
+            .collect();
+        assert_eq!(
+            lines,
+            vec![(Stdout, ">>> "), (Stderr, "oops"), (Stdout, "ok")]
+        );
+    }
+
+    #[test]
+    fn ring_is_bounded() {
+        let mut p = Pane::new(3, false);
+        for i in 0..10 {
+            p.append(Stdout, format!("{i}\n").as_bytes());
+        }
+        assert_eq!(texts(&p), vec!["7", "8", "9"]);
+        assert_eq!(p.first_number(), 7);
+        assert!(p.len() <= 3);
+    }
+
+    #[test]
+    fn long_lines_are_split() {
+        let mut p = Pane::new(100, false);
+        p.append(Stdout, "x".repeat(MAX_LINE_CHARS * 2 + 5).as_bytes());
+        assert_eq!(p.len(), 3);
+    }
+
+    #[test]
+    fn utf8_split_across_chunks() {
+        let mut p = Pane::new(10, false);
+        let s = "héllo\n".as_bytes();
+        p.append(Stdout, &s[..2]);
+        p.append(Stdout, &s[2..]);
+        assert_eq!(texts(&p), vec!["héllo"]);
+        p.append(Stdout, b"\xff\n");
+        assert_eq!(texts(&p)[1], "\u{FFFD}");
+    }
+
+    #[test]
+    fn escapes_and_carriage_returns() {
+        let mut p = Pane::new(10, false);
+        p.append(Stdout, b"\x1b[31mred\x1b[0m\tx\n");
+        p.append(Stdout, b"10%\r50%\r100%\n");
+        p.append(Stdout, b"crlf\r");
+        p.append(Stdout, b"\nnext\r\n");
+        assert_eq!(texts(&p), vec!["red     x", "100%", "crlf", "next"]);
+    }
+
+    #[test]
+    fn follow_stops_when_scrolled_and_resumes_at_bottom() {
+        let mut p = Pane::new(100, false);
+        for i in 0..20 {
+            p.append(Stdout, format!("{i}\n").as_bytes());
+        }
+        p.scroll_up(5);
+        assert!(!p.following());
+        p.append(Stdout, b"new\n");
+        // The view stays on the same text.
+        assert_eq!(p.scroll, 6);
+        p.scroll_down(100);
+        assert!(p.following());
+        p.append(Stdout, b"more\n");
+        assert_eq!(p.scroll, 0);
+    }
+
+    #[test]
+    fn search_moves_between_matches() {
+        let mut p = Pane::new(100, false);
+        for l in ["alpha", "beta", "alpha two", "gamma"] {
+            p.append(Stdout, format!("{l}\n").as_bytes());
+        }
+        p.search = Some(Search {
+            query: "ALPHA".into(),
+            current: None,
+        });
+        assert!(p.find(false));
+        assert_eq!(p.search.as_ref().unwrap().current, Some(2));
+        assert!(p.find(false));
+        assert_eq!(p.search.as_ref().unwrap().current, Some(0));
+        assert!(p.find(true));
+        assert_eq!(p.search.as_ref().unwrap().current, Some(2));
+        p.search = Some(Search {
+            query: "zzz".into(),
+            current: None,
+        });
+        assert!(!p.find(true));
+    }
+
+    #[test]
+    fn inbox_coalesces_notifications() {
+        let mut p = Pane::new(100, false);
+        assert!(p.inbox.push(Stdout, Bytes::from_static(b"a\n")));
+        assert!(!p.inbox.push(Stderr, Bytes::from_static(b"b\n")));
+        assert!(p.drain_inbox());
+        assert_eq!(texts(&p), vec!["a", "b"]);
+        assert!(p.inbox.push(Stdout, Bytes::from_static(b"c\n")));
+    }
+
+    #[test]
+    fn transcript_marks_stderr() {
+        let mut p = Pane::new(100, false);
+        p.append(Stdout, b"out\n");
+        p.append(Stderr, b"err\n");
+        assert_eq!(p.transcript(), "out\n[stderr] err\n");
+    }
+}

@@ -1,0 +1,200 @@
+//! Processes started from this TUI, each with its output pane.
+use std::time::{Duration, Instant};
+
+use crate::client::ProcessStatus;
+
+use super::pane::Pane;
+use crate::tui::msg::ProcKey;
+
+/// Where a process is in its life, as `poll()` would see it plus the two
+/// moments before the server confirmed the exec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Phase {
+    Starting,
+    Running,
+    Ended(ProcessStatus),
+    /// The exec itself failed (bad cwd, sandbox gone, ...).
+    FailedToStart(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StdinState {
+    /// The exec was started without stdin.
+    NotOpened,
+    Open,
+    /// EOF was sent.
+    Closed,
+}
+
+#[derive(Debug)]
+pub struct Proc {
+    pub key: ProcKey,
+    pub sandbox_id: String,
+    pub argv: Vec<String>,
+    pub phase: Phase,
+    pub stdin: StdinState,
+    pub started: Instant,
+    pub ended: Option<Instant>,
+    pub marked: bool,
+    pub pane: Pane,
+    /// Lines from a script to write as soon as the exec is running.
+    pub queued_input: Vec<String>,
+    pub close_after_input: bool,
+}
+
+impl Proc {
+    pub fn new(
+        key: ProcKey,
+        sandbox_id: String,
+        argv: Vec<String>,
+        pane: Pane,
+        now: Instant,
+    ) -> Proc {
+        Proc {
+            key,
+            sandbox_id,
+            argv,
+            phase: Phase::Starting,
+            stdin: StdinState::NotOpened,
+            started: now,
+            ended: None,
+            marked: false,
+            pane,
+            queued_input: Vec::new(),
+            close_after_input: false,
+        }
+    }
+
+    pub fn is_live(&self) -> bool {
+        matches!(self.phase, Phase::Starting | Phase::Running)
+    }
+
+    /// The command as a person would type it.
+    pub fn command_line(&self) -> String {
+        shlex::try_join(self.argv.iter().map(String::as_str))
+            .unwrap_or_else(|_| self.argv.join(" "))
+    }
+
+    /// `running`, `exit N`, `timeout`, `killed`, `error`.
+    pub fn state_label(&self) -> String {
+        match &self.phase {
+            Phase::Starting => "starting".into(),
+            Phase::Running => "running".into(),
+            Phase::Ended(ProcessStatus::Exited(c)) => format!("exit {c}"),
+            Phase::Ended(ProcessStatus::TimedOut) => "timeout".into(),
+            Phase::Ended(ProcessStatus::Killed) => "killed".into(),
+            Phase::Ended(ProcessStatus::Error(_)) | Phase::FailedToStart(_) => "error".into(),
+        }
+    }
+
+    /// What `poll()` returns: `None` while running, else the return code.
+    /// Timeouts and kills have no code of their own; they show as -9 like a
+    /// SIGKILLed child does in Python's subprocess.
+    pub fn poll_label(&self) -> String {
+        match &self.phase {
+            Phase::Starting | Phase::Running => "None".into(),
+            Phase::Ended(ProcessStatus::Exited(c)) => c.to_string(),
+            Phase::Ended(ProcessStatus::TimedOut | ProcessStatus::Killed) => "-9".into(),
+            Phase::Ended(ProcessStatus::Error(_)) | Phase::FailedToStart(_) => "error".into(),
+        }
+    }
+
+    pub fn status(&self) -> Option<&ProcessStatus> {
+        match &self.phase {
+            Phase::Ended(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// How it ended, counting a failed start as an error, for wait groups.
+    pub fn outcome(&self) -> Option<ProcessStatus> {
+        match &self.phase {
+            Phase::Ended(s) => Some(s.clone()),
+            Phase::FailedToStart(e) => Some(ProcessStatus::Error(e.clone())),
+            _ => None,
+        }
+    }
+
+    pub fn duration(&self, now: Instant) -> Duration {
+        self.ended
+            .unwrap_or(now)
+            .saturating_duration_since(self.started)
+    }
+
+    pub fn error_text(&self) -> Option<&str> {
+        match &self.phase {
+            Phase::Ended(ProcessStatus::Error(e)) | Phase::FailedToStart(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Human short duration: `850ms`, `12.3s`, `4m05s`, `2h03m`.
+pub fn fmt_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    if s < 1 {
+        format!("{}ms", d.as_millis())
+    } else if s < 60 {
+        format!("{:.1}s", d.as_secs_f64())
+    } else if s < 3600 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else if s < 86_400 {
+        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    } else {
+        format!("{}d{:02}h", s / 86_400, (s % 86_400) / 3600)
+    }
+}
+
+/// Human byte count: `512B`, `1.5K`, `3.2M`.
+pub fn fmt_bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["K", "M", "G", "T"];
+    if n < 1024 {
+        return format!("{n}B");
+    }
+    let mut v = n as f64 / 1024.0;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    format!("{v:.1}{}", UNITS[unit])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_follow_poll() {
+        let now = Instant::now();
+        let mut p = Proc::new(
+            1,
+            "sb".into(),
+            vec!["sh".into(), "-c".into(), "exit 3".into()],
+            Pane::new(10, false),
+            now,
+        );
+        assert_eq!(p.command_line(), "sh -c 'exit 3'");
+        assert_eq!(p.poll_label(), "None");
+        p.phase = Phase::Ended(ProcessStatus::Exited(3));
+        assert_eq!(p.state_label(), "exit 3");
+        assert_eq!(p.poll_label(), "3");
+        p.phase = Phase::Ended(ProcessStatus::TimedOut);
+        assert_eq!(p.state_label(), "timeout");
+        p.phase = Phase::Ended(ProcessStatus::Killed);
+        assert_eq!(p.state_label(), "killed");
+        p.phase = Phase::FailedToStart("no".into());
+        assert_eq!(p.state_label(), "error");
+    }
+
+    #[test]
+    fn formats() {
+        assert_eq!(fmt_duration(Duration::from_millis(850)), "850ms");
+        assert_eq!(fmt_duration(Duration::from_millis(12_300)), "12.3s");
+        assert_eq!(fmt_duration(Duration::from_secs(245)), "4m05s");
+        assert_eq!(fmt_duration(Duration::from_secs(7380)), "2h03m");
+        assert_eq!(fmt_bytes(512), "512B");
+        assert_eq!(fmt_bytes(1536), "1.5K");
+        assert_eq!(fmt_bytes(3 << 20), "3.0M");
+    }
+}

@@ -1,0 +1,199 @@
+//! Output panes, tiled; each shows the bottom of its ring (or wherever the
+//! reader scrolled to).
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+use super::{ellipsize, panel};
+use crate::client::StreamKind;
+use crate::tui::msg::{Focus, ProcKey};
+use crate::tui::state::pane::Pane;
+use crate::tui::state::procs::Proc;
+use crate::tui::state::State;
+use crate::tui::theme::Theme;
+
+pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) -> Vec<(ProcKey, Rect)> {
+    let keys = state.tiled_panes();
+    if keys.is_empty() {
+        let block = panel(" Output ", state.focus == Focus::Output, theme);
+        let text = Span::styled("Output of the selected process appears here.", theme.dim);
+        frame.render_widget(Paragraph::new(text).block(block), area);
+        return Vec::new();
+    }
+    let rects = tile(area, keys.len());
+    let mut hits = Vec::new();
+    for (key, rect) in keys.iter().zip(rects) {
+        if let Some(p) = state.proc(*key) {
+            let selected = state.selected_proc == Some(*key);
+            render_pane(
+                p,
+                selected,
+                state.focus == Focus::Output && selected,
+                theme,
+                frame,
+                rect,
+            );
+            hits.push((*key, rect));
+        }
+    }
+    hits
+}
+
+/// One row of up to three panes side by side; more go into a grid.
+fn tile(area: Rect, n: usize) -> Vec<Rect> {
+    let cols = if n <= 3 {
+        n
+    } else {
+        (n as f64).sqrt().ceil() as usize
+    };
+    let rows = n.div_ceil(cols);
+    let row_areas = Layout::vertical(vec![Constraint::Ratio(1, rows as u32); rows]).split(area);
+    let mut out = Vec::with_capacity(n);
+    for (r, row) in row_areas.iter().enumerate() {
+        let in_row = (n - r * cols).min(cols);
+        let cells =
+            Layout::horizontal(vec![Constraint::Ratio(1, in_row as u32); in_row]).split(*row);
+        out.extend(cells.iter().copied());
+    }
+    out
+}
+
+fn render_pane(
+    p: &Proc,
+    selected: bool,
+    focused: bool,
+    theme: &Theme,
+    frame: &mut Frame,
+    area: Rect,
+) {
+    let pane = &p.pane;
+    let mut title = format!(
+        " p{} {} · {} ",
+        p.key,
+        ellipsize(&p.command_line(), 30),
+        p.state_label()
+    );
+    if !pane.following() {
+        title.push_str(&format!("· ↑{} ", pane.scroll));
+    }
+    let mut block = panel(title, focused, theme);
+    if selected && !focused {
+        block = block.border_style(theme.border_focused);
+    }
+    let mut flags = Vec::new();
+    if pane.wrap {
+        flags.push("wrap".to_string());
+    }
+    if let Some(s) = &pane.search {
+        flags.push(format!("/{}", ellipsize(&s.query, 16)));
+    }
+    if !pane.following() {
+        flags.push("paused: End to follow".into());
+    }
+    if !flags.is_empty() {
+        block = block.title_bottom(Line::from(format!(" {} ", flags.join(" · "))).right_aligned());
+    }
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let mut lines = visible_lines(pane, inner.width as usize, inner.height as usize, theme);
+    if lines.is_empty() {
+        if let Some(e) = p.error_text() {
+            lines.push(Line::from(Span::styled(e.to_string(), theme.error)));
+        }
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// The rows to show, cut (or wrapped) to the width, ending `scroll` lines
+/// above the bottom.
+fn visible_lines<'a>(pane: &'a Pane, width: usize, height: usize, theme: &Theme) -> Vec<Line<'a>> {
+    if width == 0 || height == 0 {
+        return Vec::new();
+    }
+    let len = pane.visible_len();
+    let end = len.saturating_sub(pane.scroll);
+    let query = pane
+        .search
+        .as_ref()
+        .map(|s| s.query.to_lowercase())
+        .filter(|q| !q.is_empty());
+    let current = pane.search.as_ref().and_then(|s| s.current);
+    let mut rows: Vec<Line> = Vec::new();
+    for i in (0..end).rev() {
+        let l = &pane.lines()[i];
+        let base = match l.stream {
+            StreamKind::Stdout => theme.stdout,
+            StreamKind::Stderr => theme.stderr,
+        };
+        let is_current = current == Some(pane.first_number() + i as u64);
+        let pieces: Vec<String> = if pane.wrap {
+            wrap_chars(&l.text, width)
+        } else {
+            vec![l.text.chars().take(width).collect()]
+        };
+        for piece in pieces.into_iter().rev() {
+            rows.push(styled(piece, base, query.as_deref(), is_current, theme));
+            if rows.len() >= height {
+                break;
+            }
+        }
+        if rows.len() >= height {
+            break;
+        }
+    }
+    rows.reverse();
+    rows
+}
+
+fn wrap_chars(text: &str, width: usize) -> Vec<String> {
+    if text.is_empty() {
+        return vec![String::new()];
+    }
+    let chars: Vec<char> = text.chars().collect();
+    chars.chunks(width).map(|c| c.iter().collect()).collect()
+}
+
+/// Highlights every occurrence of the query; the current match's line is
+/// marked as a whole.
+fn styled<'a>(
+    text: String,
+    base: Style,
+    query: Option<&str>,
+    current: bool,
+    theme: &Theme,
+) -> Line<'a> {
+    let base = if current {
+        base.patch(theme.selected)
+    } else {
+        base
+    };
+    let Some(q) = query else {
+        return Line::from(Span::styled(text, base));
+    };
+    let lower = text.to_lowercase();
+    // Lower-casing can change byte lengths; only highlight when it did not.
+    if lower.len() != text.len() {
+        return Line::from(Span::styled(text, base));
+    }
+    let mut spans = Vec::new();
+    let mut pos = 0;
+    while let Some(off) = lower[pos..].find(q) {
+        let start = pos + off;
+        let end = start + q.len();
+        if !text.is_char_boundary(start) || !text.is_char_boundary(end) {
+            break;
+        }
+        if start > pos {
+            spans.push(Span::styled(text[pos..start].to_string(), base));
+        }
+        spans.push(Span::styled(
+            text[start..end].to_string(),
+            base.patch(theme.search_match),
+        ));
+        pos = end;
+    }
+    spans.push(Span::styled(text[pos..].to_string(), base));
+    Line::from(spans)
+}

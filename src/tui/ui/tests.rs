@@ -1,0 +1,219 @@
+//! Screen snapshots on ratatui's TestBackend, driven through update like a
+//! user would, with time pinned so the pictures are stable.
+use std::time::{Duration, SystemTime};
+
+use crossterm::event::KeyCode;
+use ratatui::backend::TestBackend;
+use ratatui::style::{Color, Modifier};
+use ratatui::Terminal;
+
+use super::*;
+use crate::client::{ProcessStatus, StreamKind};
+use crate::tui::update::tests::Harness;
+
+fn pin_time(h: &mut Harness) {
+    // Sandboxes in the tests were created relative to this wall time.
+    h.state.wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+    let now = h.state.now;
+    for (i, p) in h.state.procs.iter_mut().enumerate() {
+        p.started = now - Duration::from_secs(10 * (i as u64 + 1));
+        if p.ended.is_some() {
+            p.ended = Some(p.started + Duration::from_millis(1500));
+        }
+    }
+    for w in &mut h.state.waits {
+        w.started = now - Duration::from_secs(5);
+        if w.done_at.is_some() {
+            w.done_at = Some(w.started + Duration::from_secs(2));
+        }
+        for f in &mut w.finished {
+            f.after = Duration::from_secs(1);
+        }
+    }
+}
+
+fn draw(h: &Harness, theme: &Theme, w: u16, ht: u16) -> (Terminal<TestBackend>, Hits) {
+    let mut term = Terminal::new(TestBackend::new(w, ht)).unwrap();
+    let style = Style {
+        theme,
+        keymap: &h.keymap,
+    };
+    let mut hits = Hits::default();
+    term.draw(|f| hits = render(&h.state, &style, f)).unwrap();
+    (term, hits)
+}
+
+fn screen(h: &mut Harness, w: u16, ht: u16) -> String {
+    pin_time(h);
+    let (term, _) = draw(h, &Theme::default(), w, ht);
+    term.backend().to_string()
+}
+
+fn output(h: &mut Harness, key: u64, stream: StreamKind, text: &str) {
+    h.state
+        .proc_mut(key)
+        .unwrap()
+        .pane
+        .append(stream, text.as_bytes());
+}
+
+/// A sandbox, a finished `echo` with stdout and stderr, and a running `cat`.
+fn two_processes() -> (Harness, u64, u64) {
+    let mut h = Harness::new();
+    let done = h.exec("sh -c 'echo hello; echo oops >&2; exit 3'");
+    output(&mut h, done, StreamKind::Stdout, "hello\n");
+    output(&mut h, done, StreamKind::Stderr, "oops\n");
+    h.end(done, ProcessStatus::Exited(3));
+    let cat = h.exec("cat");
+    output(&mut h, cat, StreamKind::Stdout, "typed line\n");
+    h.state.notice = None;
+    (h, done, cat)
+}
+
+#[test]
+fn main_screen() {
+    let (mut h, _, _) = two_processes();
+    h.key(KeyCode::Tab);
+    insta::assert_snapshot!(screen(&mut h, 120, 30));
+}
+
+#[test]
+fn empty_screen_tells_what_to_do() {
+    let mut h = Harness::new();
+    h.state.sandboxes.replace(vec![]);
+    insta::assert_snapshot!(screen(&mut h, 100, 16));
+}
+
+#[test]
+fn exec_dialog() {
+    let (mut h, _, _) = two_processes();
+    h.key(KeyCode::Char('x'));
+    h.typ("python3 -i");
+    insta::assert_snapshot!(screen(&mut h, 100, 30));
+}
+
+#[test]
+fn create_dialog() {
+    let mut h = Harness::new();
+    h.key(KeyCode::Char('n'));
+    insta::assert_snapshot!(screen(&mut h, 100, 24));
+}
+
+#[test]
+fn help_lists_every_binding() {
+    let mut h = Harness::new();
+    h.key(KeyCode::Char('?'));
+    let text = screen(&mut h, 120, 60);
+    for b in &h.keymap.bindings {
+        assert!(text.contains(b.help), "help misses {}", b.name);
+    }
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn stdin_box_focused_then_closed() {
+    let (mut h, _, cat) = two_processes();
+    h.key(KeyCode::Char('i'));
+    h.typ("abc");
+    let focused = screen(&mut h, 100, 26);
+    assert!(focused.contains("stdin → p2 (cat)"));
+    h.ctrl('d');
+    let closed = screen(&mut h, 100, 26);
+    assert!(closed.contains("stdin is closed (EOF sent)"));
+    h.end(cat, ProcessStatus::Exited(0));
+    let exited = screen(&mut h, 100, 26);
+    assert!(exited.contains("has exited (exit 0)"));
+    insta::assert_snapshot!(closed);
+}
+
+#[test]
+fn tiled_panes_and_wait_view() {
+    let mut h = Harness::new();
+    let keys: Vec<u64> = ["sleep 1", "sleep 2", "sleep 3"]
+        .iter()
+        .map(|c| h.exec(c))
+        .collect();
+    h.key(KeyCode::Tab);
+    for k in &keys {
+        output(
+            &mut h,
+            *k,
+            StreamKind::Stdout,
+            &format!("job {k} working\n"),
+        );
+        h.state.selected_proc = Some(*k);
+        h.key(KeyCode::Char(' '));
+    }
+    h.key(KeyCode::Char('w'));
+    h.key(KeyCode::Enter);
+    h.end(keys[1], ProcessStatus::Exited(0));
+    h.state.notice = None;
+    let text = screen(&mut h, 140, 34);
+    assert!(text.contains("done: 1 of 3 finished"));
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn zoom_shows_one_pane_and_scroll_position() {
+    let (mut h, _, cat) = two_processes();
+    for i in 0..40 {
+        output(&mut h, cat, StreamKind::Stdout, &format!("row {i}\n"));
+    }
+    h.state.focus = crate::tui::msg::Focus::Output;
+    h.key(KeyCode::Char('z'));
+    h.key(KeyCode::PageUp);
+    let text = screen(&mut h, 80, 20);
+    assert!(text.contains("paused: End to follow"));
+    assert!(!text.contains("Sandboxes"));
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn stderr_is_styled_differently_with_and_without_colour() {
+    let (mut h, done, _) = two_processes();
+    h.state.selected_proc = Some(done);
+    h.state.zoom = true;
+    pin_time(&mut h);
+    for (theme, check) in [
+        (
+            Theme::default(),
+            (|c: &ratatui::buffer::Cell| c.fg == Color::Red) as fn(&ratatui::buffer::Cell) -> bool,
+        ),
+        (Theme::monochrome(), |c: &ratatui::buffer::Cell| {
+            c.modifier.contains(Modifier::ITALIC)
+        }),
+    ] {
+        let (term, hits) = draw(&h, &theme, 60, 12);
+        let pane = hits.panes[0].1;
+        let buf = term.backend().buffer();
+        let row = |y: u16| {
+            (pane.x + 1..pane.right() - 1)
+                .map(|x| buf[(x, y)].symbol())
+                .collect::<String>()
+        };
+        let y_err = (pane.y..pane.bottom())
+            .find(|y| row(*y).starts_with("oops"))
+            .unwrap();
+        let y_out = (pane.y..pane.bottom())
+            .find(|y| row(*y).starts_with("hello"))
+            .unwrap();
+        assert!(check(&buf[(pane.x + 1, y_err)]));
+        assert!(!check(&buf[(pane.x + 1, y_out)]));
+    }
+}
+
+#[test]
+fn hits_map_rows_to_items() {
+    let (mut h, done, cat) = two_processes();
+    pin_time(&mut h);
+    let (_, hits) = draw(&h, &Theme::default(), 120, 30);
+    let first = hits.process_rows.0;
+    assert_eq!(hits.process_row(first), Some(0));
+    assert_eq!(hits.process_row(first + 1), Some(1));
+    assert_eq!(hits.process_row(first + 2), None);
+    assert_eq!(h.state.listed_procs()[0].key, done);
+    assert_eq!(
+        hits.panes.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+        vec![done, cat]
+    );
+}

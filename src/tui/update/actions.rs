@@ -1,0 +1,248 @@
+//! What each named action does.
+use crate::client::SandboxState;
+use crate::tui::msg::{Action, Effect, Focus};
+use crate::tui::state::forms::{Confirm, Form, Popup};
+use crate::tui::state::procs::{Phase, StdinState};
+use crate::tui::state::State;
+
+use super::{stdin, Ctx};
+
+pub fn apply(state: &mut State, action: Action, ctx: &Ctx, fx: &mut Vec<Effect>) {
+    match action {
+        Action::Quit => fx.push(Effect::CheckQuit),
+        Action::Help => state.popup = Some(Popup::Help { scroll: 0 }),
+        Action::FocusNext => cycle_focus(state, true),
+        Action::FocusPrev => cycle_focus(state, false),
+        Action::NewSandbox => state.popup = Some(Popup::Form(Form::create_sandbox())),
+        Action::StopSandbox => stop_sandbox(state),
+        Action::ToggleTerminated => {
+            state.sandboxes.show_terminated = !state.sandboxes.show_terminated;
+            let on = state.sandboxes.show_terminated;
+            state.info(if on {
+                "showing terminated sandboxes"
+            } else {
+                "hiding terminated sandboxes"
+            });
+            fx.push(Effect::RefreshSandboxes {
+                include_terminated: on,
+            });
+        }
+        Action::Exec => open_exec(state),
+        Action::FocusStdin => focus_stdin(state),
+        Action::Kill => kill(state, fx),
+        Action::Mark => {
+            if let Some(p) = state.selected_mut() {
+                p.marked = !p.marked;
+            }
+        }
+        Action::WaitMarked => {
+            let marked: Vec<_> = state
+                .procs
+                .iter()
+                .filter(|p| p.marked)
+                .map(|p| p.key)
+                .collect();
+            if marked.is_empty() {
+                state.error("mark processes with Space first, then wait for N of them");
+            } else {
+                state.popup = Some(Popup::Form(Form::wait_n(marked)));
+            }
+        }
+        Action::ClearWait => {
+            let before = state.waits.len();
+            state.waits.retain(|w| !w.is_done());
+            if state.waits.len() == before {
+                state.waits.clear();
+            }
+        }
+        Action::Zoom => state.zoom = !state.zoom,
+        Action::Search => match state.selected() {
+            Some(p) => {
+                let current = p
+                    .pane
+                    .search
+                    .as_ref()
+                    .map(|s| s.query.clone())
+                    .unwrap_or_default();
+                state.popup = Some(Popup::Form(Form::search(p.key, &current)));
+            }
+            None => state.error("select a process to search its output"),
+        },
+        Action::SearchNext | Action::SearchPrev => {
+            let forward = action == Action::SearchNext;
+            let found = state
+                .selected_mut()
+                .map(|p| (p.pane.search.is_some(), p.pane.find(forward)));
+            match found {
+                Some((false, _)) | None => state.error("no search yet: press / to search"),
+                Some((true, false)) => state.error("no match"),
+                Some((true, true)) => {}
+            }
+        }
+        Action::Wrap => {
+            if let Some(p) = state.selected_mut() {
+                p.pane.wrap = !p.pane.wrap;
+            }
+        }
+        Action::Save => match state.selected() {
+            Some(p) => {
+                let path = format!("sandscope-p{}.log", p.key);
+                state.popup = Some(Popup::Form(Form::save(p.key, &path)));
+            }
+            None => state.error("select a process to save its output"),
+        },
+        Action::ToggleAllProcesses => {
+            state.all_procs = !state.all_procs;
+            state.fix_proc_selection();
+        }
+        Action::Up => step(state, -1, ctx),
+        Action::Down => step(state, 1, ctx),
+        Action::PageUp => step(state, -(page(state, ctx) as isize), ctx),
+        Action::PageDown => step(state, page(state, ctx) as isize, ctx),
+        Action::Top => step(state, isize::MIN / 2, ctx),
+        Action::Bottom => step(state, isize::MAX / 2, ctx),
+        Action::Open => match state.focus {
+            Focus::Sandboxes => state.focus = Focus::Processes,
+            Focus::Processes if state.selected().is_some() => state.focus = Focus::Output,
+            _ => {}
+        },
+        Action::SendLine => stdin::send_line(state, fx),
+        Action::SendEof => stdin::send_eof(state, fx),
+        Action::LeaveStdin => state.focus = Focus::Processes,
+    }
+}
+
+fn cycle_focus(state: &mut State, forward: bool) {
+    let stdin_ok = state
+        .selected()
+        .is_some_and(|p| p.stdin == StdinState::Open && p.is_live());
+    let mut order = vec![Focus::Sandboxes, Focus::Processes, Focus::Output];
+    if stdin_ok {
+        order.push(Focus::Stdin);
+    }
+    let i = order.iter().position(|f| *f == state.focus).unwrap_or(0);
+    let n = order.len();
+    state.focus = order[if forward {
+        (i + 1) % n
+    } else {
+        (i + n - 1) % n
+    }];
+}
+
+fn stop_sandbox(state: &mut State) {
+    match state.sandboxes.selected() {
+        Some(sb) if !sb.state.is_terminal() => {
+            state.popup = Some(Popup::Confirm(Confirm::StopSandbox { id: sb.id.clone() }));
+        }
+        Some(sb) => {
+            let msg = format!("sandbox {} is already {}", sb.id, sb.state);
+            state.error(msg);
+        }
+        None => state.error("no sandbox selected"),
+    }
+}
+
+fn open_exec(state: &mut State) {
+    match state.sandboxes.selected() {
+        Some(sb) if sb.state == SandboxState::Running => {
+            let label = if sb.display_name.is_empty() {
+                sb.id.clone()
+            } else {
+                sb.display_name.clone()
+            };
+            state.popup = Some(Popup::Form(Form::exec(&sb.id, &label)));
+        }
+        Some(sb) => {
+            let msg = format!(
+                "sandbox {} is {}; commands run in running sandboxes",
+                sb.id, sb.state
+            );
+            state.error(msg);
+        }
+        None => state.error("create a sandbox first (n)"),
+    }
+}
+
+fn focus_stdin(state: &mut State) {
+    let Some(p) = state.selected() else {
+        state.error("select a process first");
+        return;
+    };
+    match (&p.phase, p.stdin) {
+        (Phase::Starting | Phase::Running, StdinState::Open) => state.focus = Focus::Stdin,
+        (Phase::Starting | Phase::Running, StdinState::Closed) => {
+            state.error("stdin of this process is closed (EOF was sent)")
+        }
+        (Phase::Starting | Phase::Running, StdinState::NotOpened) => state.error(
+            "this process was started without stdin (turn on \"stdin open\" in the exec dialog)",
+        ),
+        _ => {
+            let msg = format!(
+                "p{} has exited ({}); it reads no more input",
+                p.key,
+                p.state_label()
+            );
+            state.error(msg);
+        }
+    }
+}
+
+fn kill(state: &mut State, fx: &mut Vec<Effect>) {
+    match state.selected() {
+        Some(p) if p.is_live() => {
+            let (key, cmd) = (p.key, p.command_line());
+            fx.push(Effect::Kill(key));
+            state.info(format!("killing p{key} ({cmd})"));
+        }
+        Some(p) => {
+            let msg = format!("p{} is not running ({})", p.key, p.state_label());
+            state.error(msg);
+        }
+        None => state.error("no process selected"),
+    }
+}
+
+fn page(state: &State, ctx: &Ctx) -> usize {
+    let rows = match state.focus {
+        Focus::Output => state
+            .selected_proc
+            .and_then(|k| ctx.hits.panes.iter().find(|(pk, _)| *pk == k))
+            .map(|(_, r)| r.height.saturating_sub(2)),
+        Focus::Sandboxes => Some(ctx.hits.sandboxes.height.saturating_sub(3)),
+        _ => Some(ctx.hits.processes.height.saturating_sub(3)),
+    };
+    rows.unwrap_or(10).max(1) as usize
+}
+
+/// Moves the selection, or scrolls the pane when the output has focus.
+pub fn step(state: &mut State, delta: isize, _ctx: &Ctx) {
+    match state.focus {
+        Focus::Sandboxes => {
+            state.sandboxes.move_by(delta);
+            state.fix_proc_selection();
+        }
+        Focus::Processes | Focus::Stdin => {
+            let listed: Vec<_> = state.listed_procs().iter().map(|p| p.key).collect();
+            if listed.is_empty() {
+                return;
+            }
+            let cur = state
+                .selected_proc
+                .and_then(|k| listed.iter().position(|x| *x == k))
+                .unwrap_or(listed.len() - 1) as isize;
+            let next = cur
+                .saturating_add(delta)
+                .clamp(0, listed.len() as isize - 1) as usize;
+            state.selected_proc = Some(listed[next]);
+        }
+        Focus::Output => {
+            if let Some(p) = state.selected_mut() {
+                if delta < 0 {
+                    p.pane.scroll_up(delta.unsigned_abs());
+                } else {
+                    p.pane.scroll_down(delta as usize);
+                }
+            }
+        }
+    }
+}

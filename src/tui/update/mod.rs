@@ -1,0 +1,78 @@
+//! Update: state + message -> new state + effects. No I/O happens here, so
+//! every behaviour can be tested without a terminal or a server.
+mod actions;
+mod mouse;
+mod net;
+mod popup;
+mod stdin;
+
+use std::time::{Duration, Instant, SystemTime};
+
+use crossterm::event::{KeyEvent, KeyEventKind};
+
+use super::keymap::Keymap;
+use super::msg::{Effect, Focus, Msg};
+use super::state::State;
+use super::ui::Hits;
+
+/// What update needs besides the state: the keymap and where things were
+/// drawn last (for the mouse and page sizes).
+pub struct Ctx<'a> {
+    pub keymap: &'a Keymap,
+    pub hits: &'a Hits,
+}
+
+/// Applies one message. Returns whether the screen needs a redraw.
+pub fn update(state: &mut State, msg: Msg, ctx: &Ctx, fx: &mut Vec<Effect>) -> bool {
+    match msg {
+        Msg::Key(key) => {
+            // Only presses: some terminals also report releases and repeats.
+            if key.kind != KeyEventKind::Press {
+                return false;
+            }
+            on_key(state, key, ctx, fx);
+            true
+        }
+        Msg::Mouse(ev) => mouse::on_mouse(state, ev, ctx, fx),
+        Msg::Paste(text) => {
+            popup::on_paste(state, &text, fx);
+            true
+        }
+        Msg::Resize => true,
+        Msg::Tick => on_tick(state, Instant::now(), SystemTime::now()),
+        Msg::Net(ev) => {
+            state.now = Instant::now();
+            state.wall = SystemTime::now();
+            net::on_net(state, ev, fx)
+        }
+    }
+}
+
+/// Time moves; redraw only if something shown depends on it.
+pub fn on_tick(state: &mut State, now: Instant, wall: SystemTime) -> bool {
+    state.now = now;
+    state.wall = wall;
+    let young_sandbox = state.sandboxes.visible().iter().any(|s| {
+        s.created
+            .and_then(|c| wall.duration_since(c).ok())
+            .is_some_and(|age| age < Duration::from_secs(120))
+    });
+    state.has_clocks() || young_sandbox
+}
+
+fn on_key(state: &mut State, key: KeyEvent, ctx: &Ctx, fx: &mut Vec<Effect>) {
+    state.now = Instant::now();
+    state.wall = SystemTime::now();
+    if state.popup.is_some() {
+        popup::on_key(state, key, fx);
+        return;
+    }
+    match ctx.keymap.lookup(state.focus, &key) {
+        Some(action) => actions::apply(state, action, ctx, fx),
+        None if state.focus == Focus::Stdin => stdin::type_key(state, key),
+        None => {}
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1,0 +1,173 @@
+//! Reactions to what the network side reports.
+use crate::client::ProcessStatus;
+use crate::tui::msg::{Effect, NetEvent, ProcKey, ScriptEvent};
+use crate::tui::state::forms::{Confirm, Popup};
+use crate::tui::state::procs::{Phase, StdinState};
+use crate::tui::state::{Connection, State};
+
+use super::popup::{start_exec, start_wait};
+
+pub fn on_net(state: &mut State, ev: NetEvent, fx: &mut Vec<Effect>) -> bool {
+    match ev {
+        NetEvent::SandboxList(Ok(list)) => {
+            if state.connection != Connection::Connected {
+                state.info("connected again");
+            }
+            let was_broken = state.connection != Connection::Connected;
+            state.connection = Connection::Connected;
+            let changed = state.sandboxes.replace(list);
+            state.fix_proc_selection();
+            return changed || was_broken;
+        }
+        NetEvent::SandboxList(Err(e)) => {
+            // Report a broken connection once, not on every refresh.
+            if state.connection == Connection::Connected {
+                state.error(format!("listing sandboxes failed: {e}"));
+            }
+            state.connection = Connection::Broken(e);
+        }
+        NetEvent::SandboxUpdated(sb) => {
+            state.sandboxes.upsert(sb);
+            state.fix_proc_selection();
+        }
+        NetEvent::SandboxCreated(sb) => {
+            let id = sb.id.clone();
+            state.info(format!("created {id} ({})", sb.state));
+            state.sandboxes.upsert(sb);
+            state.sandboxes.select_id(&id);
+            state.fix_proc_selection();
+        }
+        NetEvent::SandboxFailed { what, error } => state.error(format!("{what}: {error}")),
+        NetEvent::ExecStarted { key, stdin } => exec_started(state, key, stdin, fx),
+        NetEvent::ExecFailed { key, error } => {
+            let now = state.now;
+            if let Some(p) = state.proc_mut(key) {
+                p.phase = Phase::FailedToStart(error.clone());
+                p.ended = Some(now);
+            }
+            finished(state, key, ProcessStatus::Error(error.clone()));
+            state.error(format!("p{key} did not start: {error}"));
+        }
+        NetEvent::PaneChanged(key) => {
+            let Some(p) = state.proc_mut(key) else {
+                return false;
+            };
+            return p.pane.drain_inbox();
+        }
+        NetEvent::ProcessEnded { key, status } => {
+            let now = state.now;
+            let Some(p) = state.proc_mut(key) else {
+                return false;
+            };
+            // Output that arrived before the exit belongs before the status.
+            p.pane.drain_inbox();
+            p.phase = Phase::Ended(status.clone());
+            p.ended = Some(now);
+            let text = format!(
+                "p{key} ({}) finished: {}",
+                p.command_line(),
+                p.state_label()
+            );
+            let failed = status != ProcessStatus::Exited(0);
+            finished(state, key, status);
+            if failed {
+                state.error(text);
+            } else {
+                state.info(text);
+            }
+        }
+        NetEvent::StdinClosed { key } => {
+            if let Some(p) = state.proc_mut(key) {
+                p.stdin = StdinState::Closed;
+            }
+        }
+        NetEvent::StdinFailed { key, error } => state.error(format!("stdin of p{key}: {error}")),
+        NetEvent::Saved { path, result } => match result {
+            Ok(n) => state.info(format!("saved {n} bytes to {}", path.display())),
+            Err(e) => state.error(format!("saving {} failed: {e}", path.display())),
+        },
+        NetEvent::QuitCheck { active } => {
+            if active == 0 {
+                state.quitting = true;
+                fx.push(Effect::Quit);
+            } else {
+                state.popup = Some(Popup::Confirm(Confirm::Quit { active }));
+            }
+        }
+        NetEvent::Script(ev) => on_script(state, ev, fx),
+    }
+    true
+}
+
+fn exec_started(state: &mut State, key: ProcKey, stdin: bool, fx: &mut Vec<Effect>) {
+    let Some(p) = state.proc_mut(key) else { return };
+    if p.phase == Phase::Starting {
+        p.phase = Phase::Running;
+    }
+    if stdin {
+        p.stdin = StdinState::Open;
+    }
+    let input = std::mem::take(&mut p.queued_input);
+    let close = std::mem::replace(&mut p.close_after_input, false);
+    if !stdin {
+        return;
+    }
+    if !input.is_empty() {
+        let mut data = input.join("\n");
+        data.push('\n');
+        fx.push(Effect::StdinWrite { key, data });
+    }
+    if close {
+        p.stdin = StdinState::Closed;
+        fx.push(Effect::StdinEof { key });
+    }
+}
+
+fn finished(state: &mut State, key: ProcKey, status: ProcessStatus) {
+    let now = state.now;
+    for w in &mut state.waits {
+        w.record(key, status.clone(), now);
+    }
+}
+
+fn on_script(state: &mut State, ev: ScriptEvent, fx: &mut Vec<Effect>) {
+    match ev {
+        ScriptEvent::Exec {
+            sandbox_id,
+            argv,
+            opts,
+            input,
+            close_stdin,
+            mark,
+        } => {
+            let key = start_exec(state, sandbox_id, argv, opts, fx);
+            if let Some(p) = state.proc_mut(key) {
+                p.queued_input = input;
+                p.close_after_input = close_stdin;
+                p.marked = mark;
+            }
+            // Jobs spread over several sandboxes are watched side by side.
+            let first = state.procs.first().map(|p| p.sandbox_id.clone());
+            if state
+                .procs
+                .iter()
+                .any(|p| Some(&p.sandbox_id) != first.as_ref())
+            {
+                state.all_procs = true;
+            }
+        }
+        ScriptEvent::Wait { n } => {
+            let marked: Vec<_> = state
+                .procs
+                .iter()
+                .filter(|p| p.marked)
+                .map(|p| p.key)
+                .collect();
+            if !marked.is_empty() {
+                start_wait(state, marked, n);
+            }
+        }
+        ScriptEvent::Failed(e) => state.error(format!("script: {e}")),
+        ScriptEvent::Done => state.info("script started everything"),
+    }
+}

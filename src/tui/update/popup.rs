@@ -1,0 +1,221 @@
+//! Keys while a popup is open: forms, confirmations, help.
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use crate::tui::msg::{Effect, Focus};
+use crate::tui::state::forms::{Confirm, FieldKind, Form, FormKind, Popup};
+use crate::tui::state::pane::Search;
+use crate::tui::state::procs::Proc;
+use crate::tui::state::waits::WaitGroup;
+use crate::tui::state::State;
+
+use super::stdin;
+
+pub fn on_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
+    let Some(popup) = state.popup.take() else {
+        return;
+    };
+    state.popup = match popup {
+        Popup::Help { scroll } => match key.code {
+            KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('?') | KeyCode::Enter => None,
+            KeyCode::Down | KeyCode::Char('j') => Some(Popup::Help {
+                scroll: scroll.saturating_add(1),
+            }),
+            KeyCode::Up => Some(Popup::Help {
+                scroll: scroll.saturating_sub(1),
+            }),
+            KeyCode::PageDown => Some(Popup::Help {
+                scroll: scroll.saturating_add(10),
+            }),
+            KeyCode::PageUp => Some(Popup::Help {
+                scroll: scroll.saturating_sub(10),
+            }),
+            _ => Some(Popup::Help { scroll }),
+        },
+        Popup::Confirm(c) => match key.code {
+            KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter => {
+                confirmed(state, c, fx);
+                None
+            }
+            KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => None,
+            _ => Some(Popup::Confirm(c)),
+        },
+        Popup::Form(form) => form_key(state, form, key, fx),
+    };
+}
+
+fn confirmed(state: &mut State, c: Confirm, fx: &mut Vec<Effect>) {
+    match c {
+        Confirm::StopSandbox { id } => {
+            state.info(format!("stopping {id}"));
+            fx.push(Effect::StopSandbox(id));
+        }
+        Confirm::Quit { .. } => {
+            state.quitting = true;
+            fx.push(Effect::Quit);
+        }
+    }
+}
+
+fn form_key(
+    state: &mut State,
+    mut form: Form,
+    key: KeyEvent,
+    fx: &mut Vec<Effect>,
+) -> Option<Popup> {
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    match key.code {
+        KeyCode::Esc => return None,
+        KeyCode::Enter => return submit(state, form, fx),
+        KeyCode::Tab | KeyCode::Down => form.focus_next(true),
+        KeyCode::BackTab | KeyCode::Up => form.focus_next(false),
+        _ => {
+            if ctrl && key.code == KeyCode::Char('c') {
+                return None;
+            }
+            if let Some(field) = form.focused_field_mut() {
+                match &mut field.kind {
+                    FieldKind::Toggle(on) => {
+                        if matches!(
+                            key.code,
+                            KeyCode::Char(' ') | KeyCode::Left | KeyCode::Right
+                        ) {
+                            *on = !*on;
+                        }
+                    }
+                    FieldKind::Text(ta) => {
+                        ta.input(key);
+                    }
+                }
+            }
+            form.error = None;
+        }
+    }
+    Some(Popup::Form(form))
+}
+
+/// Validates and carries out a form; an invalid one stays open with the
+/// reason shown in it.
+fn submit(state: &mut State, mut form: Form, fx: &mut Vec<Effect>) -> Option<Popup> {
+    let result = match &form.kind {
+        FormKind::CreateSandbox => form.sandbox_request().map(|req| {
+            state.info("creating a sandbox…");
+            fx.push(Effect::CreateSandbox(req));
+        }),
+        FormKind::Exec { sandbox_id } => form.exec_request().map(|(argv, opts)| {
+            start_exec(state, sandbox_id.clone(), argv, opts, fx);
+        }),
+        FormKind::WaitN { members } => form
+            .wait_n_value()
+            .map(|n| start_wait(state, members.clone(), n)),
+        FormKind::Search { key } => {
+            let query = form.single_value();
+            let key = *key;
+            match state.proc_mut(key) {
+                Some(p) if query.is_empty() => {
+                    p.pane.search = None;
+                    Ok(())
+                }
+                Some(p) => {
+                    p.pane.search = Some(Search {
+                        query: query.clone(),
+                        current: None,
+                    });
+                    if p.pane.find(false) {
+                        state.focus = Focus::Output;
+                        Ok(())
+                    } else {
+                        Err(format!("`{query}` is not in this pane"))
+                    }
+                }
+                None => Ok(()),
+            }
+        }
+        FormKind::Save { key } => {
+            let path = form.single_value();
+            if path.trim().is_empty() {
+                Err("type a file name".to_string())
+            } else {
+                if let Some(p) = state.proc(*key) {
+                    fx.push(Effect::Save {
+                        path: path.trim().into(),
+                        text: p.pane.transcript(),
+                    });
+                }
+                Ok(())
+            }
+        }
+    };
+    match result {
+        Ok(()) => None,
+        Err(e) => {
+            form.error = Some(e);
+            Some(Popup::Form(form))
+        }
+    }
+}
+
+/// Registers a process and asks the network side to start it. Shared by
+/// the exec dialog and scripts.
+pub fn start_exec(
+    state: &mut State,
+    sandbox_id: String,
+    argv: Vec<String>,
+    opts: crate::client::ExecOptions,
+    fx: &mut Vec<Effect>,
+) -> crate::tui::msg::ProcKey {
+    let key = state.alloc_key();
+    let pane = state.new_pane();
+    let inbox = pane.inbox.clone();
+    let proc = Proc::new(key, sandbox_id.clone(), argv.clone(), pane, state.now);
+    state.procs.push(proc);
+    // The new process is selected and its pane is on screen, even when the
+    // list was showing another sandbox.
+    if state.sandboxes.selected().map(|s| s.id.as_str()) != Some(sandbox_id.as_str()) {
+        state.sandboxes.select_id(&sandbox_id);
+    }
+    state.selected_proc = Some(key);
+    if state.selected().is_none() {
+        state.all_procs = true;
+    }
+    fx.push(Effect::Exec {
+        key,
+        sandbox_id,
+        argv,
+        opts,
+        inbox,
+    });
+    key
+}
+
+pub fn start_wait(state: &mut State, members: Vec<u64>, n: usize) {
+    let id = state.alloc_wait();
+    let mut already: Vec<_> = members
+        .iter()
+        .filter_map(|k| state.proc(*k))
+        .filter_map(|p| p.outcome().map(|s| (p.ended, p.key, s)))
+        .collect();
+    already.sort_by_key(|(ended, key, _)| (*ended, *key));
+    let already = already.into_iter().map(|(_, k, s)| (k, s)).collect();
+    let group = WaitGroup::new(id, members, n, state.now, already);
+    state.info(format!(
+        "waiting for {} of {} processes",
+        group.n,
+        group.members.len()
+    ));
+    state.waits.push(group);
+}
+
+pub fn on_paste(state: &mut State, text: &str, fx: &mut Vec<Effect>) {
+    match &mut state.popup {
+        Some(Popup::Form(form)) => {
+            if let Some(field) = form.focused_field_mut() {
+                if let FieldKind::Text(ta) = &mut field.kind {
+                    ta.insert_str(text.replace(['\r', '\n'], " "));
+                }
+            }
+        }
+        Some(_) => {}
+        None if state.focus == Focus::Stdin => stdin::paste(state, text, fx),
+        None => {}
+    }
+}

@@ -1,0 +1,87 @@
+//! The stdin box: typing, sending lines, pasting, EOF.
+use crossterm::event::{KeyCode, KeyEvent};
+
+use crate::tui::msg::{Effect, ProcKey};
+use crate::tui::state::procs::{Phase, StdinState};
+use crate::tui::state::State;
+
+pub fn type_key(state: &mut State, key: KeyEvent) {
+    // A newline in the box would send nothing useful: Enter is bound to
+    // "send", so only a stray one from a terminal could get here.
+    if matches!(key.code, KeyCode::Enter) {
+        return;
+    }
+    state.stdin.input(key);
+}
+
+/// The process stdin goes to, or a message saying why there is none.
+fn target(state: &State) -> Result<ProcKey, String> {
+    let p = state.selected().ok_or("no process selected")?;
+    match (&p.phase, p.stdin) {
+        (Phase::Starting | Phase::Running, StdinState::Open) => Ok(p.key),
+        (Phase::Starting | Phase::Running, StdinState::Closed) => {
+            Err(format!("stdin of p{} is closed (EOF was sent)", p.key))
+        }
+        (Phase::Starting | Phase::Running, StdinState::NotOpened) => {
+            Err(format!("p{} was started without stdin", p.key))
+        }
+        _ => Err(format!(
+            "p{} has exited ({}); nothing was sent",
+            p.key,
+            p.state_label()
+        )),
+    }
+}
+
+pub fn send_line(state: &mut State, fx: &mut Vec<Effect>) {
+    match target(state) {
+        Ok(key) => {
+            let line = state.stdin.lines().join("");
+            fx.push(Effect::StdinWrite {
+                key,
+                data: format!("{line}\n"),
+            });
+            state.stdin = tui_textarea::TextArea::default();
+        }
+        Err(e) => state.error(e),
+    }
+}
+
+pub fn send_eof(state: &mut State, fx: &mut Vec<Effect>) {
+    match target(state) {
+        Ok(key) => {
+            fx.push(Effect::StdinEof { key });
+            if let Some(p) = state.proc_mut(key) {
+                p.stdin = StdinState::Closed;
+            }
+            state.info(format!("sent EOF to p{key}"));
+        }
+        Err(e) => state.error(e),
+    }
+}
+
+/// Pasted text: every complete line is sent at once (the box's current
+/// text goes in front of the first); a last line without a newline stays
+/// in the box to be edited.
+pub fn paste(state: &mut State, text: &str, fx: &mut Vec<Effect>) {
+    let text = text.replace("\r\n", "\n").replace('\r', "\n");
+    let Some(last_nl) = text.rfind('\n') else {
+        state.stdin.insert_str(&text);
+        return;
+    };
+    let key = match target(state) {
+        Ok(k) => k,
+        Err(e) => {
+            state.error(e);
+            return;
+        }
+    };
+    let head = state.stdin.lines().join("");
+    let (lines, tail) = text.split_at(last_nl + 1);
+    let data = format!("{head}{lines}");
+    let count = data.matches('\n').count();
+    fx.push(Effect::StdinWrite { key, data });
+    state.stdin = tui_textarea::TextArea::default();
+    state.stdin.insert_str(tail);
+    state.info(format!("sent {count} pasted line(s) to p{key}"));
+}
