@@ -261,9 +261,13 @@ theme = "dark"
 
     #[test]
     fn unknown_profile_is_an_error() {
-        let err = cfg().endpoint_with(Some("nope"), None, None);
+        let msg = match cfg().endpoint_with(Some("nope"), None, None) {
+            Ok(e) => panic!("expected an error, got {e:?}"),
+            Err(e) => e.to_string(),
+        };
         assert!(
-            format!("{:#}", err.err().map(|e| e.to_string()).unwrap_or_default()).contains("nope")
+            msg.contains("\"nope\"") && msg.contains("known: local, remote"),
+            "{msg}"
         );
     }
 

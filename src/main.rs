@@ -6,7 +6,7 @@ use std::time::Duration;
 
 fn main() -> ExitCode {
     let args = Cli::parse();
-    let _logs = cli::logging::init(matches!(args.command, Some(Command::Serve)));
+    let _logs = cli::logging::init(matches!(args.command, Some(Command::Serve(_))));
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -34,7 +34,7 @@ fn main() -> ExitCode {
 async fn dispatch(args: Cli) -> anyhow::Result<ExitCode> {
     let g = &args.global;
     match args.command {
-        Some(Command::Serve) => anyhow::bail!("TEMP"),
+        Some(Command::Serve(a)) => cli::serve::run(a).await,
         Some(Command::Create(a)) => cli::create::run(g, a).await,
         Some(Command::Ls(a)) => cli::ls::run(g, a).await,
         Some(Command::Exec(a)) => cli::exec::run(g, a).await,

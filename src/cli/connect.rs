@@ -2,8 +2,8 @@
 //! that says what to do.
 use super::GlobalArgs;
 use crate::client::{Client, Endpoint, Error};
-use crate::config::Config;
-const DEFAULT_LISTEN: &str = "127.0.0.1:7391"; // TEMP until server lands
+use crate::config::{Config, DEFAULT_API_KEY_ENV};
+use crate::server::{ServerConfig, DEFAULT_LISTEN};
 use anyhow::Context;
 
 /// The server a command talks to: `--endpoint`, `$SANDSCOPE_ENDPOINT` or the
@@ -36,7 +36,11 @@ fn with_local_token(mut ep: Endpoint) -> anyhow::Result<Endpoint> {
 /// The token a local `sandscope serve` uses: `$SANDSCOPE_TOKEN`, else the one
 /// stored in its data directory.
 fn local_token() -> anyhow::Result<String> {
-    std::env::var("SANDSCOPE_TOKEN").context("TEMP")
+    let listen = DEFAULT_LISTEN
+        .parse()
+        .context("the default listen address is not an address")?;
+    let cfg = ServerConfig::from_env(listen).context("cannot read the local server's token")?;
+    Ok(cfg.token)
 }
 
 fn is_loopback(url: &str) -> bool {
@@ -67,12 +71,24 @@ pub async fn connect(global: &GlobalArgs) -> anyhow::Result<Client> {
 pub fn explain(url: &str, err: Error) -> anyhow::Error {
     let local = is_loopback(url);
     match &err {
-        Error::Unavailable { endpoint, .. } if local => anyhow::anyhow!(
-            "{err}\nno sandscope server is answering at {endpoint}; start one with:\n    sandscope serve"
-        ),
-        Error::Unauthenticated(_) if local => anyhow::anyhow!(
-            "{err}\nthe local server's token comes from $SANDSCOPE_TOKEN or the token file in its data directory \
-             ($SANDSCOPE_DATA_DIR); both sides must see the same one"
+        Error::Unavailable { endpoint, .. } if local => {
+            let addr = endpoint
+                .strip_prefix("http://")
+                .unwrap_or(endpoint)
+                .trim_end_matches('/');
+            let listen = if addr == DEFAULT_LISTEN {
+                String::new()
+            } else {
+                format!(" --listen {addr}")
+            };
+            anyhow::anyhow!(
+                "{err}\nno sandscope server is answering at {endpoint}; start one with:\n    sandscope serve{listen}"
+            )
+        }
+        Error::Unauthenticated(_) => anyhow::anyhow!(
+            "{err}\nthe key sent is the profile's api_key or api_key_env, else ${DEFAULT_API_KEY_ENV}; \
+             for a local server without either, its token ($SANDSCOPE_TOKEN, else the token file in \
+             its data directory)"
         ),
         _ => anyhow::Error::new(err),
     }

@@ -4,9 +4,11 @@ use super::connect::{connect, explain};
 use super::create::parse_env;
 use super::GlobalArgs;
 use crate::client::{Error, ExecOptions, OutputStream, StdinWriter, StreamKind};
+use anyhow::Context;
 use std::process::ExitCode;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 
 /// Exit code for a command that ran out of time (as `timeout(1)` uses).
 pub const EXIT_TIMEOUT: u8 = 124;
@@ -14,6 +16,10 @@ pub const EXIT_TIMEOUT: u8 = 124;
 pub const EXIT_FAILED: u8 = 125;
 /// Exit code after Ctrl-C (128 + SIGINT).
 pub const EXIT_INTERRUPTED: u8 = 130;
+/// Exit code after SIGTERM (128 + 15).
+pub const EXIT_TERMINATED: u8 = 143;
+/// Exit code after SIGHUP (128 + 1).
+pub const EXIT_HANGUP: u8 = 129;
 /// Exit code when our stdout was closed under us (128 + SIGPIPE).
 pub const EXIT_BROKEN_PIPE: u8 = 141;
 
@@ -48,6 +54,8 @@ pub async fn run(global: &GlobalArgs, args: ExecArgs) -> anyhow::Result<ExitCode
         Some(s) => anyhow::bail!("--timeout must be a positive number of seconds, got {s}"),
         None => None,
     };
+    // Caught from the start: a signal while the command starts still stops it.
+    let mut stop = StopSignals::install()?;
     let client = connect(global).await?;
     let url = client.endpoint().url.clone();
     let opts = ExecOptions {
@@ -58,10 +66,12 @@ pub async fn run(global: &GlobalArgs, args: ExecArgs) -> anyhow::Result<ExitCode
         env: args.env.into_iter().collect(),
         tty: None,
     };
-    let mut process = client
-        .exec(&args.sandbox, &args.command, opts)
-        .await
-        .map_err(|e| explain(&url, e))?;
+    let started = tokio::select! {
+        p = client.exec(&args.sandbox, &args.command, opts) => p,
+        // Dropping the half-started exec cancels its stream, which kills it.
+        code = stop.next() => return Ok(stopped(code)),
+    };
+    let mut process = started.map_err(|e| explain(&url, e))?;
     if let Some(writer) = process.take_stdin() {
         tokio::spawn(copy_stdin(writer));
     }
@@ -69,20 +79,17 @@ pub async fn run(global: &GlobalArgs, args: ExecArgs) -> anyhow::Result<ExitCode
         anyhow::bail!("the command's output was already taken");
     };
 
-    let interrupted = tokio::select! {
-        copied = copy_output(output) => match copied {
-            Ok(()) => false,
-            Err(_) => {
+    tokio::select! {
+        copied = copy_output(output) => {
+            if copied.is_err() {
                 process.kill();
                 return Ok(ExitCode::from(EXIT_BROKEN_PIPE));
             }
-        },
-        _ = tokio::signal::ctrl_c() => true,
-    };
-    if interrupted {
-        process.kill();
-        eprintln!("sandscope: interrupted; the command was killed");
-        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+        }
+        code = stop.next() => {
+            process.kill();
+            return Ok(stopped(code));
+        }
     }
 
     match process.wait().await {
@@ -106,6 +113,39 @@ pub async fn run(global: &GlobalArgs, args: ExecArgs) -> anyhow::Result<ExitCode
             Ok(ExitCode::from(EXIT_FAILED))
         }
     }
+}
+
+/// SIGINT, SIGTERM and SIGHUP: each stops the remote command, and we exit
+/// as if the signal had killed us.
+struct StopSignals {
+    int: Signal,
+    term: Signal,
+    hup: Signal,
+}
+
+impl StopSignals {
+    fn install() -> anyhow::Result<StopSignals> {
+        let on = |kind| signal(kind).context("cannot watch for signals");
+        Ok(StopSignals {
+            int: on(SignalKind::interrupt())?,
+            term: on(SignalKind::terminate())?,
+            hup: on(SignalKind::hangup())?,
+        })
+    }
+
+    /// Waits for one of them and returns the exit code it stands for.
+    async fn next(&mut self) -> u8 {
+        tokio::select! {
+            _ = self.int.recv() => EXIT_INTERRUPTED,
+            _ = self.term.recv() => EXIT_TERMINATED,
+            _ = self.hup.recv() => EXIT_HANGUP,
+        }
+    }
+}
+
+fn stopped(code: u8) -> ExitCode {
+    eprintln!("sandscope: interrupted; the command was killed");
+    ExitCode::from(code)
 }
 
 /// Our exit status for the command's code; shells only see the low 8 bits.

@@ -1,6 +1,7 @@
 //! Tracing setup: always to a file under `config::log_dir()`, never onto a
 //! terminal the UI owns; `serve` also logs to stderr.
 use crate::config::log_dir;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::layer::SubscriberExt;
@@ -42,6 +43,7 @@ pub fn init(also_stderr: bool) -> LogGuard {
     let stderr_layer = also_stderr.then(|| {
         tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
             .with_target(false)
             .with_filter(filter())
     });

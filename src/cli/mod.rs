@@ -44,7 +44,7 @@ pub struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the local sandbox server until Ctrl-C.
-    Serve,
+    Serve(serve::ServeArgs),
     /// Create a sandbox and print its id once it runs.
     Create(create::CreateArgs),
     /// List sandboxes.
@@ -56,3 +56,5 @@ pub enum Command {
     /// Print a sandbox's main-process log.
     Logs(logs::LogsArgs),
 }
+
+pub mod serve;

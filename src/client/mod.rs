@@ -77,14 +77,14 @@ impl Client {
         let url = &self.endpoint.url;
         match exec::start(self.rpc(), url, sandbox_id, argv, opts.clone()).await {
             Err(Error::FailedPrecondition(why)) => {
-                let state = self.get(sandbox_id).await?.state;
-                if !matches!(
-                    state,
-                    SandboxState::Creating | SandboxState::Pending | SandboxState::Preparing
-                ) {
-                    return Err(Error::FailedPrecondition(why));
+                // It may have started between the exec and this look.
+                match self.get(sandbox_id).await?.state {
+                    SandboxState::Creating | SandboxState::Pending | SandboxState::Preparing => {
+                        self.wait_running(sandbox_id).await?;
+                    }
+                    SandboxState::Running | SandboxState::Paused => {}
+                    _ => return Err(Error::FailedPrecondition(why)),
                 }
-                self.wait_running(sandbox_id).await?;
                 exec::start(self.rpc(), url, sandbox_id, argv, opts).await
             }
             other => other,

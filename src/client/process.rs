@@ -78,11 +78,14 @@ impl Process {
         self.ended.borrow().as_ref().map(|e| e.status.clone())
     }
 
-    /// A watcher that can be moved to another task.
+    /// A watcher that can be moved to another task. A new watcher reports
+    /// the ending once through `changed()`, even if it happened before.
     pub fn status(&self) -> StatusWatch {
-        StatusWatch {
-            rx: self.ended.clone(),
+        let mut rx = self.ended.clone();
+        if rx.borrow().is_some() {
+            rx.mark_changed();
         }
+        StatusWatch { rx }
     }
 
     /// Cancels the exec stream; the server kills the process group. The

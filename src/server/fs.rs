@@ -48,22 +48,12 @@ fn openat2(dir: &OwnedFd, path: &str, flags: i32, mode: u32) -> io::Result<Owned
 }
 
 fn open_root(root: &Path) -> io::Result<OwnedFd> {
+    use std::os::unix::fs::OpenOptionsExt;
     let f = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags_dir()
+        .custom_flags(libc::O_DIRECTORY | libc::O_PATH)
         .open(root)?;
     Ok(OwnedFd::from(f))
-}
-
-trait DirFlags {
-    fn custom_flags_dir(&mut self) -> &mut Self;
-}
-
-impl DirFlags for std::fs::OpenOptions {
-    fn custom_flags_dir(&mut self) -> &mut Self {
-        use std::os::unix::fs::OpenOptionsExt;
-        self.custom_flags(libc::O_DIRECTORY | libc::O_PATH)
-    }
 }
 
 fn classify(e: io::Error) -> FileFailure {

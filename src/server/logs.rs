@@ -9,6 +9,9 @@ use tokio::sync::watch;
 
 /// Oldest lines are dropped beyond this many bytes per sandbox.
 const MAX_BYTES: usize = 8 << 20;
+/// What a finished sandbox keeps of its log (records are never kept
+/// forever per sandbox at full size).
+const MAX_BYTES_ENDED: usize = 1 << 20;
 /// Longer lines are split into several records.
 const MAX_RECORD: usize = 64 << 10;
 /// How long a session can be resumed after its last use.
@@ -114,6 +117,12 @@ impl LogBuffer {
             }
         }
         g.closed = true;
+        while g.bytes > MAX_BYTES_ENDED {
+            match g.records.pop_front() {
+                Some(r) => g.bytes -= r.data.len(),
+                None => break,
+            }
+        }
         drop(g);
         self.version.send_modify(|v| *v += 1);
     }

@@ -19,6 +19,9 @@ pub const CHUNK: usize = 64 << 10;
 /// forwarded; a background child holding the pipe open cannot delay the
 /// exit longer than that.
 const DRAIN_GRACE: Duration = Duration::from_millis(200);
+/// After the exit, at most this much more output is forwarded: more than
+/// any pipe holds, so only a background writer that never stops hits it.
+const DRAIN_MAX_BYTES: usize = 4 << 20;
 const EVENTS: usize = 16;
 
 #[derive(Debug)]
@@ -111,6 +114,10 @@ pub fn spawn(
         }
     };
     let pid = child.id().and_then(|p| i32::try_from(p).ok());
+    let execs = instance.execs.clone();
+    if let Some(pid) = pid {
+        execs.add(pid);
+    }
     let (exited_tx, exited_rx) = watch::channel(false);
     let mut pumps = Vec::new();
     match &pty {
@@ -142,6 +149,9 @@ pub fn spawn(
     tokio::spawn(async move {
         let kill_group = |pid: Option<i32>| {
             if let Some(pid) = pid {
+                // A terminal session inside the sandbox has its own group,
+                // so descendants are killed one by one as well.
+                super::runtime::kill_tree(pid);
                 super::runtime::signal_group(pid, nix::sys::signal::Signal::SIGKILL);
             }
         };
@@ -155,8 +165,11 @@ pub fn spawn(
                 child.wait().await
             }
         };
-        // Whatever the leader left behind in its group goes with it.
-        kill_group(pid);
+        // Background processes the command left behind may keep running,
+        // as with `docker exec`; only a cancel kills the group.
+        if let Some(pid) = pid {
+            execs.remove(pid);
+        }
         let _ = exited_tx.send(true);
         for p in pumps {
             let _ = p.await;
@@ -198,8 +211,12 @@ async fn pump(
     mut exited: watch::Receiver<bool>,
 ) {
     let mut buf = vec![0u8; CHUNK];
+    let mut after_exit = 0usize;
     loop {
         let res = if *exited.borrow() {
+            if after_exit > DRAIN_MAX_BYTES {
+                break;
+            }
             match tokio::time::timeout(DRAIN_GRACE, r.read(&mut buf)).await {
                 Ok(res) => res,
                 Err(_) => break,
@@ -213,6 +230,9 @@ async fn pump(
         match res {
             Ok(0) | Err(_) => break,
             Ok(n) => {
+                if *exited.borrow() {
+                    after_exit += n;
+                }
                 let data = Bytes::copy_from_slice(&buf[..n]);
                 if tx.send(Event::Output(stream, data)).await.is_err() {
                     break;

@@ -174,7 +174,7 @@ impl Registry {
     /// Every sandbox, newest first.
     pub fn all(&self) -> Vec<Arc<Entry>> {
         let mut v: Vec<_> = lock(&self.inner).entries.values().cloned().collect();
-        v.sort_by(|a, b| b.seq.cmp(&a.seq));
+        v.sort_by_key(|e| std::cmp::Reverse(e.seq));
         v
     }
 

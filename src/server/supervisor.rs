@@ -159,6 +159,7 @@ async fn run(runtime: Arc<dyn Runtime>, entry: Arc<Entry>, mut start: Start) {
             }
         }
     };
+    inst.execs.kill_all();
     // Give the pumps a moment to drain what the process wrote last; a
     // daemon holding the pipes open must not keep the sandbox alive.
     for p in pumps {

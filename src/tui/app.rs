@@ -53,6 +53,7 @@ async fn run_loop<S: ActiveCount>(
 ) -> anyhow::Result<()> {
     let mut guard = TermGuard::enter(settings.mouse)?;
     term::spawn_events(net.sender());
+    term::spawn_signals(net.sender());
     spawn_ticker(net.sender());
     let frame_gap = Duration::from_secs(1) / settings.max_fps.max(1);
     let style = ui::Style {

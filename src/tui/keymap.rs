@@ -507,12 +507,22 @@ impl Keymap {
 
     /// Hint pairs (keys, label) for the status bar in this focus.
     pub fn hints(&self, focus: Focus) -> Vec<(String, &'static str)> {
-        let scoped = self.bindings.iter().filter(|b| b.scope == Scope::In(focus));
-        let global = self
+        let scoped: Vec<&Binding> = self
             .bindings
             .iter()
-            .filter(|b| b.scope == Scope::Global && focus != Focus::Stdin);
+            .filter(|b| b.scope == Scope::In(focus))
+            .collect();
+        // A global key the panel binds to something else does not do the
+        // global thing here, so it is not hinted.
+        let shadowed = |k: &KeyCombo| scoped.iter().any(|b| b.keys.contains(k));
+        let global = self.bindings.iter().filter(|b| {
+            b.scope == Scope::Global
+                && focus != Focus::Stdin
+                && !b.keys.first().is_some_and(shadowed)
+        });
         scoped
+            .iter()
+            .copied()
             .chain(global)
             .filter_map(|b| Some((b.keys.first()?.label(), b.hint?)))
             .collect()
@@ -609,6 +619,18 @@ mod tests {
         assert_eq!(km.lookup(Focus::Stdin, &tab), Some(Action::FocusNext));
         let ctrl_c = key(KeyCode::Char('c'), KeyModifiers::CONTROL);
         assert_eq!(km.lookup(Focus::Stdin, &ctrl_c), Some(Action::Quit));
+    }
+
+    #[test]
+    fn hints_skip_shadowed_global_keys() {
+        let km = Keymap::default();
+        let out = km.hints(Focus::Output);
+        assert!(out.contains(&("n".to_string(), "next")));
+        assert!(!out.iter().any(|(_, l)| *l == "new"));
+        let sb = km.hints(Focus::Sandboxes);
+        assert!(sb.contains(&("n".to_string(), "new")));
+        let stdin = km.hints(Focus::Stdin);
+        assert_eq!(stdin.len(), 3);
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub enum Msg {
     Resize,
     /// Once a second, so durations and ages move.
     Tick,
+    /// SIGTERM or SIGHUP: leave at once, restoring the terminal and stopping
+    /// the embedded server on the way out.
+    Terminate,
     Net(NetEvent),
 }
 

@@ -111,3 +111,23 @@ pub fn spawn_events(tx: mpsc::Sender<Msg>) {
         }
     });
 }
+
+/// SIGTERM and SIGHUP (the terminal went away) end the UI the same way as
+/// quitting does, so the terminal is restored and sandboxes are stopped.
+pub fn spawn_signals(tx: mpsc::Sender<Msg>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    tokio::spawn(async move {
+        let (Ok(mut term), Ok(mut hup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) else {
+            tracing::warn!("cannot listen for SIGTERM/SIGHUP");
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = hup.recv() => {}
+        }
+        let _ = tx.send(Msg::Terminate).await;
+    });
+}

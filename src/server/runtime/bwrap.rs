@@ -16,8 +16,25 @@ use tokio::io::AsyncReadExt;
 /// Mount point of the per-sandbox workspace inside the sandbox.
 pub const WORKSPACE: &str = "/workspace";
 
+/// Runs as `sh -c EXEC_WRAPPER sandbox-exec CWD ARGV...` inside the sandbox:
+/// the cd happens there (a symlinked directory cannot point at the host), and
+/// a missing command gets a shell-like message and 127.
+const EXEC_WRAPPER: &str = r#"cd -- "$1" || exit 1; shift
+command -v -- "$1" >/dev/null 2>&1 || { printf '%s: command not found\n' "$1" >&2; exit 127; }
+exec "$@""#;
+
+/// Longest time bubblewrap may take to set a sandbox up.
+const SETUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Host top-level entries that the sandbox gets fresh instances of instead.
 const REPLACED: &[&str] = &["/proc", "/dev", "/tmp"];
+
+/// Host directories with people's and root's private files: sandboxes see
+/// them empty. (Processes in a sandbox are uid 0 without capabilities, so
+/// file modes alone would not hide root-owned secrets.)
+const MASKED_DIRS: &[&str] = &["/root", "/home"];
+/// Host files hidden the same way.
+const MASKED_FILES: &[&str] = &["/etc/shadow", "/etc/gshadow"];
 
 pub struct Bwrap {
     /// The server's data directory (canonical), hidden from every sandbox.
@@ -64,12 +81,18 @@ impl Bwrap {
         let mut binds = Vec::new();
         bind_tree(Path::new("/"), &targets, &mut binds);
         a.extend(binds);
+        for f in MASKED_FILES {
+            if Path::new(f).is_file() {
+                push(&mut a, &["--ro-bind", "/dev/null", f]);
+            }
+        }
         push(
             &mut a,
             &["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"],
         );
         let data = self.data_dir.to_string_lossy().into_owned();
-        if !REPLACED.iter().any(|r| under(&data, r)) && data != "/" {
+        let hidden = REPLACED.iter().chain(MASKED_DIRS).any(|r| under(&data, r));
+        if !hidden && data != "/" {
             push(&mut a, &["--tmpfs", &data]);
         }
         let ws = workspace.to_string_lossy().into_owned();
@@ -119,6 +142,10 @@ fn bind_tree(dir: &Path, targets: &[String], out: &mut Vec<String>) {
         let path = e.path();
         let p = path.to_string_lossy().into_owned();
         if dir == Path::new("/") && REPLACED.contains(&p.as_str()) {
+            continue;
+        }
+        if MASKED_DIRS.contains(&p.as_str()) && path.is_dir() {
+            out.extend(["--tmpfs".into(), p]);
             continue;
         }
         let Ok(ft) = e.file_type() else { continue };
@@ -224,6 +251,16 @@ impl Runtime for Bwrap {
                 let _ = child.kill().await;
                 return Err(RuntimeError::Start(err.trim().to_string()));
             };
+            // bwrap reports the pid before it has built the sandbox's
+            // filesystem; its pid 1 forks the command only once that is done,
+            // and an exec entering earlier would see a half-built root.
+            let until = std::time::Instant::now() + SETUP_TIMEOUT;
+            while main_pid(anchor_pid).is_none() && std::time::Instant::now() < until {
+                if !matches!(child.try_wait(), Ok(None)) {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
             let default_cwd = if plan.working_dir.is_empty() {
                 WORKSPACE.to_string()
             } else {
@@ -236,6 +273,7 @@ impl Runtime for Bwrap {
                     default_cwd,
                     workspace,
                     isolated: true,
+                    execs: Default::default(),
                 },
             })
         })
@@ -245,18 +283,19 @@ impl Runtime for Bwrap {
         let mut cmd = tokio::process::Command::new("nsenter");
         cmd.arg("-t")
             .arg(instance.anchor_pid.to_string())
-            .args(["-a", "--"])
+            .args(["-a", "--"]);
+        if spec.tty {
+            // Inside the pid namespace the process must lead its own session
+            // and own the terminal, or shells cannot do job control.
+            cmd.args(["setsid", "-c"]);
+        }
+        cmd
             // Execs would otherwise keep nsenter's full root capabilities,
             // unlike the main process (bwrap drops them).
             .args(["setpriv", "--bounding-set=-all", "--inh-caps=-all"])
             // cd happens inside the sandbox, so a symlinked working directory
             // cannot point the process at a host directory.
-            .args([
-                "/bin/sh",
-                "-c",
-                "cd -- \"$1\" || exit 1; shift; exec \"$@\"",
-                "sandbox-exec",
-            ])
+            .args(["/bin/sh", "-c", EXEC_WRAPPER, "sandbox-exec"])
             .arg(&spec.cwd)
             .args(&spec.argv)
             .env_clear()

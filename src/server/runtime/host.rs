@@ -51,7 +51,9 @@ impl Runtime for Host {
             let mut env = plan.env.clone();
             env.entry("TMPDIR".into())
                 .or_insert_with(|| tmp.to_string_lossy().into_owned());
-            let child = tokio::process::Command::new(&plan.argv[0])
+            let mut cmd = tokio::process::Command::new(&plan.argv[0]);
+            die_with_server(&mut cmd);
+            let child = cmd
                 .args(&plan.argv[1..])
                 .env_clear()
                 .envs(&env)
@@ -74,6 +76,7 @@ impl Runtime for Host {
                     default_cwd: cwd.to_string_lossy().into_owned(),
                     workspace,
                     isolated: false,
+                    execs: Default::default(),
                 },
             })
         })
@@ -81,6 +84,7 @@ impl Runtime for Host {
 
     fn exec_command(&self, instance: &Instance, spec: &ExecSpec) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new(&spec.argv[0]);
+        die_with_server(&mut cmd);
         let mut env = spec.env.clone();
         env.entry("TMPDIR".into()).or_insert_with(|| {
             instance
@@ -105,6 +109,20 @@ impl Runtime for Host {
 
     fn kill(&self, instance: &Instance) {
         signal_group(instance.anchor_pid, Signal::SIGKILL);
+    }
+}
+
+/// Without namespaces nothing else ties the process to the server: have the
+/// kernel kill it if the server dies.
+fn die_with_server(cmd: &mut tokio::process::Command) {
+    // SAFETY: prctl is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
     }
 }
 

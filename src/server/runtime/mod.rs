@@ -41,6 +41,36 @@ pub struct Instance {
     /// Host path of the workspace directory.
     pub workspace: PathBuf,
     pub isolated: bool,
+    /// Process-group leaders of execs still running in this sandbox, so a
+    /// stop can take them down too (the host runtime has no pid namespace
+    /// that would do it).
+    pub execs: ExecGroups,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ExecGroups(std::sync::Arc<std::sync::Mutex<std::collections::HashSet<i32>>>);
+
+impl ExecGroups {
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<i32>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn add(&self, pid: i32) {
+        self.lock().insert(pid);
+    }
+
+    pub fn remove(&self, pid: i32) {
+        self.lock().remove(&pid);
+    }
+
+    /// SIGKILL every exec still registered, with its descendants.
+    pub fn kill_all(&self) {
+        let pids: Vec<i32> = self.lock().drain().collect();
+        for pid in pids {
+            kill_tree(pid);
+            signal_group(pid, nix::sys::signal::Signal::SIGKILL);
+        }
+    }
 }
 
 impl Instance {
@@ -162,6 +192,38 @@ pub fn signal_group(pgid: i32, sig: nix::sys::signal::Signal) {
     if pgid > 1 {
         let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), sig);
     }
+}
+
+/// SIGKILL every descendant of `pid` (not `pid` itself), deepest first
+/// discovered last; children are stopped first so they cannot fork away.
+pub fn kill_tree(pid: i32) {
+    use nix::sys::signal::Signal;
+    let mut seen = Vec::new();
+    let mut queue = children_of(pid);
+    while let Some(p) = queue.pop() {
+        if seen.contains(&p) || seen.len() > 4096 {
+            continue;
+        }
+        signal_pid(p, Signal::SIGSTOP);
+        queue.extend(children_of(p));
+        seen.push(p);
+    }
+    for p in seen {
+        signal_pid(p, Signal::SIGKILL);
+    }
+}
+
+fn children_of(pid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for t in tasks.flatten() {
+        if let Ok(s) = std::fs::read_to_string(t.path().join("children")) {
+            out.extend(s.split_whitespace().filter_map(|p| p.parse::<i32>().ok()));
+        }
+    }
+    out
 }
 
 pub fn signal_pid(pid: i32, sig: nix::sys::signal::Signal) {

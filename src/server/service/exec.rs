@@ -219,7 +219,9 @@ async fn drive(
     }
     if let End::TimedOut = end {
         let secs = deadline.map_or(0.0, |d| d.as_secs_f64());
-        let _ = tx.try_send(Err(errors::command_timeout(secs)));
+        // A client that stopped reading gets a few seconds to take it.
+        let status = Err(errors::command_timeout(secs));
+        let _ = tokio::time::timeout(REAP_WAIT, tx.send(status)).await;
     }
 }
 

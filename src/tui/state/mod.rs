@@ -18,6 +18,8 @@ use waits::WaitGroup;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Connection {
+    /// Nothing has come back from the server yet.
+    Connecting,
     Connected,
     /// The last request failed to reach the server.
     Broken(String),
@@ -76,7 +78,7 @@ impl State {
         State {
             endpoint,
             server_kind,
-            connection: Connection::Connected,
+            connection: Connection::Connecting,
             sandboxes,
             procs: Vec::new(),
             selected_proc: None,

@@ -40,6 +40,8 @@ pub struct Proc {
     /// Lines from a script to write as soon as the exec is running.
     pub queued_input: Vec<String>,
     pub close_after_input: bool,
+    /// Started with `check`: a non-zero exit is reported as a failure.
+    pub check: bool,
 }
 
 impl Proc {
@@ -62,6 +64,7 @@ impl Proc {
             pane,
             queued_input: Vec::new(),
             close_after_input: false,
+            check: false,
         }
     }
 

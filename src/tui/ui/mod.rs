@@ -4,6 +4,7 @@ mod panes;
 mod popups;
 mod processes;
 mod sandboxes;
+pub use sandboxes::short_id;
 mod status;
 mod stdin;
 mod waits;

@@ -173,8 +173,14 @@ fn styled<'a>(
         return Line::from(Span::styled(text, base));
     };
     let lower = text.to_lowercase();
-    // Lower-casing can change byte lengths; only highlight when it did not.
-    if lower.len() != text.len() {
+    // Lower-casing can change byte lengths; offsets in `lower` are only
+    // offsets in `text` when every character kept its length.
+    let same_shape = lower.len() == text.len()
+        && text
+            .chars()
+            .zip(lower.chars())
+            .all(|(a, b)| a.len_utf8() == b.len_utf8());
+    if !same_shape {
         return Line::from(Span::styled(text, base));
     }
     let mut spans = Vec::new();
@@ -182,7 +188,7 @@ fn styled<'a>(
     while let Some(off) = lower[pos..].find(q) {
         let start = pos + off;
         let end = start + q.len();
-        if !text.is_char_boundary(start) || !text.is_char_boundary(end) {
+        if !text.is_char_boundary(start) || !text.is_char_boundary(end) || q.is_empty() {
             break;
         }
         if start > pos {
@@ -196,4 +202,38 @@ fn styled<'a>(
     }
     spans.push(Span::styled(text[pos..].to_string(), base));
     Line::from(spans)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spans(text: &str, q: &str) -> Vec<String> {
+        let line = styled(
+            text.to_string(),
+            Style::default(),
+            Some(q),
+            false,
+            &Theme::default(),
+        );
+        line.spans.iter().map(|s| s.content.to_string()).collect()
+    }
+
+    #[test]
+    fn highlights_every_match_case_insensitively() {
+        assert_eq!(
+            spans("Error: an error", "error"),
+            vec!["Error", ": an ", "error", ""]
+        );
+        assert_eq!(spans("none here", "x"), vec!["none here"]);
+    }
+
+    #[test]
+    fn odd_unicode_does_not_panic() {
+        // 'İ' lower-cases to two characters; 'ẞ' to a shorter one.
+        for text in ["İİ abc", "ẞ x ẞ", "ǅ ǆ", "ﬀ"] {
+            let out = spans(text, "i");
+            assert_eq!(out.concat(), text);
+        }
+    }
 }

@@ -18,7 +18,13 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) -> (u
         state
             .sandboxes
             .selected()
-            .map(|s| s.id.clone())
+            .map(|s| {
+                if s.display_name.is_empty() {
+                    super::sandboxes::short_id(&s.id).to_string()
+                } else {
+                    s.display_name.clone()
+                }
+            })
             .unwrap_or_else(|| "no sandbox".into())
     };
     let title = format!(" Processes · {scope} ({}) ", listed.len());

@@ -21,7 +21,20 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) -> (u
         "active"
     };
     let title = format!(" Sandboxes ({} {shown_hint}) ", sbs.len());
-    let block = panel(title, state.focus == Focus::Sandboxes, theme);
+    let mut block = panel(title, state.focus == Focus::Sandboxes, theme);
+    // Rows show short ids; the selected sandbox's full id (what the CLI
+    // takes) sits in the bottom border.
+    if let Some(sb) = state.sandboxes.selected() {
+        block = block.title_bottom(
+            Line::from(Span::styled(format!(" {} ", sb.id), theme.dim)).right_aligned(),
+        );
+        // Why a sandbox failed or ended is worth showing where it is selected.
+        if !sb.state_reason.is_empty() {
+            let room = (area.width as usize / 2).saturating_sub(4);
+            let reason = format!(" {} ", ellipsize(&sb.state_reason, room));
+            block = block.title_bottom(Line::from(Span::styled(reason, theme.dim)).left_aligned());
+        }
+    }
     let inner = block.inner(area);
     if sbs.is_empty() {
         let text = if state.sandboxes.loaded {
@@ -56,7 +69,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) -> (u
                 format!("{live}/{total}")
             };
             let row = Row::new(vec![
-                Cell::from(sb.id.clone()),
+                Cell::from(short_id(&sb.id).to_string()),
                 Cell::from(ellipsize(&sb.display_name, 18)),
                 Cell::from(Span::styled(
                     sb.state.as_str(),
@@ -80,7 +93,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) -> (u
         sbs.iter().map(|s| f(s)).max().unwrap_or(0).clamp(lo, hi) as u16
     };
     let widths = [
-        Constraint::Length(widest(&|s| s.id.chars().count(), 2, 36)),
+        Constraint::Length(widest(&|s| short_id(&s.id).chars().count(), 2, 36)),
         Constraint::Length(widest(&|s| s.display_name.chars().count(), 4, 18)),
         Constraint::Length(11),
         Constraint::Length(widest(&|s| s.image.chars().count(), 5, 24)),
@@ -93,23 +106,6 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) -> (u
         .block(block)
         .column_spacing(1);
     frame.render_widget(table, area);
-    if let Some(reason) = state
-        .sandboxes
-        .selected()
-        .map(|s| s.state_reason.as_str())
-        .filter(|r| !r.is_empty())
-    {
-        // The reason a sandbox failed is worth a line of its own.
-        let y = area.bottom().saturating_sub(1);
-        let line = Line::from(Span::styled(
-            format!(" {} ", ellipsize(reason, area.width as usize - 4)),
-            theme.dim,
-        ));
-        frame.render_widget(
-            Paragraph::new(line),
-            Rect::new(area.x + 1, y, area.width.saturating_sub(2), 1),
-        );
-    }
     (inner.y + 1, first, rows_h.min(sbs.len() - first) as u16)
 }
 
@@ -125,5 +121,14 @@ pub fn fmt_age(d: Duration) -> String {
             Some(i) if s < 3600 => full[..=i].to_string(),
             _ => full,
         }
+    }
+}
+
+/// Long ids (UUIDs) are cut to their first 8 characters, like short commit
+/// hashes; shorter ids stay whole.
+pub fn short_id(id: &str) -> &str {
+    match id.char_indices().nth(8) {
+        Some((i, _)) if id.len() > 12 => &id[..i],
+        _ => id,
     }
 }

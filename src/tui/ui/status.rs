@@ -11,6 +11,7 @@ use crate::tui::state::{Connection, Level, State};
 pub fn render(state: &State, st: &Style, frame: &mut Frame, area: Rect) {
     let theme = st.theme;
     let (dot, conn_style, conn) = match &state.connection {
+        Connection::Connecting => ("○", theme.pending, "connecting".to_string()),
         Connection::Connected => ("●", theme.running, "connected".to_string()),
         Connection::Broken(_) => ("○", theme.failed, "disconnected".to_string()),
     };

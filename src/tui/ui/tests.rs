@@ -14,17 +14,27 @@ use crate::tui::update::tests::Harness;
 fn pin_time(h: &mut Harness) {
     // Sandboxes in the tests were created relative to this wall time.
     h.state.wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
-    let now = h.state.now;
+    // Monotonic times only move forward from the harness's start, so the
+    // picture does not depend on how long the machine has been up.
+    let base = h
+        .state
+        .procs
+        .iter()
+        .map(|p| p.started)
+        .min()
+        .unwrap_or(h.state.now);
+    let at = |secs: u64| base + Duration::from_secs(secs);
+    h.state.now = at(40);
     for (i, p) in h.state.procs.iter_mut().enumerate() {
-        p.started = now - Duration::from_secs(10 * (i as u64 + 1));
+        p.started = at(40 - 10 * (i as u64 + 1));
         if p.ended.is_some() {
             p.ended = Some(p.started + Duration::from_millis(1500));
         }
     }
     for w in &mut h.state.waits {
-        w.started = now - Duration::from_secs(5);
+        w.started = at(35);
         if w.done_at.is_some() {
-            w.done_at = Some(w.started + Duration::from_secs(2));
+            w.done_at = Some(at(37));
         }
         for f in &mut w.finished {
             f.after = Duration::from_secs(1);
@@ -216,4 +226,33 @@ fn hits_map_rows_to_items() {
         hits.panes.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
         vec![done, cat]
     );
+}
+
+#[test]
+fn tiny_terminals_do_not_panic() {
+    let (mut h, _, _) = two_processes();
+    pin_time(&mut h);
+    let setups: [fn(&mut Harness); 5] = [
+        |_| {},
+        |h| {
+            h.key(KeyCode::Char('?'));
+        },
+        |h| {
+            h.key(KeyCode::Char('x'));
+        },
+        |h| {
+            h.key(KeyCode::Char('s'));
+        },
+        |h| {
+            h.state.zoom = true;
+            h.state.proc_mut(1).unwrap().pane.wrap = true;
+        },
+    ];
+    for setup in setups {
+        setup(&mut h);
+        for (w, ht) in [(1, 1), (5, 3), (20, 6), (40, 10)] {
+            draw(&h, &Theme::default(), w, ht);
+        }
+        h.state.popup = None;
+    }
 }

@@ -95,12 +95,12 @@ pub fn apply(state: &mut State, action: Action, ctx: &Ctx, fx: &mut Vec<Effect>)
             state.all_procs = !state.all_procs;
             state.fix_proc_selection();
         }
-        Action::Up => step(state, -1, ctx),
-        Action::Down => step(state, 1, ctx),
-        Action::PageUp => step(state, -(page(state, ctx) as isize), ctx),
-        Action::PageDown => step(state, page(state, ctx) as isize, ctx),
-        Action::Top => step(state, isize::MIN / 2, ctx),
-        Action::Bottom => step(state, isize::MAX / 2, ctx),
+        Action::Up => step(state, -1),
+        Action::Down => step(state, 1),
+        Action::PageUp => step(state, -(page(state, ctx) as isize)),
+        Action::PageDown => step(state, page(state, ctx) as isize),
+        Action::Top => step(state, isize::MIN / 2),
+        Action::Bottom => step(state, isize::MAX / 2),
         Action::Open => match state.focus {
             Focus::Sandboxes => state.focus = Focus::Processes,
             Focus::Processes if state.selected().is_some() => state.focus = Focus::Output,
@@ -146,7 +146,7 @@ fn open_exec(state: &mut State) {
     match state.sandboxes.selected() {
         Some(sb) if sb.state == SandboxState::Running => {
             let label = if sb.display_name.is_empty() {
-                sb.id.clone()
+                crate::tui::ui::short_id(&sb.id).to_string()
             } else {
                 sb.display_name.clone()
             };
@@ -215,7 +215,7 @@ fn page(state: &State, ctx: &Ctx) -> usize {
 }
 
 /// Moves the selection, or scrolls the pane when the output has focus.
-pub fn step(state: &mut State, delta: isize, _ctx: &Ctx) {
+pub fn step(state: &mut State, delta: isize) {
     match state.focus {
         Focus::Sandboxes => {
             state.sandboxes.move_by(delta);

@@ -40,6 +40,11 @@ pub fn update(state: &mut State, msg: Msg, ctx: &Ctx, fx: &mut Vec<Effect>) -> b
         }
         Msg::Resize => true,
         Msg::Tick => on_tick(state, Instant::now(), SystemTime::now()),
+        Msg::Terminate => {
+            state.quitting = true;
+            fx.push(Effect::Quit);
+            false
+        }
         Msg::Net(ev) => {
             state.now = Instant::now();
             state.wall = SystemTime::now();

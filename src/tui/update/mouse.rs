@@ -67,7 +67,7 @@ pub fn on_mouse(state: &mut State, ev: MouseEvent, ctx: &Ctx, _fx: &mut Vec<Effe
             };
             let saved = state.focus;
             state.focus = focus;
-            step(state, if up { -1 } else { 1 }, ctx);
+            step(state, if up { -1 } else { 1 });
             state.focus = saved;
             true
         }

@@ -10,7 +10,7 @@ use super::popup::{start_exec, start_wait};
 pub fn on_net(state: &mut State, ev: NetEvent, fx: &mut Vec<Effect>) -> bool {
     match ev {
         NetEvent::SandboxList(Ok(list)) => {
-            if state.connection != Connection::Connected {
+            if matches!(state.connection, Connection::Broken(_)) {
                 state.info("connected again");
             }
             let was_broken = state.connection != Connection::Connected;
@@ -21,7 +21,7 @@ pub fn on_net(state: &mut State, ev: NetEvent, fx: &mut Vec<Effect>) -> bool {
         }
         NetEvent::SandboxList(Err(e)) => {
             // Report a broken connection once, not on every refresh.
-            if state.connection == Connection::Connected {
+            if !matches!(state.connection, Connection::Broken(_)) {
                 state.error(format!("listing sandboxes failed: {e}"));
             }
             state.connection = Connection::Broken(e);
@@ -63,11 +63,14 @@ pub fn on_net(state: &mut State, ev: NetEvent, fx: &mut Vec<Effect>) -> bool {
             p.pane.drain_inbox();
             p.phase = Phase::Ended(status.clone());
             p.ended = Some(now);
-            let text = format!(
+            let mut text = format!(
                 "p{key} ({}) finished: {}",
                 p.command_line(),
                 p.state_label()
             );
+            if p.check && matches!(status, ProcessStatus::Exited(c) if c != 0) {
+                text.push_str(" (check failed)");
+            }
             let failed = status != ProcessStatus::Exited(0);
             finished(state, key, status);
             if failed {

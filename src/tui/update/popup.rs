@@ -166,7 +166,8 @@ pub fn start_exec(
     let key = state.alloc_key();
     let pane = state.new_pane();
     let inbox = pane.inbox.clone();
-    let proc = Proc::new(key, sandbox_id.clone(), argv.clone(), pane, state.now);
+    let mut proc = Proc::new(key, sandbox_id.clone(), argv.clone(), pane, state.now);
+    proc.check = opts.check;
     state.procs.push(proc);
     // The new process is selected and its pane is on screen, even when the
     // list was showing another sandbox.

@@ -12,6 +12,13 @@ pub fn type_key(state: &mut State, key: KeyEvent) {
         return;
     }
     state.stdin.input(key);
+    // The box holds one line; a newline some other key produced is folded
+    // back so what is shown is what Enter sends.
+    if state.stdin.lines().len() > 1 {
+        let line = state.stdin.lines().join("");
+        state.stdin = tui_textarea::TextArea::new(vec![line]);
+        state.stdin.move_cursor(tui_textarea::CursorMove::End);
+    }
 }
 
 /// The process stdin goes to, or a message saying why there is none.

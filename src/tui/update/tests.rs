@@ -22,6 +22,7 @@ pub fn new_state() -> State {
     let mut s = State::new("http://127.0.0.1:1".into(), "embedded".into(), view, false);
     s.sandboxes
         .replace(vec![sandbox("sb-1", SandboxState::Running, 10)]);
+    s.connection = crate::tui::state::Connection::Connected;
     s
 }
 
@@ -485,4 +486,40 @@ fn mouse_click_focuses_and_wheel_scrolls() {
     assert_eq!(h.state.proc(key).unwrap().pane.scroll, 3);
     h.send(Msg::Mouse(click(5, 2)));
     assert_eq!(h.state.focus, Focus::Sandboxes);
+}
+
+#[test]
+fn check_failure_is_called_out() {
+    let mut h = Harness::new();
+    h.key(KeyCode::Char('x'));
+    h.typ("false");
+    // command, via sh -c, cwd, timeout, check
+    for _ in 0..4 {
+        h.key(KeyCode::Tab);
+    }
+    h.key(KeyCode::Char(' '));
+    let fx = h.key(KeyCode::Enter);
+    let Some(Effect::Exec { key, opts, .. }) = fx.into_iter().next() else {
+        panic!("expected an exec");
+    };
+    assert!(opts.check);
+    h.net(NetEvent::ExecStarted { key, stdin: true });
+    h.end(key, ProcessStatus::Exited(1));
+    let notice = h.state.notice.clone().unwrap();
+    assert_eq!(notice.level, crate::tui::state::Level::Error);
+    assert!(
+        notice.text.ends_with("exit 1 (check failed)"),
+        "{}",
+        notice.text
+    );
+}
+
+#[test]
+fn terminate_quits_without_asking() {
+    let mut h = Harness::new();
+    h.exec("sleep 100");
+    let fx = h.send(Msg::Terminate);
+    assert!(matches!(&fx[..], [Effect::Quit]));
+    assert!(h.state.quitting);
+    assert!(h.state.popup.is_none());
 }

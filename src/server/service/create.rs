@@ -1,0 +1,320 @@
+//! CreateSandbox: validation of the requested shape, the initial record,
+//! and the launch plan handed to the sandbox's supervisor.
+use super::errors::{self, reason};
+use super::lifecycle::RUNNER_ID;
+use super::Shared;
+use crate::proto::v1 as pb;
+use crate::server::registry::now_ts;
+use crate::server::runtime::{base_env, LaunchPlan};
+use crate::server::supervisor::{self, Start};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tonic::{Code, Status};
+
+const DEFAULT_IMAGE: &str = "python:3.11";
+
+/// The keep-alive main command used when the spec names none: it exits 0 on
+/// SIGTERM so a stop is quick and clean.
+pub fn keep_alive() -> Vec<String> {
+    vec![
+        "/bin/sh".into(),
+        "-c".into(),
+        "trap \"exit 0\" TERM INT; sleep infinity & wait".into(),
+    ]
+}
+
+fn check_services(spec: &pb::SandboxSpec) -> Result<(), Status> {
+    let vis: Vec<i32> = spec.services.iter().map(|s| s.visibility).collect();
+    if vis.contains(&(pb::Visibility::Public as i32))
+        && vis.contains(&(pb::Visibility::Private as i32))
+    {
+        return Err(errors::status(
+            Code::Unimplemented,
+            "services with both public and private visibility are not supported",
+            reason::NOT_IMPLEMENTED,
+            Default::default(),
+        ));
+    }
+    for s in &spec.services {
+        if let Some(ep) = &s.endpoint {
+            if ep.kind == pb::EndpointKind::TlsPassthrough as i32 {
+                return Err(errors::failed_precondition(
+                    reason::TLS_PASSTHROUGH,
+                    "TLS passthrough endpoints are not supported",
+                ));
+            }
+            if ep.auth == pb::EndpointAuth::ShareToken as i32 {
+                return Err(errors::failed_precondition(
+                    reason::SHARE_TOKEN,
+                    "share-token endpoints are not supported",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn wants_gpu(c: &pb::Container) -> bool {
+    let gpu = |r: &Option<pb::Resources>| {
+        r.as_ref()
+            .and_then(|r| r.gpu.as_ref())
+            .is_some_and(|g| g.count > 0)
+    };
+    gpu(&c.resources)
+        || c.resource_requirements
+            .as_ref()
+            .is_some_and(|rr| gpu(&rr.requests) || gpu(&rr.limits))
+}
+
+fn allows_egress(spec: &pb::SandboxSpec) -> bool {
+    spec.network
+        .as_ref()
+        .is_some_and(|n| n.deny_egress == Some(false) || !n.egress.is_empty())
+}
+
+/// Paths the sandbox can never have something mounted at.
+fn bad_mount_path(p: &str) -> bool {
+    !p.starts_with('/')
+        || p == "/"
+        || ["/proc", "/dev", "/workspace"]
+            .iter()
+            .any(|r| p == *r || p.starts_with(&format!("{r}/")))
+        || p.split('/').any(|c| c == "..")
+}
+
+fn join_in(dir: &str, path: &str) -> String {
+    if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("{}/{}", dir.trim_end_matches('/'), path)
+    }
+}
+
+pub async fn create(
+    shared: &Arc<Shared>,
+    req: pb::CreateSandboxRequest,
+) -> Result<pb::Sandbox, Status> {
+    let mut sandbox = req.sandbox.unwrap_or_default();
+    let mut spec = sandbox.spec.take().unwrap_or_default();
+    if spec.containers.len() > 1 {
+        return Err(errors::status(
+            Code::Unimplemented,
+            "sandboxes with more than one container are not supported",
+            reason::NOT_IMPLEMENTED,
+            Default::default(),
+        ));
+    }
+    if spec.containers.is_empty() {
+        spec.containers.push(pb::Container {
+            name: "main".into(),
+            ..Default::default()
+        });
+    }
+    check_services(&spec)?;
+    if !spec.runner_ids.is_empty() && !spec.runner_ids.iter().any(|r| r == RUNNER_ID) {
+        return Err(errors::failed_precondition(
+            reason::NO_SUITABLE_RUNNER,
+            format!("no suitable runner: this server only has runner {RUNNER_ID:?}"),
+        ));
+    }
+    if spec.max_lifetime_seconds < 0 {
+        return Err(errors::invalid(
+            "spec.max_lifetime_seconds",
+            "must not be negative",
+        ));
+    }
+    let c = &mut spec.containers[0];
+    if wants_gpu(c) {
+        return Err(errors::failed_precondition(
+            reason::NO_SUITABLE_RUNNER,
+            "no suitable runner: GPUs are not available on this machine",
+        ));
+    }
+    if c.image.is_empty() {
+        c.image = DEFAULT_IMAGE.into();
+    }
+    if c.name.is_empty() {
+        c.name = "main".into();
+    }
+    if !c.working_dir.is_empty() && !c.working_dir.starts_with('/') {
+        return Err(errors::invalid(
+            "spec.containers[0].working_dir",
+            "must be an absolute path",
+        ));
+    }
+    let c = c.clone();
+
+    let id = uuid::Uuid::new_v4().to_string();
+    let sandbox_dir = shared.sandboxes_dir.join(&id);
+    let default_cwd = if c.working_dir.is_empty() {
+        shared.workspace_in_sandbox(&sandbox_dir)
+    } else {
+        c.working_dir.clone()
+    };
+
+    let volumes = volume_dirs(&spec, &c, &sandbox_dir)?;
+    let files = spec_files(&c, &default_cwd)?;
+
+    let mut argv: Vec<String> = Vec::new();
+    if !c.command.is_empty() {
+        argv.push(c.command.clone());
+    }
+    argv.extend(c.args.iter().cloned());
+    if argv.is_empty() {
+        argv = keep_alive();
+    }
+    let mut env = base_env(&shared.workspace_in_sandbox(&sandbox_dir));
+    env.extend(
+        c.environment_variables
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone())),
+    );
+
+    let max_lifetime = spec.max_lifetime_seconds;
+    sandbox.sandbox_id = id.clone();
+    sandbox.endpoint_share_token.clear();
+    sandbox.status = Some(initial_status(shared, &spec, &c));
+    let allow_network = allows_egress(&spec);
+    sandbox.spec = Some(spec);
+
+    let (entry, fresh) = shared.registry.insert(sandbox, &req.request_id);
+    if !fresh {
+        return Ok(entry.snapshot());
+    }
+    let plan = LaunchPlan {
+        sandbox_id: id,
+        sandbox_dir,
+        argv,
+        env,
+        working_dir: c.working_dir.clone(),
+        volumes,
+        files: Vec::new(),
+        allow_network,
+    };
+    let start = Start {
+        plan,
+        files,
+        max_lifetime: (max_lifetime > 0).then(|| Duration::from_secs(max_lifetime as u64)),
+        reason_prefix: shared.reason_prefix.clone(),
+    };
+    let snapshot = entry.snapshot();
+    supervisor::spawn(shared.runtime.clone(), entry, start);
+    Ok(snapshot)
+}
+
+/// Host directory, mount path and read-only flag of each volume mount.
+fn volume_dirs(
+    spec: &pb::SandboxSpec,
+    c: &pb::Container,
+    sandbox_dir: &Path,
+) -> Result<Vec<(PathBuf, String, bool)>, Status> {
+    let mut volumes = Vec::new();
+    for (i, m) in c.volume_mounts.iter().enumerate() {
+        let field = format!("spec.containers[0].volume_mounts[{i}]");
+        if bad_mount_path(&m.mount_path) {
+            return Err(errors::invalid(
+                &format!("{field}.mount_path"),
+                "must be an absolute path outside /proc, /dev and /workspace",
+            ));
+        }
+        let Some(vol) = spec.volumes.iter().find(|v| v.name == m.volume) else {
+            return Err(errors::invalid(
+                &format!("{field}.volume"),
+                format!("no volume named {:?}", m.volume),
+            ));
+        };
+        match &vol.source {
+            Some(pb::sandbox_volume::Source::Scratch(_)) | None => {}
+            Some(pb::sandbox_volume::Source::VolumeId(_)) => {
+                return Err(errors::status(
+                    Code::Unimplemented,
+                    "persistent volumes are not supported; use scratch volumes",
+                    reason::NOT_IMPLEMENTED,
+                    Default::default(),
+                ))
+            }
+        }
+        if m.sub_path.split('/').any(|c| c == "..") || m.sub_path.starts_with('/') {
+            return Err(errors::invalid(
+                &format!("{field}.sub_path"),
+                "must be a relative path inside the volume",
+            ));
+        }
+        let mut dir = sandbox_dir.join("volumes").join(vol.name.replace('/', "_"));
+        if !m.sub_path.is_empty() {
+            dir = dir.join(&m.sub_path);
+        }
+        volumes.push((dir, m.mount_path.clone(), m.read_only));
+    }
+    Ok(volumes)
+}
+
+/// The spec's files as (absolute path inside the sandbox, content).
+fn spec_files(c: &pb::Container, default_cwd: &str) -> Result<Vec<(String, Vec<u8>)>, Status> {
+    let mut files = Vec::new();
+    for (i, f) in c.files.iter().enumerate() {
+        let path = join_in(default_cwd, &f.path);
+        if f.path.is_empty() || bad_mount_path(&path) && !path.starts_with("/workspace/") {
+            return Err(errors::invalid(
+                &format!("spec.containers[0].files[{i}].path"),
+                "must name a file outside /proc and /dev",
+            ));
+        }
+        files.push((path, f.content.clone()));
+    }
+
+    Ok(files)
+}
+
+/// Status of a sandbox that has just been accepted: CREATING, with the
+/// request's resources, lifetime and runtime class echoed back.
+fn initial_status(shared: &Shared, spec: &pb::SandboxSpec, c: &pb::Container) -> pb::SandboxStatus {
+    let requirements = c.resource_requirements.clone().or_else(|| {
+        c.resources.clone().map(|r| pb::ResourceRequirements {
+            requests: Some(r.clone()),
+            limits: Some(r),
+        })
+    });
+    let effective_resources = c
+        .resources
+        .clone()
+        .or_else(|| requirements.as_ref().and_then(|r| r.requests.clone()));
+    let runtime_class = if spec.runtime_class.is_empty() {
+        "<node-default>".to_string()
+    } else {
+        spec.runtime_class.clone()
+    };
+    let services = spec
+        .services
+        .iter()
+        .map(|s| pb::ServiceStatus {
+            port: s.port,
+            name: s.name.clone(),
+            protocol: s.protocol,
+            visibility: s.visibility,
+            endpoint: None,
+            url: String::new(),
+        })
+        .collect();
+    let max_lifetime = spec.max_lifetime_seconds;
+    pb::SandboxStatus {
+        state: pb::State::Creating as i32,
+        state_reason: shared.reason_prefix.clone(),
+        create_time: Some(now_ts()),
+        services,
+        effective_resources,
+        effective_max_lifetime_seconds: max_lifetime,
+        container_statuses: vec![pb::ContainerStatus {
+            name: c.name.clone(),
+            state: pb::State::Creating as i32,
+            exit_code: 0,
+            restart_count: 0,
+        }],
+        runner_id: RUNNER_ID.into(),
+        runner_group_id: RUNNER_ID.into(),
+        effective_resource_requirements: requirements,
+        effective_runtime_class: runtime_class,
+        ..Default::default()
+    }
+}

@@ -1,0 +1,99 @@
+"""What a sandbox can and cannot reach, observed through the real client.
+
+The server's isolation (bubblewrap) promises: a read-only view of the host's
+files, a private /tmp, a writable /workspace, private process, hostname and
+network namespaces, and the host network only for sandboxes that ask for
+egress.
+"""
+
+import os
+import socket
+from urllib.parse import urlparse
+
+from harness import case, eq, finish, ok, require_env
+
+from cwsandbox import NetworkOptions, Sandbox
+
+require_env()
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SERVER = urlparse(os.environ["CWSANDBOX_BASE_URL"])
+CONNECT = (
+    "import socket, sys\n"
+    "try:\n"
+    "    socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=5).close()\n"
+    "    print('connected')\n"
+    "except OSError as e:\n"
+    "    print('refused', type(e).__name__)\n"
+)
+
+
+def server_reachable_from_host():
+    socket.create_connection((SERVER.hostname, SERVER.port), timeout=5).close()
+
+
+with Sandbox.run() as sandbox:
+
+    @case("host files are visible read-only")
+    def _():
+        harness = os.path.join(HERE, "harness.py")
+        with open(harness, encoding="utf-8") as f:
+            expected = f.read()
+        eq(sandbox.exec(["cat", harness]).result().stdout, expected, "host file content")
+        probe = os.path.join(HERE, "written-from-a-sandbox")
+        result = sandbox.exec(["touch", probe]).result()
+        ok(result.returncode != 0, "a sandbox wrote into the host's filesystem")
+        ok(not os.path.exists(probe), "the probe file appeared on the host")
+        ok(
+            sandbox.exec(["touch", "/usr/sandscope-probe"]).result().returncode != 0,
+            "/usr is writable",
+        )
+
+    @case("/tmp is private to the sandbox")
+    def _():
+        name = f"/tmp/sandscope-private-{os.getpid()}"
+        sandbox.exec(["touch", name], check=True).result()
+        ok(not os.path.exists(name), f"{name} appeared in the host's /tmp")
+
+    @case("two sandboxes do not share /tmp")
+    def _():
+        sandbox.write_file("/tmp/owner.txt", b"first").result()
+        with Sandbox.run() as other:
+            result = other.exec(["cat", "/tmp/owner.txt"]).result()
+            ok(result.returncode != 0, f"the other sandbox sees it: {result.stdout!r}")
+
+    @case("/workspace is writable")
+    def _():
+        sandbox.exec(["sh", "-c", "echo kept > /workspace/file"], check=True).result()
+        eq(sandbox.read_file("/workspace/file").result(), b"kept\n", "content")
+
+    @case("host processes are not visible")
+    def _():
+        result = sandbox.exec(["test", "-e", f"/proc/{os.getpid()}"]).result()
+        ok(result.returncode != 0, "the test runner's pid is visible in the sandbox")
+        pids = sandbox.exec(["sh", "-c", "ls /proc | grep -c '^[0-9]'"]).result().stdout
+        ok(int(pids) < 20, f"{pids.strip()} processes visible")
+
+    @case("the hostname is the sandbox's own")
+    def _():
+        inside = sandbox.exec(["cat", "/proc/sys/kernel/hostname"]).result().stdout.strip()
+        ok(inside and inside != socket.gethostname(), f"hostname {inside!r}")
+
+    @case("without egress the sandbox has only its own loopback")
+    def _():
+        server_reachable_from_host()
+        devices = sandbox.exec(["cat", "/proc/net/dev"]).result().stdout
+        names = [line.split(":")[0].strip() for line in devices.splitlines()[2:]]
+        eq(names, ["lo"], "network interfaces")
+        out = sandbox.exec(["python", "-c", CONNECT, str(SERVER.port)]).result().stdout
+        ok(out.startswith("refused"), f"reached the host's loopback: {out!r}")
+
+
+@case("a sandbox that asks for egress shares the host network")
+def _():
+    with Sandbox.run(network=NetworkOptions(deny_egress=False)) as sb:
+        out = sb.exec(["python", "-c", CONNECT, str(SERVER.port)]).result().stdout
+        eq(out, "connected\n", "connection to the server's port")
+
+
+finish()

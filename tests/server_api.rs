@@ -1,0 +1,646 @@
+//! The embedded server end to end, through the generated gRPC client:
+//! lifecycle, exec, auth and listing against real processes.
+mod server_support;
+use server_support::*;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::Channel;
+use tonic::Code;
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifecycle_exec_basics() {
+    let h = Harness::start().await;
+    let sb = h.create(keep_alive()).await;
+    assert!(!sb.sandbox_id.is_empty());
+    let st = sb.status.as_ref().unwrap();
+    assert!(matches!(
+        state(&sb),
+        pb::State::Creating | pb::State::Running
+    ));
+    assert!(st.create_time.is_some());
+    assert_eq!(st.runner_id, "local");
+    assert_eq!(st.effective_runtime_class, "<node-default>");
+    let id = sb.sandbox_id.clone();
+    let running = h.wait_for(&id, |s| s == pb::State::Running).await;
+    assert!(running.status.unwrap().start_time.is_some());
+
+    let r = h.exec(&id, &["echo", "hello", "world"]).await;
+    assert_eq!(r.out(), "hello world\n");
+    assert_eq!(r.code, Some(0));
+
+    let r = h
+        .exec(&id, &["sh", "-c", "echo out; echo err >&2; exit 7"])
+        .await;
+    assert_eq!(
+        (r.out().as_str(), r.err().as_str(), r.code),
+        ("out\n", "err\n", Some(7))
+    );
+
+    let r = h
+        .exec_with(&id, &["cat"], Some(b"line 1\nline 2\n".to_vec()))
+        .await
+        .unwrap();
+    assert_eq!(r.out(), "line 1\nline 2\n");
+    let r = h
+        .exec_with(&id, &["sort"], Some(b"banana\napple\ncherry\n".to_vec()))
+        .await
+        .unwrap();
+    assert_eq!(r.out(), "apple\nbanana\ncherry\n");
+
+    let del = h.delete(&id, 10).await;
+    let st = state(del.sandbox.as_ref().unwrap());
+    assert!(
+        matches!(st, pb::State::Terminating | pb::State::Completed),
+        "{st:?}"
+    );
+    let done = h.wait_for(&id, |s| s == pb::State::Completed).await;
+    // The keep-alive traps TERM and exits 0.
+    assert_eq!(done.status.unwrap().exit_code, Some(0));
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uses_bubblewrap_when_available() {
+    let h = Harness::start().await;
+    if bwrap_here() && std::env::var("SANDSCOPE_TEST_RUNTIME").as_deref() != Ok("host") {
+        assert_eq!(h.server().isolation(), "bubblewrap");
+    } else {
+        assert_eq!(h.server().isolation(), "host (NO ISOLATION)");
+        let sb = h.create(keep_alive()).await;
+        assert!(sb.status.unwrap().state_reason.contains("NO ISOLATION"));
+    }
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn natural_exit_and_start_failure() {
+    let h = Harness::start().await;
+    let sb = h.create(spec_with(&["sh", "-c", "echo bye; exit 3"])).await;
+    let done = h
+        .wait_for(&sb.sandbox_id, |s| s == pb::State::Completed)
+        .await;
+    let st = done.status.unwrap();
+    assert_eq!(st.exit_code, Some(3));
+    assert!(st.end_time.is_some());
+
+    let sb = h.create(spec_with(&["/definitely/not/here"])).await;
+    let failed = h.wait_for(&sb.sandbox_id, |s| s == pb::State::Failed).await;
+    let reason = failed.status.unwrap().state_reason;
+    assert!(reason.starts_with("StartError:"), "{reason}");
+
+    // Terminal records stay readable, and Delete on them is a no-op.
+    let again = h.get(&sb.sandbox_id).await;
+    assert_eq!(state(&again), pb::State::Failed);
+    let del = h.delete(&sb.sandbox_id, 0).await;
+    assert_eq!(state(del.sandbox.as_ref().unwrap()), pb::State::Failed);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_semantics() {
+    let h = Harness::start().await;
+    // Delete straight after create: terminal at once.
+    let sb = h.create(keep_alive()).await;
+    let del = h.delete(&sb.sandbox_id, 10).await;
+    let st = state(del.sandbox.as_ref().unwrap());
+    assert!(
+        matches!(st, pb::State::Completed | pb::State::Terminating),
+        "{st:?}"
+    );
+    h.wait_for(&sb.sandbox_id, |s| s == pb::State::Completed)
+        .await;
+
+    // A main process that ignores SIGTERM is killed after the grace.
+    let id = h
+        .running(spec_with(&[
+            "sh",
+            "-c",
+            "trap '' TERM; while :; do sleep 0.1; done",
+        ]))
+        .await;
+    let del = h.delete(&id, 1).await;
+    assert_eq!(state(del.sandbox.as_ref().unwrap()), pb::State::Terminating);
+    assert_eq!(state(&h.get(&id).await), pb::State::Terminating);
+    let done = h.wait_for(&id, |s| s == pb::State::Completed).await;
+    assert_eq!(done.status.unwrap().exit_code, Some(137));
+
+    // Unknown ids: NOT_FOUND, or an empty OK with allow_missing.
+    let err = h
+        .client
+        .clone()
+        .delete_sandbox(pb::DeleteSandboxRequest {
+            sandbox_id: "nope".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    assert_eq!(error_reason(&err), "CWSANDBOX_SANDBOX_NOT_FOUND");
+    let ok = h
+        .client
+        .clone()
+        .delete_sandbox(pb::DeleteSandboxRequest {
+            sandbox_id: "nope".into(),
+            allow_missing: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(ok.sandbox.is_none());
+    let err = h
+        .client
+        .clone()
+        .get_sandbox(pb::GetSandboxRequest {
+            sandbox_id: "nope".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(error_reason(&err), "CWSANDBOX_SANDBOX_NOT_FOUND");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_lifetime_stops_the_sandbox() {
+    let h = Harness::start().await;
+    let mut spec = keep_alive();
+    spec.max_lifetime_seconds = 1;
+    let sb = h.create(spec).await;
+    assert_eq!(
+        sb.status.as_ref().unwrap().effective_max_lifetime_seconds,
+        1
+    );
+    let done = h
+        .wait_for(&sb.sandbox_id, |s| s == pb::State::Completed)
+        .await;
+    assert_eq!(done.status.unwrap().exit_code, Some(0));
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_is_idempotent_and_echoes_the_request() {
+    let h = Harness::start().await;
+    let mut spec = keep_alive();
+    spec.runtime_class = "gvisor".into();
+    let rr = pb::ResourceRequirements {
+        requests: Some(pb::Resources {
+            cpu: "500m".into(),
+            memory: "512Mi".into(),
+            gpu: None,
+        }),
+        limits: Some(pb::Resources {
+            cpu: "1".into(),
+            memory: "1Gi".into(),
+            gpu: None,
+        }),
+    };
+    spec.containers[0].resource_requirements = Some(rr.clone());
+    let req = pb::CreateSandboxRequest {
+        sandbox: Some(pb::Sandbox {
+            spec: Some(spec),
+            ..Default::default()
+        }),
+        request_id: "req-1".into(),
+    };
+    let a = h
+        .client
+        .clone()
+        .create_sandbox(req.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    let b = h
+        .client
+        .clone()
+        .create_sandbox(req)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(a.sandbox_id, b.sandbox_id);
+    let st = a.status.unwrap();
+    assert_eq!(st.effective_runtime_class, "gvisor");
+    assert_eq!(st.effective_resource_requirements, Some(rr));
+
+    // Unsupported shapes are refused with the documented reasons.
+    let mut two = keep_alive();
+    two.containers.push(two.containers[0].clone());
+    let err = h
+        .client
+        .clone()
+        .create_sandbox(pb::CreateSandboxRequest {
+            sandbox: Some(pb::Sandbox {
+                spec: Some(two),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code(), error_reason(&err).as_str()),
+        (Code::Unimplemented, "CWSANDBOX_NOT_IMPLEMENTED")
+    );
+    let mut pinned = keep_alive();
+    pinned.runner_ids = vec!["elsewhere".into()];
+    let err = h
+        .client
+        .clone()
+        .create_sandbox(pb::CreateSandboxRequest {
+            sandbox: Some(pb::Sandbox {
+                spec: Some(pinned),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(error_reason(&err), "CWSANDBOX_NO_SUITABLE_RUNNER");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_filters_and_pages() {
+    let h = Harness::start().await;
+    let mut ids = Vec::new();
+    for tags in [vec!["team-a", "x"], vec!["team-a"], vec!["team-b", "x"]] {
+        let mut spec = keep_alive();
+        spec.tags = tags.into_iter().map(String::from).collect();
+        ids.push(h.create(spec).await.sandbox_id);
+    }
+    let list = |req: pb::ListSandboxesRequest| {
+        let mut c = h.client.clone();
+        async move { c.list_sandboxes(req).await.unwrap().into_inner() }
+    };
+    let names = |r: &pb::ListSandboxesResponse| {
+        r.sandboxes
+            .iter()
+            .map(|s| s.sandbox_id.clone())
+            .collect::<Vec<_>>()
+    };
+
+    let all = list(pb::ListSandboxesRequest::default()).await;
+    // Newest first.
+    assert_eq!(
+        names(&all),
+        vec![ids[2].clone(), ids[1].clone(), ids[0].clone()]
+    );
+    let r = list(pb::ListSandboxesRequest {
+        tags: vec!["team-a".into(), "x".into()],
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(names(&r), vec![ids[0].clone()]);
+    let r = list(pb::ListSandboxesRequest {
+        tags: vec!["x".into()],
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(names(&r), vec![ids[2].clone(), ids[0].clone()]);
+
+    let p1 = list(pb::ListSandboxesRequest {
+        page_size: 2,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(p1.sandboxes.len(), 2);
+    assert!(!p1.next_page_token.is_empty());
+    let p2 = list(pb::ListSandboxesRequest {
+        page_size: 2,
+        page_token: p1.next_page_token.clone(),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(names(&p2), vec![ids[0].clone()]);
+    assert!(p2.next_page_token.is_empty());
+
+    // Terminal sandboxes only show up when asked for.
+    h.delete(&ids[1], 0).await;
+    h.wait_for(&ids[1], |s| s == pb::State::Completed).await;
+    let r = list(pb::ListSandboxesRequest::default()).await;
+    assert!(!names(&r).contains(&ids[1]));
+    let r = list(pb::ListSandboxesRequest {
+        show_terminated: true,
+        ..Default::default()
+    })
+    .await;
+    assert!(names(&r).contains(&ids[1]));
+    let r = list(pb::ListSandboxesRequest {
+        state: pb::State::Completed as i32,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(names(&r), vec![ids[1].clone()]);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_call_needs_the_token() {
+    let h = Harness::start().await;
+    for token in [None, Some("wrong-token")] {
+        let mut c = connect(&h.server().url(), token).await;
+        let err = c
+            .list_sandboxes(pb::ListSandboxesRequest::default())
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::Unauthenticated);
+        let err = c
+            .get_sandbox(pb::GetSandboxRequest {
+                sandbox_id: "x".into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::Unauthenticated);
+        let (_tx, rx) = mpsc::channel::<pb::ExecStreamRequest>(1);
+        let err = c.stream_exec(ReceiverStream::new(rx)).await.unwrap_err();
+        assert_eq!(err.code(), Code::Unauthenticated);
+        let ch = Channel::from_shared(h.server().url())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut d = pb::discovery_service_client::DiscoveryServiceClient::with_interceptor(
+            ch,
+            Bearer(token.map(String::from)),
+        );
+        let err = d
+            .list_available_runners(pb::ListAvailableRunnersRequest::default())
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::Unauthenticated);
+    }
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_errors() {
+    let h = Harness::start().await;
+    let id = h.running(keep_alive()).await;
+
+    let err = h.exec_with(&id, &[], None).await.unwrap_err();
+    assert_eq!(
+        (err.code(), error_reason(&err).as_str()),
+        (Code::InvalidArgument, "CWSANDBOX_INVALID_REQUEST")
+    );
+    let err = h
+        .exec_with("no-such-sandbox", &["true"], None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code(), error_reason(&err).as_str()),
+        (Code::NotFound, "CWSANDBOX_SANDBOX_NOT_FOUND")
+    );
+
+    // A first frame that is not init.
+    let (tx, rx) = mpsc::channel(1);
+    tx.send(pb::ExecStreamRequest {
+        message: Some(In::Stdin(b"x".to_vec())),
+    })
+    .await
+    .unwrap();
+    let err = h
+        .client
+        .clone()
+        .stream_exec(ReceiverStream::new(rx))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+
+    let r = h.exec(&id, &["no-such-command-xyz"]).await;
+    assert_eq!(r.code, Some(127));
+    assert_eq!(r.err(), "no-such-command-xyz: command not found\n");
+    let r = h.exec(&id, &["/etc/passwd"]).await;
+    assert_eq!(r.code, Some(126), "{r:?}");
+
+    h.delete(&id, 0).await;
+    h.wait_for(&id, |s| s == pb::State::Completed).await;
+    let err = h.exec_with(&id, &["true"], None).await.unwrap_err();
+    assert_eq!(
+        (err.code(), error_reason(&err).as_str()),
+        (Code::FailedPrecondition, "CWSANDBOX_SANDBOX_NOT_RUNNING")
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_bytes_env_and_spec() {
+    let h = Harness::start().await;
+    let mut spec = keep_alive();
+    let c = &mut spec.containers[0];
+    c.environment_variables
+        .insert("GREETING".into(), "hi there".into());
+    c.working_dir = "/tmp".into();
+    c.files.push(pb::FileMount {
+        path: "/opt/app/data.txt".into(),
+        content: b"from spec\n".to_vec(),
+    });
+    let id = h.running(spec).await;
+
+    let r = h
+        .exec(
+            &id,
+            &["sh", "-c", "pwd; echo \"$GREETING\"; cat /opt/app/data.txt"],
+        )
+        .await;
+    if h.isolated() {
+        assert_eq!(r.out(), "/tmp\nhi there\nfrom spec\n", "{}", r.err());
+    } else {
+        assert!(r.out().starts_with("/tmp\nhi there\n"), "{r:?}");
+    }
+    // The server's own environment does not leak in (cargo sets CARGO_* for tests).
+    let r = h.exec(&id, &["env"]).await;
+    assert!(!r.out().contains("CARGO_"), "{}", r.out());
+    assert!(r.out().contains("PATH=/usr/local/sbin:"), "{}", r.out());
+
+    // Arbitrary bytes survive both directions.
+    let all: Vec<u8> = (0..=255u8).cycle().take(300_000).collect();
+    let r = h.exec_with(&id, &["cat"], Some(all.clone())).await.unwrap();
+    assert_eq!(r.stdout.len(), all.len());
+    assert!(r.stdout == all);
+    let r = h.exec(&id, &["printf", "\\377\\376\\000x"]).await;
+    assert_eq!(r.stdout, vec![0xff, 0xfe, 0x00, b'x']);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_runtime_works_and_says_it_is_unisolated() {
+    let h = Harness::start_with(sandscope::server::RuntimeChoice::Host).await;
+    assert_eq!(h.server().isolation(), "host (NO ISOLATION)");
+    let id = h.running(keep_alive()).await;
+    let sb = h.get(&id).await;
+    assert!(sb.status.unwrap().state_reason.contains("NO ISOLATION"));
+
+    let r = h.exec(&id, &["sh", "-c", "echo $TMPDIR; pwd"]).await;
+    let out = r.out();
+    let mut lines = out.lines();
+    let tmp = lines.next().unwrap();
+    let cwd = lines.next().unwrap();
+    assert!(tmp.starts_with(cwd), "{out}");
+    assert!(
+        cwd.starts_with(h.dir.path().canonicalize().unwrap().to_str().unwrap()),
+        "{out}"
+    );
+    let r = h
+        .exec_with(&id, &["cat"], Some(b"through the host\n".to_vec()))
+        .await
+        .unwrap();
+    assert_eq!(r.out(), "through the host\n");
+    let r = h.exec(&id, &["no-such-command-xyz"]).await;
+    assert_eq!(r.code, Some(127));
+    assert!(r.err().contains("no-such-command-xyz"));
+
+    let mut c = h.client.clone();
+    c.write_file(pb::WriteFileRequest {
+        sandbox_id: id.clone(),
+        path: "sub/f.txt".into(),
+        content: b"hello".to_vec(),
+        container: String::new(),
+    })
+    .await
+    .unwrap();
+    assert_eq!(h.exec(&id, &["cat", "sub/f.txt"]).await.out(), "hello");
+
+    // A long-running exec is killed with the sandbox.
+    let marker = format!("{}", 700_000 + std::process::id() % 99_999);
+    let (tx, rx) = mpsc::channel(1);
+    tx.send(init(&id, &["sleep", &marker])).await.unwrap();
+    let mut out = h
+        .client
+        .clone()
+        .stream_exec(ReceiverStream::new(rx))
+        .await
+        .unwrap()
+        .into_inner();
+    let _ready = out.message().await.unwrap();
+    wait_until("the exec to run", || {
+        !pids_with(&format!("sleep {marker}")).is_empty()
+    })
+    .await;
+    h.delete(&id, 5).await;
+    let done = h.wait_for(&id, |s| s == pb::State::Completed).await;
+    assert_eq!(done.status.unwrap().exit_code, Some(0));
+    wait_until("the exec to be killed", || {
+        pids_with(&format!("sleep {marker}")).is_empty()
+    })
+    .await;
+    let mut exit = None;
+    while let Some(f) = out.message().await.unwrap() {
+        if let Some(Out::Exit(e)) = f.message {
+            exit = Some(e.exit_code);
+        }
+    }
+    assert_eq!(exit, Some(137));
+    drop(tx);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_ends_when_background_children_keep_the_pipes() {
+    let h = Harness::start().await;
+    let id = h.running(keep_alive()).await;
+    // A silent child holding stdout open does not delay the exit frame.
+    let r = h
+        .exec(&id, &["sh", "-c", "sleep 30 & echo hi; exit 3"])
+        .await;
+    assert_eq!((r.out().as_str(), r.code), ("hi\n", Some(3)));
+    // Nor does one that never stops writing.
+    let r = h
+        .exec(
+            &id,
+            &["sh", "-c", "(while :; do echo spam; done) & echo started"],
+        )
+        .await;
+    assert!(r.out().lines().any(|l| l == "started"));
+    assert_eq!(r.code, Some(0));
+    // The sandbox still serves new execs.
+    assert_eq!(h.exec(&id, &["echo", "ok"]).await.out(), "ok\n");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_and_drop_leave_no_processes() {
+    for graceful in [true, false] {
+        let mut h = Harness::start().await;
+        let data = h.dir.path().canonicalize().unwrap();
+        let data = data.to_str().unwrap().to_string();
+        let a = h.running(keep_alive()).await;
+        let _b = h
+            .running(spec_with(&["sh", "-c", "trap '' TERM; sleep 1000"]))
+            .await;
+        let marker = format!("{}", 600_000 + std::process::id() % 99_999);
+        let (tx, rx) = mpsc::channel(1);
+        tx.send(init(&a, &["sleep", &marker])).await.unwrap();
+        let mut out = h
+            .client
+            .clone()
+            .stream_exec(ReceiverStream::new(rx))
+            .await
+            .unwrap()
+            .into_inner();
+        let _ready = out.message().await.unwrap();
+        wait_until("the exec to run", || {
+            !pids_with(&format!("sleep {marker}")).is_empty()
+        })
+        .await;
+        assert_eq!(h.server().active_sandboxes().await, 2);
+        if !h.isolated() {
+            // The host runtime's processes do not carry the data dir.
+            h.stop().await;
+            wait_until("the exec to end", || {
+                pids_with(&format!("sleep {marker}")).is_empty()
+            })
+            .await;
+            return;
+        }
+        assert!(!pids_containing(&data).is_empty());
+        if graceful {
+            h.stop().await;
+        } else {
+            drop(h.server.take());
+        }
+        wait_until("every sandbox process to end", || {
+            pids_containing(&data).is_empty() && pids_with(&format!("sleep {marker}")).is_empty()
+        })
+        .await;
+        drop(tx);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_is_served_without_a_token() {
+    use tonic_health::pb::health_client::HealthClient;
+    use tonic_health::pb::{health_check_response::ServingStatus, HealthCheckRequest};
+    let h = Harness::start().await;
+    let ch = Channel::from_shared(h.server().url())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut health = HealthClient::new(ch);
+    let resp = health
+        .check(HealthCheckRequest {
+            service: "coreweave.sandbox.v1.SandboxService".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(resp.status, ServingStatus::Serving as i32);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "manual measurement"]
+async fn measure_exec_latency() {
+    let h = Harness::start().await;
+    let t = std::time::Instant::now();
+    let id = h.running(keep_alive()).await;
+    eprintln!("create->running {:?}", t.elapsed());
+    let t = std::time::Instant::now();
+    for _ in 0..50 {
+        assert_eq!(h.exec(&id, &["true"]).await.code, Some(0));
+    }
+    eprintln!("per exec {:?}", t.elapsed() / 50);
+    let t = std::time::Instant::now();
+    h.delete(&id, 10).await;
+    h.wait_for(&id, |s| s == pb::State::Completed).await;
+    eprintln!("delete->completed {:?}", t.elapsed());
+    h.stop().await;
+}

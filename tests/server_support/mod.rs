@@ -1,0 +1,348 @@
+//! Test harness for the server tests: an embedded server on 127.0.0.1:0
+//! with a temporary data dir, and a generated gRPC client carrying the token.
+#![allow(dead_code)]
+pub use sandscope::proto::v1 as pb;
+use sandscope::proto::v1::sandbox_service_client::SandboxServiceClient;
+use sandscope::server::{RuntimeChoice, Server, ServerConfig};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+use tonic::{Request, Status};
+
+pub const TOKEN: &str = "test-token-0123456789";
+
+#[derive(Clone)]
+pub struct Bearer(pub Option<String>);
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, Status> {
+        if let Some(t) = &self.0 {
+            req.metadata_mut()
+                .insert("authorization", format!("Bearer {t}").parse().unwrap());
+        }
+        Ok(req)
+    }
+}
+
+pub type Client = SandboxServiceClient<InterceptedService<Channel, Bearer>>;
+
+pub struct Harness {
+    pub server: Option<Server>,
+    pub dir: tempfile::TempDir,
+    pub client: Client,
+}
+
+impl Harness {
+    /// The default runtime, or the host runtime when
+    /// `SANDSCOPE_TEST_RUNTIME=host` (to exercise it on machines with bwrap).
+    pub async fn start() -> Harness {
+        let runtime = match std::env::var("SANDSCOPE_TEST_RUNTIME").as_deref() {
+            Ok("host") => RuntimeChoice::Host,
+            _ => RuntimeChoice::Auto,
+        };
+        Self::start_with(runtime).await
+    }
+
+    pub async fn start_with(runtime: RuntimeChoice) -> Harness {
+        // Outside /tmp (which sandboxes get a fresh copy of), so the data
+        // directory is on the host view and must be masked.
+        let dir = tempfile::Builder::new()
+            .prefix("sandscope-test-")
+            .tempdir_in("/var/tmp")
+            .or_else(|_| tempfile::tempdir())
+            .unwrap();
+        let cfg = ServerConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: dir.path().to_path_buf(),
+            token: TOKEN.to_string(),
+            runtime,
+        };
+        let server = Server::start(cfg).await.expect("server starts");
+        let client = connect(&server.url(), Some(TOKEN)).await;
+        Harness {
+            server: Some(server),
+            dir,
+            client,
+        }
+    }
+
+    pub fn server(&self) -> &Server {
+        self.server.as_ref().unwrap()
+    }
+
+    pub fn isolated(&self) -> bool {
+        self.server().isolation() == "bubblewrap"
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(s) = self.server.take() {
+            s.shutdown().await;
+        }
+    }
+
+    pub async fn create(&self, spec: pb::SandboxSpec) -> pb::Sandbox {
+        let req = pb::CreateSandboxRequest {
+            sandbox: Some(pb::Sandbox {
+                spec: Some(spec),
+                ..Default::default()
+            }),
+            request_id: uuid::Uuid::new_v4().to_string(),
+        };
+        self.client
+            .clone()
+            .create_sandbox(req)
+            .await
+            .expect("create")
+            .into_inner()
+    }
+
+    /// Create and wait for RUNNING.
+    pub async fn running(&self, spec: pb::SandboxSpec) -> String {
+        let sb = self.create(spec).await;
+        self.wait_for(&sb.sandbox_id, |s| s != pb::State::Creating)
+            .await;
+        let got = self.get(&sb.sandbox_id).await;
+        assert_eq!(state(&got), pb::State::Running, "{got:?}");
+        sb.sandbox_id
+    }
+
+    pub async fn get(&self, id: &str) -> pb::Sandbox {
+        self.client
+            .clone()
+            .get_sandbox(pb::GetSandboxRequest {
+                sandbox_id: id.into(),
+            })
+            .await
+            .expect("get")
+            .into_inner()
+    }
+
+    /// Poll GetSandbox until `pred` holds (a readiness wait, bounded).
+    pub async fn wait_for(&self, id: &str, pred: impl Fn(pb::State) -> bool) -> pb::Sandbox {
+        let until = Instant::now() + Duration::from_secs(30);
+        loop {
+            let sb = self.get(id).await;
+            if pred(state(&sb)) {
+                return sb;
+            }
+            assert!(Instant::now() < until, "timed out waiting; last {sb:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub async fn delete(&self, id: &str, grace: i32) -> pb::DeleteSandboxResponse {
+        self.client
+            .clone()
+            .delete_sandbox(pb::DeleteSandboxRequest {
+                sandbox_id: id.into(),
+                grace_period_seconds: grace,
+                ..Default::default()
+            })
+            .await
+            .expect("delete")
+            .into_inner()
+    }
+
+    pub async fn exec(&self, id: &str, argv: &[&str]) -> ExecOut {
+        self.exec_with(id, argv, None).await.expect("exec")
+    }
+
+    pub async fn exec_with(
+        &self,
+        id: &str,
+        argv: &[&str],
+        stdin: Option<Vec<u8>>,
+    ) -> Result<ExecOut, Status> {
+        let (tx, rx) = mpsc::channel(8);
+        tx.send(init(id, argv)).await.unwrap();
+        let mut out = self
+            .client
+            .clone()
+            .stream_exec(ReceiverStream::new(rx))
+            .await?
+            .into_inner();
+        let feeder = tokio::spawn(async move {
+            if let Some(data) = stdin {
+                for chunk in data.chunks(64 << 10) {
+                    let f = pb::ExecStreamRequest {
+                        message: Some(In::Stdin(chunk.to_vec())),
+                    };
+                    if tx.send(f).await.is_err() {
+                        return;
+                    }
+                }
+                let _ = tx
+                    .send(pb::ExecStreamRequest {
+                        message: Some(In::Close(pb::ExecStreamClose {})),
+                    })
+                    .await;
+            }
+            // Dropping tx half-closes the request stream.
+        });
+        let mut res = ExecOut::default();
+        let first = out.message().await?.expect("a first frame");
+        assert!(
+            matches!(first.message, Some(Out::Ready(_))),
+            "first frame must be ready: {first:?}"
+        );
+        while let Some(f) = out.message().await? {
+            match f.message {
+                Some(Out::Output(o)) if o.stream == 2 => res.stderr.extend(o.data),
+                Some(Out::Output(o)) => res.stdout.extend(o.data),
+                Some(Out::Exit(e)) => {
+                    res.code = Some(e.exit_code);
+                    break;
+                }
+                Some(Out::Error(e)) => panic!("in-band error {e:?}"),
+                Some(Out::Ready(_)) | None => panic!("unexpected frame"),
+            }
+        }
+        feeder.abort();
+        Ok(res)
+    }
+}
+
+pub use pb::exec_stream_request::Message as In;
+pub use pb::exec_stream_response::Message as Out;
+
+#[derive(Default, Debug)]
+pub struct ExecOut {
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub code: Option<i32>,
+}
+
+impl ExecOut {
+    pub fn out(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+    pub fn err(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+}
+
+pub fn init(id: &str, argv: &[&str]) -> pb::ExecStreamRequest {
+    pb::ExecStreamRequest {
+        message: Some(In::Init(pb::ExecStreamInit {
+            sandbox_id: id.into(),
+            command: argv.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        })),
+    }
+}
+
+pub async fn connect(url: &str, token: Option<&str>) -> Client {
+    let ch = Channel::from_shared(url.to_string())
+        .unwrap()
+        .connect()
+        .await
+        .expect("connect");
+    SandboxServiceClient::with_interceptor(ch, Bearer(token.map(String::from)))
+        .max_decoding_message_size(100 << 20)
+        .max_encoding_message_size(100 << 20)
+}
+
+pub fn state(sb: &pb::Sandbox) -> pb::State {
+    pb::State::try_from(sb.status.as_ref().unwrap().state).unwrap()
+}
+
+pub fn spec_with(command: &[&str]) -> pb::SandboxSpec {
+    let mut c = pb::Container {
+        name: "main".into(),
+        image: "python:3.11".into(),
+        ..Default::default()
+    };
+    if let Some((cmd, args)) = command.split_first() {
+        c.command = cmd.to_string();
+        c.args = args.iter().map(|s| s.to_string()).collect();
+    }
+    pb::SandboxSpec {
+        containers: vec![c],
+        ..Default::default()
+    }
+}
+
+pub fn keep_alive() -> pb::SandboxSpec {
+    spec_with(&[])
+}
+
+pub fn error_reason(s: &Status) -> String {
+    use tonic_types::StatusExt;
+    s.get_details_error_info()
+        .map(|i| i.reason)
+        .unwrap_or_default()
+}
+
+pub fn error_meta(s: &Status, key: &str) -> Option<String> {
+    use tonic_types::StatusExt;
+    s.get_details_error_info()
+        .and_then(|i| i.metadata.get(key).cloned())
+}
+
+/// Whether bubblewrap can run here; the server must then use it.
+pub fn bwrap_here() -> bool {
+    std::process::Command::new("bwrap")
+        .args([
+            "--unshare-pid",
+            "--unshare-net",
+            "--ro-bind",
+            "/",
+            "/",
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "true",
+        ])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// Host pids whose command line starts with `prefix`.
+pub fn pids_with(prefix: &str) -> Vec<i32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if pid == std::process::id() as i32 {
+            continue;
+        }
+        let Ok(cmd) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        if cmd.starts_with(prefix) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+pub async fn wait_until(what: &str, f: impl Fn() -> bool) {
+    let until = Instant::now() + Duration::from_secs(10);
+    while !f() {
+        assert!(Instant::now() < until, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Host pids whose command line contains `needle` anywhere.
+pub fn pids_containing(needle: &str) -> Vec<i32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(cmd) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        if String::from_utf8_lossy(&cmd).contains(needle) {
+            out.push(pid);
+        }
+    }
+    out
+}

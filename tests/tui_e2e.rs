@@ -1,0 +1,262 @@
+//! End-to-end: the real binary in a real terminal (tmux), against the
+//! embedded server with its data in a temporary directory. Every wait polls
+//! the screen until the expected text shows up, under one generous
+//! deadline; nothing is asserted on timing.
+//!
+//! `net` tests the UI's network side against a real server without a
+//! terminal; it lives here to keep the number of test binaries small.
+#[path = "tui_e2e/net.rs"]
+mod net;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+const DEADLINE: Duration = Duration::from_secs(90);
+
+/// A tmux server of our own (its own socket), killed on drop.
+struct Tmux {
+    socket: String,
+    _home: tempfile::TempDir,
+}
+
+impl Tmux {
+    fn start(width: u16, height: u16) -> Tmux {
+        let home = tempfile::tempdir().expect("tempdir");
+        let socket = format!(
+            "sandscope-e2e-{}-{}",
+            std::process::id(),
+            home.path()
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("x")
+        );
+        let t = Tmux {
+            socket,
+            _home: home,
+        };
+        let h = t._home.path();
+        let mut cmd = Command::new("tmux");
+        cmd.args(["-L", &t.socket, "-f", "/dev/null", "new-session", "-d"])
+            .args([
+                "-x",
+                &width.to_string(),
+                "-y",
+                &height.to_string(),
+                "-s",
+                "main",
+                // A plain shell with a prompt the test can recognise (tmux
+                // does not hand PS1 from its environment to the shell).
+                "env 'PS1=e2e$ ' bash --norc --noprofile",
+            ])
+            // The tmux server (and so the shell and sandscope) inherits this
+            // environment: a private home, data and log directory, no
+            // configured endpoint, and a plain prompt.
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", h)
+            .env("XDG_CONFIG_HOME", h.join("config"))
+            .env("XDG_DATA_HOME", h.join("data"))
+            .env("XDG_STATE_HOME", h.join("state"))
+            .env("SANDSCOPE_DATA_DIR", h.join("sandscope-data"))
+            .env("SANDSCOPE_LOG_DIR", h.join("logs"))
+            .env("TERM", "xterm-256color");
+        let out = cmd.output().expect("tmux runs");
+        assert!(
+            out.status.success(),
+            "tmux new-session failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        t
+    }
+
+    fn tmux(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .expect("tmux runs")
+    }
+
+    /// Types text literally (no key-name interpretation).
+    fn type_text(&self, text: &str) {
+        assert!(self
+            .tmux(&["send-keys", "-t", "main", "-l", text])
+            .status
+            .success());
+    }
+
+    /// Sends named keys (`Enter`, `C-d`, `Escape`, ...).
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "main"];
+        args.extend_from_slice(keys);
+        assert!(self.tmux(&args).status.success());
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "main"]).stdout)
+            .into_owned()
+    }
+
+    /// Polls the screen until `pred` holds; fails with the last screen.
+    fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if pred(&s) {
+                return s;
+            }
+            if start.elapsed() > DEADLINE {
+                let logs = self._home.path().join("logs");
+                panic!(
+                    "timed out waiting for {what}; screen:\n{s}\n(logs in {})",
+                    logs.display()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn wait_text(&self, text: &str) -> String {
+        self.wait_for(&format!("{text:?}"), |s| s.contains(text))
+    }
+
+    fn alternate_screen_on(&self) -> bool {
+        let out = self.tmux(&["display-message", "-p", "-t", "main", "#{alternate_on}"]);
+        String::from_utf8_lossy(&out.stdout).trim() == "1"
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.tmux(&["kill-server"]);
+    }
+}
+
+/// The processes panel's row of process `p<n>`: the text right of its id
+/// (the panel is the rightmost one on its lines).
+fn process_row(screen: &str, n: u32) -> Option<String> {
+    let tag = format!(" p{n} ");
+    screen
+        .lines()
+        .filter_map(|l| l.split_once(&tag).map(|(_, rest)| rest))
+        .find(|rest| rest.contains("running") || rest.contains("exit") || rest.contains("starting"))
+        .map(str::to_string)
+}
+
+/// Starts sandscope (with `args`) from the shell, after leaving a marker on
+/// the shell's screen that must be back once it quits.
+fn launch(args: &str) -> Tmux {
+    let bin = env!("CARGO_BIN_EXE_sandscope");
+    assert!(Path::new(bin).exists());
+    let t = Tmux::start(160, 48);
+    t.wait_text("e2e$");
+    t.type_text("echo before-$((40+2))");
+    t.keys(&["Enter"]);
+    t.wait_text("before-42");
+    t.type_text(&format!("{bin} {args}"));
+    t.keys(&["Enter"]);
+    t.wait_text("Sandboxes (");
+    assert!(t.alternate_screen_on());
+    t
+}
+
+/// Quits with sandboxes still running: it asks, then the shell is back.
+fn quit_confirmed(t: &Tmux, running: usize) {
+    t.type_text("q");
+    t.wait_text(&format!("still runs {running} sandbox"));
+    t.type_text("y");
+    let s = t.wait_for("the shell again", |s| {
+        s.contains("before-42") && !s.contains("Sandboxes (")
+    });
+    assert!(s.contains("e2e$"), "prompt is back:\n{s}");
+    t.wait_for("alternate screen left", |_| !t.alternate_screen_on());
+}
+
+#[test]
+fn create_exec_stdin_eof_failure_and_quit() {
+    let t = launch("");
+
+    // New sandbox with the defaults.
+    t.type_text("n");
+    t.wait_text("New sandbox");
+    t.keys(&["Enter"]);
+    t.wait_for("a running sandbox", |s| {
+        s.lines().any(|l| l.contains("Sandboxes ("))
+            && s.contains(" running ")
+            && !s.contains("New sandbox")
+    });
+
+    // exec cat, with stdin open by default.
+    t.type_text("x");
+    t.wait_text("Run in");
+    t.type_text("cat");
+    t.keys(&["Enter"]);
+    t.wait_for("p1 running", |s| {
+        process_row(s, 1).is_some_and(|r| r.contains("cat") && r.contains("running"))
+    });
+
+    // Type a line into stdin, send it, then EOF.
+    t.type_text("i");
+    t.wait_text("EOF");
+    t.type_text("hello-from-tmux");
+    t.keys(&["Enter"]);
+    // cat echoed the 16 bytes back: they are counted in the OUT column.
+    t.wait_for("the echoed line", |s| {
+        process_row(s, 1).is_some_and(|r| r.contains("16B"))
+    });
+    t.keys(&["C-d"]);
+    let s = t.wait_for("p1 exit 0", |s| {
+        process_row(s, 1).is_some_and(|r| r.contains("exit 0"))
+    });
+    assert!(
+        s.contains("hello-from-tmux"),
+        "the line is in the pane:\n{s}"
+    );
+
+    // A failing command shows its exit code.
+    t.keys(&["Escape"]);
+    t.type_text("x");
+    t.wait_text("Run in");
+    t.type_text("sh -c 'exit 3'");
+    t.keys(&["Enter"]);
+    t.wait_for("p2 exit 3", |s| {
+        process_row(s, 2).is_some_and(|r| r.contains("exit 3"))
+    });
+
+    // Quit: the embedded server still runs the sandbox, so it asks first.
+    quit_confirmed(&t, 1);
+}
+
+#[test]
+fn script_runs_parallel_jobs_and_waits_for_two() {
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demos/parallel-jobs.toml");
+    let t = launch(&format!("--script '{}'", demo.display()));
+    // Three sandboxes, three jobs, a wait for 2 of 3: the fast job first,
+    // the failing one second, the slow one still pending.
+    let s = t.wait_text("done: 2 of 3 finished");
+    let wait_view: Vec<&str> = s.lines().skip_while(|l| !l.contains("wait #1")).collect();
+    let first = wait_view
+        .iter()
+        .find(|l| l.contains(" 1. "))
+        .expect("first finisher");
+    let second = wait_view
+        .iter()
+        .find(|l| l.contains(" 2. "))
+        .expect("second finisher");
+    assert!(first.contains("p1") && first.contains("exit 0"), "{first}");
+    assert!(
+        second.contains("p2") && second.contains("exit 3"),
+        "{second}"
+    );
+    assert!(
+        wait_view
+            .iter()
+            .any(|l| l.contains("p3") && l.contains("pending")),
+        "{s}"
+    );
+    assert!(
+        s.contains("medium failed"),
+        "stderr of the failing job is shown:\n{s}"
+    );
+    quit_confirmed(&t, 3);
+}
