@@ -365,6 +365,8 @@ async fn main_log_follows_until_the_main_process_ends() {
     for line in ["one\n", "two\n", "three\n"] {
         assert!(text.contains(line), "{text:?}");
     }
+    // With the host runtime the file is on this machine's /tmp.
+    let _ = std::fs::remove_file(&go);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -383,6 +385,7 @@ async fn files_round_trip_and_are_seen_by_exec() {
     assert_eq!(r.stdout_text(), format!("5000000 {blob}\n"));
     let e = t.client.read_file(&sb, "/tmp/does-not-exist").await;
     assert!(e.is_err());
+    let _ = std::fs::remove_file(&blob);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -493,6 +496,7 @@ async fn a_reader_that_does_not_read_holds_the_process_back() {
     }
     assert_eq!(received, TOTAL_MIB << 20);
     assert_eq!(ok(p.wait().await, "wait"), 0);
+    let _ = std::fs::remove_file(format!("/tmp/progress-{sb}"));
 }
 
 /// A name no other test run uses: the server's data directory is a fresh

@@ -322,6 +322,7 @@ async fn sequential_commands_see_each_other() {
     assert_eq!(r.returncode, 0);
     let r = t.exec(&sb, &["cat", &file]).await;
     assert_eq!(r.stdout, b"data\n");
+    let _ = std::fs::remove_file(&file);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -625,22 +625,3 @@ async fn health_is_served_without_a_token() {
     assert_eq!(resp.status, ServingStatus::Serving as i32);
     h.stop().await;
 }
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "manual measurement"]
-async fn measure_exec_latency() {
-    let h = Harness::start().await;
-    let t = std::time::Instant::now();
-    let id = h.running(keep_alive()).await;
-    eprintln!("create->running {:?}", t.elapsed());
-    let t = std::time::Instant::now();
-    for _ in 0..50 {
-        assert_eq!(h.exec(&id, &["true"]).await.code, Some(0));
-    }
-    eprintln!("per exec {:?}", t.elapsed() / 50);
-    let t = std::time::Instant::now();
-    h.delete(&id, 10).await;
-    h.wait_for(&id, |s| s == pb::State::Completed).await;
-    eprintln!("delete->completed {:?}", t.elapsed());
-    h.stop().await;
-}

@@ -76,8 +76,18 @@ async fn sandboxes_are_isolated() {
         .await;
     assert_eq!(r.out(), "/home:\n\n/root:\n", "{}", r.err());
     // Networking is off unless egress is allowed.
+    let host_ifaces = std::fs::read_to_string("/proc/net/dev").unwrap();
+    let count = |text: &str| text.lines().skip(2).count();
     let r = h.exec(&a, &["cat", "/proc/net/dev"]).await;
-    assert!(!r.out().contains("eth0"), "{}", r.out());
+    assert_eq!(count(&r.out()), 1, "only loopback: {}", r.out());
+    let mut open = keep_alive();
+    open.network = Some(pb::NetworkOptions {
+        deny_egress: Some(false),
+        ..Default::default()
+    });
+    let c = h.running(open).await;
+    let r = h.exec(&c, &["cat", "/proc/net/dev"]).await;
+    assert_eq!(count(&r.out()), count(&host_ifaces));
     h.stop().await;
 }
 
@@ -142,6 +152,7 @@ async fn deadline_kills_and_reports_timeout() {
         }
     };
     assert_eq!(err.code(), Code::DeadlineExceeded);
+    assert_eq!(error_reason(&err), "CWSANDBOX_COMMAND_TIMEOUT");
     wait_until("the timed-out process to die", || {
         pids_with(&format!("sleep {marker}")).is_empty()
     })
@@ -299,6 +310,14 @@ async fn files_round_trip_and_errors() {
         let err = c.read_file(read("/workspace/escape")).await.unwrap_err();
         assert_eq!(error_reason(&err), "CWSANDBOX_FILE_NOT_FOUND");
     }
+
+    // A FIFO planted in the sandbox cannot hang the file RPCs.
+    let r = h.exec(&id, &["mkfifo", "fifo"]).await;
+    assert_eq!(r.code, Some(0), "{}", r.err());
+    let err = c.write_file(write("fifo", b"x".to_vec())).await.unwrap_err();
+    assert_eq!(error_reason(&err), "CWSANDBOX_FILE_IO_FAILED");
+    let err = c.read_file(read("fifo")).await.unwrap_err();
+    assert_eq!(error_reason(&err), "CWSANDBOX_FILE_IO_FAILED");
 
     let err = c.read_file(read("/no/such/file")).await.unwrap_err();
     assert_eq!(err.code(), Code::NotFound);

@@ -204,6 +204,12 @@ fn create_exec_stdin_eof_failure_and_quit() {
     t.wait_for("the echoed line", |s| {
         process_row(s, 1).is_some_and(|r| r.contains("16B"))
     });
+    // A bracketed paste sends every complete line at once: 16 + 22 bytes.
+    t.tmux(&["set-buffer", "pasted one\npasted two\n"]);
+    t.tmux(&["paste-buffer", "-p", "-t", "main"]);
+    t.wait_for("the pasted lines", |s| {
+        process_row(s, 1).is_some_and(|r| r.contains("38B"))
+    });
     t.keys(&["C-d"]);
     let s = t.wait_for("p1 exit 0", |s| {
         process_row(s, 1).is_some_and(|r| r.contains("exit 0"))
@@ -211,6 +217,10 @@ fn create_exec_stdin_eof_failure_and_quit() {
     assert!(
         s.contains("hello-from-tmux"),
         "the line is in the pane:\n{s}"
+    );
+    assert!(
+        s.contains("pasted two"),
+        "pasted lines are in the pane:\n{s}"
     );
 
     // A failing command shows its exit code.

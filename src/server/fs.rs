@@ -120,11 +120,15 @@ pub fn write(root: &Path, path: &str, content: &[u8]) -> Result<(), FileFailure>
     let fd = openat2(
         &dir,
         path,
-        libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_NOCTTY,
+        // O_NONBLOCK: a FIFO planted by the sandbox must not hang us.
+        libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_NOCTTY | libc::O_NONBLOCK,
         0o644,
     )
     .map_err(classify)?;
     let mut f = File::from(fd);
+    if !f.metadata().map_err(classify)?.is_file() {
+        return Err(FileFailure::Io("not a regular file".into()));
+    }
     f.write_all(content).map_err(classify)?;
     Ok(())
 }

@@ -203,6 +203,21 @@ pub async fn create(
     Ok(snapshot)
 }
 
+/// A directory name for a volume, whatever its name contains.
+fn dir_name(volume: &str) -> String {
+    let safe: String = volume
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("v-{safe}")
+}
+
 /// Host directory, mount path and read-only flag of each volume mount.
 fn volume_dirs(
     spec: &pb::SandboxSpec,
@@ -241,7 +256,7 @@ fn volume_dirs(
                 "must be a relative path inside the volume",
             ));
         }
-        let mut dir = sandbox_dir.join("volumes").join(vol.name.replace('/', "_"));
+        let mut dir = sandbox_dir.join("volumes").join(dir_name(&vol.name));
         if !m.sub_path.is_empty() {
             dir = dir.join(&m.sub_path);
         }

@@ -63,10 +63,6 @@ impl Net {
         }
     }
 
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
     pub fn sender(&self) -> mpsc::Sender<Msg> {
         self.tx.clone()
     }

@@ -5,6 +5,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
+use unicode_width::UnicodeWidthChar;
 
 use super::{ellipsize, panel};
 use crate::client::StreamKind;
@@ -131,7 +132,7 @@ fn visible_lines<'a>(pane: &'a Pane, width: usize, height: usize, theme: &Theme)
         let pieces: Vec<String> = if pane.wrap {
             wrap_chars(&l.text, width)
         } else {
-            vec![l.text.chars().take(width).collect()]
+            vec![cut_to_width(&l.text, width)]
         };
         for piece in pieces.into_iter().rev() {
             rows.push(styled(piece, base, query.as_deref(), is_current, theme));
@@ -147,12 +148,34 @@ fn visible_lines<'a>(pane: &'a Pane, width: usize, height: usize, theme: &Theme)
     rows
 }
 
+/// Splits a line into rows of at most `width` terminal columns (wide
+/// characters count two), never splitting a character.
 fn wrap_chars(text: &str, width: usize) -> Vec<String> {
-    if text.is_empty() {
-        return vec![String::new()];
+    let mut rows = vec![String::new()];
+    let mut used = 0;
+    for c in text.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w > width && used > 0 {
+            rows.push(String::new());
+            used = 0;
+        }
+        if let Some(row) = rows.last_mut() {
+            row.push(c);
+        }
+        used += w;
     }
-    let chars: Vec<char> = text.chars().collect();
-    chars.chunks(width).map(|c| c.iter().collect()).collect()
+    rows
+}
+
+/// The part of a line that fits in `width` columns.
+fn cut_to_width(text: &str, width: usize) -> String {
+    let mut used = 0;
+    text.chars()
+        .take_while(|c| {
+            used += c.width().unwrap_or(0);
+            used <= width
+        })
+        .collect()
 }
 
 /// Highlights every occurrence of the query; the current match's line is
@@ -226,6 +249,18 @@ mod tests {
             vec!["Error", ": an ", "error", ""]
         );
         assert_eq!(spans("none here", "x"), vec!["none here"]);
+    }
+
+    #[test]
+    fn wide_characters_wrap_by_columns() {
+        assert_eq!(
+            wrap_chars("日本語テキスト", 6),
+            vec!["日本語", "テキス", "ト"]
+        );
+        assert_eq!(wrap_chars("abcdef", 4), vec!["abcd", "ef"]);
+        assert_eq!(wrap_chars("", 4), vec![""]);
+        assert_eq!(cut_to_width("日本語", 5), "日本");
+        assert_eq!(cut_to_width("abc", 5), "abc");
     }
 
     #[test]

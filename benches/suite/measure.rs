@@ -1,0 +1,201 @@
+//! Single-sandbox measurements: exec round trip, stdout and stdin streaming,
+//! and the local floors they are compared with.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use sandscope::client::{Client, ExecOptions, StreamKind};
+
+use crate::stats::Throughput;
+
+/// Size of one stdin write and of one local pipe read.
+const BLOCK: usize = 1 << 20;
+
+fn argv(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+/// `n` sequential runs of `true` in the sandbox, each from the exec call
+/// until its result (exit code) is in hand.
+pub async fn exec_round_trips(
+    client: &Client,
+    id: &str,
+    n: usize,
+) -> Result<Vec<Duration>, String> {
+    let cmd = argv(&["true"]);
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let started = Instant::now();
+        let p = client
+            .exec(id, &cmd, ExecOptions::default())
+            .await
+            .map_err(|e| format!("exec #{i}: {e}"))?;
+        let r = p.result().await.map_err(|e| format!("result #{i}: {e}"))?;
+        out.push(started.elapsed());
+        if r.returncode != 0 {
+            return Err(format!("exec #{i}: `true` exited {}", r.returncode));
+        }
+    }
+    Ok(out)
+}
+
+/// The floor: `n` sequential spawns of `true` by this process, no server.
+pub fn bare_spawns(n: usize) -> Result<Vec<Duration>, String> {
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let started = Instant::now();
+        let status = Command::new("true")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map_err(|e| format!("spawn true #{i}: {e}"))?;
+        out.push(started.elapsed());
+        if !status.success() {
+            return Err(format!("local `true` #{i}: {status}"));
+        }
+    }
+    Ok(out)
+}
+
+/// OR of every byte: zero exactly when the block is all zeros. Written as a
+/// fold so it vectorises and does not cap the rates being measured.
+fn or_all(data: &[u8]) -> u8 {
+    data.iter().fold(0u8, |acc, b| acc | b)
+}
+
+/// `head -c bytes /dev/zero` in the sandbox, read through the output stream;
+/// checks the count, that every byte is zero and that stderr stayed empty.
+pub async fn stdout_stream(client: &Client, id: &str, bytes: u64) -> Result<Throughput, String> {
+    let cmd = argv(&["head", "-c", &bytes.to_string(), "/dev/zero"]);
+    let started = Instant::now();
+    let mut p = client
+        .exec(id, &cmd, ExecOptions::default())
+        .await
+        .map_err(|e| format!("exec head: {e}"))?;
+    let mut output = p.take_output().ok_or("no output stream")?;
+    let (mut seen, mut ors) = (0u64, 0u8);
+    while let Some(chunk) = output.next().await {
+        match chunk.stream {
+            StreamKind::Stdout => {
+                seen += chunk.data.len() as u64;
+                ors |= or_all(&chunk.data);
+            }
+            StreamKind::Stderr => {
+                return Err(format!(
+                    "stderr from head: {}",
+                    String::from_utf8_lossy(&chunk.data)
+                ))
+            }
+        }
+    }
+    let code = p.wait().await.map_err(|e| format!("wait head: {e}"))?;
+    let secs = started.elapsed().as_secs_f64();
+    if code != 0 || seen != bytes || ors != 0 {
+        return Err(format!(
+            "stdout stream: exit {code}, {seen} of {bytes} bytes, non-zero bytes: {}",
+            ors != 0
+        ));
+    }
+    Ok(Throughput { bytes, secs })
+}
+
+/// The peer for stdout: the same `head` writing into a local pipe read by
+/// this process, same block checks.
+pub fn local_pipe(bytes: u64) -> Result<Throughput, String> {
+    let started = Instant::now();
+    let mut child = Command::new("head")
+        .args(["-c", &bytes.to_string(), "/dev/zero"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("spawn head: {e}"))?;
+    let mut pipe = child.stdout.take().ok_or("no pipe")?;
+    let mut buf = vec![0u8; BLOCK];
+    let (mut seen, mut ors) = (0u64, 0u8);
+    loop {
+        let n = pipe.read(&mut buf).map_err(|e| format!("read pipe: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        seen += n as u64;
+        ors |= or_all(&buf[..n]);
+    }
+    let status = child.wait().map_err(|e| format!("wait head: {e}"))?;
+    let secs = started.elapsed().as_secs_f64();
+    if !status.success() || seen != bytes || ors != 0 {
+        return Err(format!("local pipe: {status}, {seen} of {bytes} bytes"));
+    }
+    Ok(Throughput { bytes, secs })
+}
+
+/// `bytes` written into `wc -c` through the exec's stdin; the count it
+/// prints must match.
+pub async fn stdin_stream(client: &Client, id: &str, bytes: u64) -> Result<Throughput, String> {
+    let block = Bytes::from(vec![b'x'; BLOCK]);
+    let started = Instant::now();
+    let opts = ExecOptions {
+        stdin: true,
+        ..ExecOptions::default()
+    };
+    let mut p = client
+        .exec(id, &argv(&["wc", "-c"]), opts)
+        .await
+        .map_err(|e| format!("exec wc: {e}"))?;
+    let stdin = p.take_stdin().ok_or("no stdin writer")?;
+    let mut left = bytes;
+    while left > 0 {
+        let n = left.min(BLOCK as u64) as usize;
+        stdin
+            .write(block.slice(..n))
+            .await
+            .map_err(|e| format!("write stdin: {e}"))?;
+        left -= n as u64;
+    }
+    stdin.close().await.map_err(|e| format!("close stdin: {e}"))?;
+    let r = p.result().await.map_err(|e| format!("wc result: {e}"))?;
+    let secs = started.elapsed().as_secs_f64();
+    let counted: Option<u64> = r.stdout_text().trim().parse().ok();
+    if r.returncode != 0 || counted != Some(bytes) {
+        return Err(format!(
+            "stdin: wc exited {} and counted {:?}, expected {bytes}",
+            r.returncode,
+            r.stdout_text().trim()
+        ));
+    }
+    Ok(Throughput { bytes, secs })
+}
+
+/// The peer for stdin: the same bytes into a local `wc -c`.
+pub fn local_stdin_pipe(bytes: u64) -> Result<Throughput, String> {
+    let block = vec![b'x'; BLOCK];
+    let started = Instant::now();
+    let mut child = Command::new("wc")
+        .arg("-c")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("spawn wc: {e}"))?;
+    {
+        let mut pipe = child.stdin.take().ok_or("no pipe")?;
+        let mut left = bytes;
+        while left > 0 {
+            let n = left.min(BLOCK as u64) as usize;
+            pipe.write_all(&block[..n])
+                .map_err(|e| format!("write pipe: {e}"))?;
+            left -= n as u64;
+        }
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("wait wc: {e}"))?;
+    let secs = started.elapsed().as_secs_f64();
+    let counted: Option<u64> = String::from_utf8_lossy(&out.stdout).trim().parse().ok();
+    if !out.status.success() || counted != Some(bytes) {
+        return Err(format!("local wc counted {counted:?}, expected {bytes}"));
+    }
+    Ok(Throughput { bytes, secs })
+}

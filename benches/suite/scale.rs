@@ -1,0 +1,299 @@
+//! Many sandboxes at once: a verified output flood, and idle processes at
+//! growing sandbox counts.
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+
+use futures::stream::{self, StreamExt};
+use sandscope::client::{Client, Endpoint, ExecOptions, Process, SandboxRequest, StreamKind};
+
+use crate::server_proc::ServerProc;
+use crate::stats::{dist, Dist};
+
+/// Sandbox creations and idle-process starts in flight at once.
+const IN_FLIGHT: usize = 16;
+/// Lets the server's allocator settle before its memory is read.
+const SETTLE: Duration = Duration::from_millis(500);
+
+/// One client (one HTTP/2 connection) per sandbox, like separate users.
+async fn connect_clients(server: &ServerProc, n: usize) -> Result<Vec<Client>, String> {
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let ep = Endpoint::new(server.url.clone(), Some(server.token.clone()));
+        out.push(Client::connect(ep).await.map_err(|e| format!("connect: {e}"))?);
+    }
+    Ok(out)
+}
+
+/// Creates one running sandbox per client; returns ids and creation times.
+async fn create_sandboxes(clients: &[Client]) -> Result<(Vec<String>, Vec<Duration>), String> {
+    let results: Vec<Result<(String, Duration), String>> = stream::iter(clients.iter())
+        .map(|c| async move {
+            let started = Instant::now();
+            let sb = c
+                .run(SandboxRequest::default())
+                .await
+                .map_err(|e| format!("create sandbox: {e}"))?;
+            Ok((sb.id, started.elapsed()))
+        })
+        .buffered(IN_FLIGHT)
+        .collect()
+        .await;
+    let mut ids = Vec::with_capacity(results.len());
+    let mut times = Vec::with_capacity(results.len());
+    for r in results {
+        let (id, t) = r?;
+        ids.push(id);
+        times.push(t);
+    }
+    Ok((ids, times))
+}
+
+async fn stop_sandboxes(clients: &[Client], ids: &[String]) {
+    stream::iter(clients.iter().zip(ids))
+        .for_each_concurrent(IN_FLIGHT, |(c, id)| async move {
+            let _ = c.stop(id, Duration::ZERO).await;
+        })
+        .await;
+}
+
+/// What process `tag` must print: `tag\n` repeated, cut at `len` bytes.
+struct Pattern {
+    line: Vec<u8>,
+    pos: usize,
+}
+
+impl Pattern {
+    fn new(tag: &str) -> Pattern {
+        let mut line = tag.as_bytes().to_vec();
+        line.push(b'\n');
+        Pattern { line, pos: 0 }
+    }
+
+    /// True when `data` continues the pattern exactly.
+    fn check(&mut self, data: &[u8]) -> bool {
+        let mut ok = true;
+        for &b in data {
+            ok &= b == self.line[self.pos];
+            self.pos += 1;
+            if self.pos == self.line.len() {
+                self.pos = 0;
+            }
+        }
+        ok
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct FloodReport {
+    pub sandboxes: usize,
+    pub processes: usize,
+    pub bytes_expected: u64,
+    pub bytes_verified: u64,
+    pub errors: usize,
+    pub first_error: Option<String>,
+    pub create: Dist,
+    pub exec_start: Dist,
+    pub wall_secs: f64,
+    pub server_rss_idle_kib: u64,
+    pub server_peak_rss_kib: u64,
+}
+
+/// Runs one output process, checking every byte; returns (exec-start time,
+/// verified bytes) or what went wrong.
+async fn flood_one(client: Client, id: String, tag: String, bytes: u64) -> Result<(Duration, u64), String> {
+    let argv = vec![
+        "sh".to_string(),
+        "-c".to_string(),
+        "yes \"$0\" | head -c \"$1\"".to_string(),
+        tag.clone(),
+        bytes.to_string(),
+    ];
+    let started = Instant::now();
+    let mut p = client
+        .exec(&id, &argv, ExecOptions::default())
+        .await
+        .map_err(|e| format!("{tag}: exec: {e}"))?;
+    let exec_start = started.elapsed();
+    let mut out = p.take_output().ok_or_else(|| format!("{tag}: no output"))?;
+    let mut pattern = Pattern::new(&tag);
+    let (mut seen, mut good) = (0u64, true);
+    while let Some(chunk) = out.next().await {
+        if chunk.stream == StreamKind::Stderr {
+            return Err(format!("{tag}: stderr: {}", String::from_utf8_lossy(&chunk.data)));
+        }
+        good &= pattern.check(&chunk.data);
+        seen += chunk.data.len() as u64;
+    }
+    let code = p.wait().await.map_err(|e| format!("{tag}: wait: {e}"))?;
+    if code != 0 || !good || seen != bytes {
+        return Err(format!(
+            "{tag}: exit {code}, {seen} of {bytes} bytes, content {}",
+            if good { "right" } else { "WRONG" }
+        ));
+    }
+    Ok((exec_start, seen))
+}
+
+/// `sandboxes` × `procs` processes started at once, each printing `bytes`
+/// of its own pattern, every byte checked on arrival.
+pub async fn flood(server: &ServerProc, sandboxes: usize, procs: usize, bytes: u64) -> Result<FloodReport, String> {
+    let clients = connect_clients(server, sandboxes).await?;
+    let (ids, create_times) = create_sandboxes(&clients).await?;
+    tokio::time::sleep(SETTLE).await;
+    let rss_idle = server.rss_kib().unwrap_or(0);
+
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(sandboxes * procs);
+    for (s, (c, id)) in clients.iter().zip(&ids).enumerate() {
+        for p in 0..procs {
+            let tag = format!("sandbox{s}-process{p}");
+            tasks.push(tokio::spawn(flood_one(c.clone(), id.clone(), tag, bytes)));
+        }
+    }
+    let mut report = FloodReport {
+        sandboxes,
+        processes: sandboxes * procs,
+        bytes_expected: (sandboxes * procs) as u64 * bytes,
+        create: dist(&create_times),
+        server_rss_idle_kib: rss_idle,
+        ..FloodReport::default()
+    };
+    let mut starts = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        let outcome = t.await.map_err(|e| format!("flood task: {e}")).and_then(|r| r);
+        match outcome {
+            Ok((start, seen)) => {
+                starts.push(start);
+                report.bytes_verified += seen;
+            }
+            Err(e) => {
+                report.errors += 1;
+                report.first_error.get_or_insert(e);
+            }
+        }
+    }
+    report.wall_secs = started.elapsed().as_secs_f64();
+    report.exec_start = dist(&starts);
+    report.server_peak_rss_kib = server.peak_rss_kib().unwrap_or(0);
+    stop_sandboxes(&clients, &ids).await;
+    Ok(report)
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TierReport {
+    pub sandboxes: usize,
+    pub idle_processes: usize,
+    pub errors: usize,
+    pub first_error: Option<String>,
+    pub create: Dist,
+    pub idle_exec_start: Dist,
+    /// `true` round trips while all the idle processes are alive.
+    pub loaded_exec: Dist,
+    pub server_rss_empty_kib: u64,
+    pub server_rss_sandboxes_kib: u64,
+    pub server_rss_idle_kib: u64,
+    pub server_peak_rss_kib: u64,
+}
+
+impl TierReport {
+    /// Server memory each idle process adds, KiB.
+    pub fn kib_per_idle_process(&self) -> f64 {
+        let added = self.server_rss_idle_kib.saturating_sub(self.server_rss_sandboxes_kib);
+        added as f64 / self.idle_processes.max(1) as f64
+    }
+
+    /// Server memory each idle sandbox adds, KiB.
+    pub fn kib_per_sandbox(&self) -> f64 {
+        let added = self.server_rss_sandboxes_kib.saturating_sub(self.server_rss_empty_kib);
+        added as f64 / self.sandboxes.max(1) as f64
+    }
+}
+
+/// `sandboxes` sandboxes with `procs` idle processes each (`cat` waiting on
+/// an open stdin); memory at each step, then `rt_iters` round trips of
+/// `true` under that load. Every idle process must then exit 0 on EOF.
+pub async fn tier(server: &ServerProc, sandboxes: usize, procs: usize, rt_iters: usize) -> Result<TierReport, String> {
+    let mut report = TierReport {
+        sandboxes,
+        idle_processes: sandboxes * procs,
+        ..TierReport::default()
+    };
+    let clients = connect_clients(server, sandboxes).await?;
+    tokio::time::sleep(SETTLE).await;
+    report.server_rss_empty_kib = server.rss_kib().unwrap_or(0);
+    let (ids, create_times) = create_sandboxes(&clients).await?;
+    report.create = dist(&create_times);
+    tokio::time::sleep(SETTLE).await;
+    report.server_rss_sandboxes_kib = server.rss_kib().unwrap_or(0);
+
+    let jobs: Vec<(Client, String)> = clients
+        .iter()
+        .zip(&ids)
+        .flat_map(|(c, id)| std::iter::repeat((c.clone(), id.clone())).take(procs))
+        .collect();
+    let started: Vec<Result<(Process, Duration), String>> = stream::iter(jobs)
+        .map(|(c, id)| async move {
+            let t = Instant::now();
+            let opts = ExecOptions {
+                stdin: true,
+                ..ExecOptions::default()
+            };
+            let p = c
+                .exec(&id, &["cat".to_string()], opts)
+                .await
+                .map_err(|e| format!("exec cat: {e}"))?;
+            Ok((p, t.elapsed()))
+        })
+        .buffer_unordered(IN_FLIGHT)
+        .collect()
+        .await;
+    let mut idle = Vec::with_capacity(started.len());
+    let mut start_times = Vec::with_capacity(started.len());
+    for r in started {
+        match r {
+            Ok((p, t)) => {
+                idle.push(p);
+                start_times.push(t);
+            }
+            Err(e) => {
+                report.errors += 1;
+                report.first_error.get_or_insert(e);
+            }
+        }
+    }
+    report.idle_exec_start = dist(&start_times);
+    tokio::time::sleep(SETTLE).await;
+    report.server_rss_idle_kib = server.rss_kib().unwrap_or(0);
+
+    match ids.first() {
+        Some(id) => {
+            let rt = crate::measure::exec_round_trips(&clients[0], id, rt_iters).await?;
+            report.loaded_exec = dist(&rt);
+        }
+        None => return Err("no sandbox".to_string()),
+    }
+
+    let finished: Vec<Result<(), String>> = stream::iter(idle)
+        .map(|mut p| async move {
+            let stdin = p.take_stdin().ok_or("no stdin")?;
+            stdin.close().await.map_err(|e| format!("close cat stdin: {e}"))?;
+            let r = p.result().await.map_err(|e| format!("cat result: {e}"))?;
+            if r.returncode != 0 || !r.stdout.is_empty() {
+                return Err(format!("idle cat: exit {}, {} bytes out", r.returncode, r.stdout.len()));
+            }
+            Ok(())
+        })
+        .buffer_unordered(IN_FLIGHT * 4)
+        .collect()
+        .await;
+    for r in finished {
+        if let Err(e) = r {
+            report.errors += 1;
+            report.first_error.get_or_insert(e);
+        }
+    }
+    report.server_peak_rss_kib = server.peak_rss_kib().unwrap_or(0);
+    stop_sandboxes(&clients, &ids).await;
+    Ok(report)
+}

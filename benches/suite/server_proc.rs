@@ -1,0 +1,121 @@
+//! The server under test as its own process (`sandscope serve`), so that
+//! its memory can be read from /proc apart from the benchmark's client side.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+/// How long the server may take to print its address.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long `serve` may take to stop every sandbox after SIGTERM.
+const STOP_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub struct ServerProc {
+    child: Option<Child>,
+    pub url: String,
+    pub isolation: String,
+    pub token: String,
+    _data_dir: tempfile::TempDir,
+}
+
+impl ServerProc {
+    /// Starts `bin serve` on a loopback port chosen by the kernel, with a
+    /// fresh data directory, and returns once it has printed its address.
+    pub fn start(bin: &Path, token: &str) -> Result<ServerProc, String> {
+        let data_dir = tempfile::tempdir().map_err(|e| format!("temp data dir: {e}"))?;
+        let mut child = Command::new(bin)
+            .args(["serve", "--listen", "127.0.0.1:0", "--runtime", "bubblewrap"])
+            .env("SANDSCOPE_DATA_DIR", data_dir.path())
+            .env("SANDSCOPE_LOG_DIR", data_dir.path().join("logs"))
+            .env("SANDSCOPE_TOKEN", token)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("start {}: {e}", bin.display()))?;
+        let stdout = child.stdout.take().ok_or("server stdout not piped")?;
+        let (tx, rx) = mpsc::channel::<String>();
+        // Keeps draining after start-up so the server never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut server = ServerProc {
+            child: Some(child),
+            url: String::new(),
+            isolation: String::new(),
+            token: token.to_string(),
+            _data_dir: data_dir,
+        };
+        let deadline = Instant::now() + START_TIMEOUT;
+        while server.url.is_empty() || server.isolation.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = rx
+                .recv_timeout(left)
+                .map_err(|_| "the server did not print its address and isolation".to_string())?;
+            if let Some(url) = line.strip_prefix("sandscope server listening on ") {
+                server.url = url.trim().to_string();
+            } else if let Some(iso) = line.strip_prefix("isolation: ") {
+                server.isolation = iso.trim().to_string();
+            }
+        }
+        Ok(server)
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Current resident set size of the server process, KiB.
+    pub fn rss_kib(&self) -> Option<u64> {
+        self.status_field("VmRSS:")
+    }
+
+    /// Peak resident set size of the server process since it started, KiB.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        self.status_field("VmHWM:")
+    }
+
+    fn status_field(&self, name: &str) -> Option<u64> {
+        let text = std::fs::read_to_string(format!("/proc/{}/status", self.pid()?)).ok()?;
+        let line = text.lines().find(|l| l.starts_with(name))?;
+        line[name.len()..].trim().trim_end_matches("kB").trim().parse().ok()
+    }
+
+    /// SIGTERM (the server stops its sandboxes), then waits; SIGKILL if it hangs.
+    pub fn stop(&mut self) -> Result<(), String> {
+        let Some(mut child) = self.child.take() else {
+            return Ok(());
+        };
+        let pid = Pid::from_raw(child.id() as i32);
+        let _ = kill(pid, Signal::SIGTERM);
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        loop {
+            match child.try_wait() {
+                Ok(Some(status)) if status.success() => return Ok(()),
+                Ok(Some(status)) => return Err(format!("server exited with {status}")),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err("server did not stop after SIGTERM; killed".to_string());
+                }
+            }
+        }
+    }
+}
+
+impl Drop for ServerProc {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}

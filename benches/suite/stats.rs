@@ -1,0 +1,81 @@
+//! Latency distributions and throughput figures.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+/// Summary of a set of latencies, in milliseconds.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Dist {
+    pub n: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    pub mean_ms: f64,
+}
+
+/// Nearest-rank percentile of an ascending slice; 0 for an empty one.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+pub fn dist(samples: &[Duration]) -> Dist {
+    let mut ms: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1e3).collect();
+    ms.sort_by(f64::total_cmp);
+    let mean = if ms.is_empty() {
+        0.0
+    } else {
+        ms.iter().sum::<f64>() / ms.len() as f64
+    };
+    Dist {
+        n: ms.len(),
+        p50_ms: percentile(&ms, 50.0),
+        p99_ms: percentile(&ms, 99.0),
+        max_ms: ms.last().copied().unwrap_or(0.0),
+        mean_ms: mean,
+    }
+}
+
+/// Bytes moved in a measured time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Throughput {
+    pub bytes: u64,
+    pub secs: f64,
+}
+
+impl Throughput {
+    /// Decimal megabytes per second (1 MB = 10^6 bytes).
+    pub fn mb_per_s(&self) -> f64 {
+        if self.secs <= 0.0 {
+            return 0.0;
+        }
+        self.bytes as f64 / self.secs / 1e6
+    }
+}
+
+/// `a / b`, or 0 when `b` is not a usable divisor.
+pub fn ratio(a: f64, b: f64) -> f64 {
+    if b > 0.0 && b.is_finite() {
+        a / b
+    } else {
+        0.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&v, 50.0), 50.0);
+        assert_eq!(percentile(&v, 99.0), 99.0);
+        assert_eq!(percentile(&v, 100.0), 100.0);
+        assert_eq!(percentile(&[7.0], 99.0), 7.0);
+        assert_eq!(percentile(&[], 50.0), 0.0);
+    }
+}
