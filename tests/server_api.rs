@@ -87,6 +87,19 @@ async fn natural_exit_and_start_failure() {
     let reason = failed.status.unwrap().state_reason;
     assert!(reason.starts_with("StartError:"), "{reason}");
 
+    // A sandbox that cannot be set up fails with the runtime's reason.
+    let mut bad = keep_alive();
+    bad.containers[0].working_dir = "/proc/no-such-dir".into();
+    let sb2 = h.create(bad).await;
+    let failed = h
+        .wait_for(&sb2.sandbox_id, |s| s == pb::State::Failed)
+        .await;
+    let reason = failed.status.unwrap().state_reason;
+    assert!(
+        reason.starts_with("StartError:") && reason.len() > 12,
+        "{reason}"
+    );
+
     // Terminal records stay readable, and Delete on them is a no-op.
     let again = h.get(&sb.sandbox_id).await;
     assert_eq!(state(&again), pb::State::Failed);

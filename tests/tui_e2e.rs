@@ -222,6 +222,13 @@ fn create_exec_stdin_eof_failure_and_quit() {
         s.contains("pasted two"),
         "pasted lines are in the pane:\n{s}"
     );
+    // What was sent is echoed in the pane before cat's copy of it, and the
+    // EOF leaves a mark.
+    assert!(
+        s.matches("hello-from-tmux").count() >= 2,
+        "the sent line is echoed:\n{s}"
+    );
+    assert!(s.contains("^D"), "EOF is marked in the pane:\n{s}");
 
     // A failing command shows its exit code.
     t.keys(&["Escape"]);

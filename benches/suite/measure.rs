@@ -36,7 +36,11 @@ pub async fn exec_round_trips(
         let r = p.result().await.map_err(|e| format!("result #{i}: {e}"))?;
         out.push(started.elapsed());
         if r.returncode != 0 {
-            return Err(format!("exec #{i}: `true` exited {}", r.returncode));
+            return Err(format!(
+                "exec #{i}: `true` exited {}: {}",
+                r.returncode,
+                r.stderr_text().trim()
+            ));
         }
     }
     Ok(out)
@@ -155,7 +159,10 @@ pub async fn stdin_stream(client: &Client, id: &str, bytes: u64) -> Result<Throu
             .map_err(|e| format!("write stdin: {e}"))?;
         left -= n as u64;
     }
-    stdin.close().await.map_err(|e| format!("close stdin: {e}"))?;
+    stdin
+        .close()
+        .await
+        .map_err(|e| format!("close stdin: {e}"))?;
     let r = p.result().await.map_err(|e| format!("wc result: {e}"))?;
     let secs = started.elapsed().as_secs_f64();
     let counted: Option<u64> = r.stdout_text().trim().parse().ok();

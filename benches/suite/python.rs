@@ -20,7 +20,8 @@ pub fn venv_python(target_dir: &Path) -> Result<PathBuf, String> {
     fs::create_dir_all(target_dir).map_err(|e| format!("create {}: {e}", target_dir.display()))?;
     let venv = target_dir.join("cwsandbox-venv");
     let lock_path = target_dir.join("cwsandbox-venv.lock");
-    let lock_file = File::create(&lock_path).map_err(|e| format!("create {}: {e}", lock_path.display()))?;
+    let lock_file =
+        File::create(&lock_path).map_err(|e| format!("create {}: {e}", lock_path.display()))?;
     let _lock = Flock::lock(lock_file, FlockArg::LockExclusive)
         .map_err(|(_, e)| format!("lock {}: {e}", lock_path.display()))?;
     let python = venv.join("bin").join("python");
@@ -30,10 +31,20 @@ pub fn venv_python(target_dir: &Path) -> Result<PathBuf, String> {
     if venv.exists() {
         fs::remove_dir_all(&venv).map_err(|e| format!("remove stale {}: {e}", venv.display()))?;
     }
-    setup(Command::new("python3").arg("-m").arg("venv").arg(&venv), "python3 -m venv")?;
+    setup(
+        Command::new("python3").arg("-m").arg("venv").arg(&venv),
+        "python3 -m venv",
+    )?;
     let spec = format!("cwsandbox=={CLIENT_VERSION}");
     setup(
-        Command::new(&python).args(["-m", "pip", "install", "--disable-pip-version-check", "--quiet", &spec]),
+        Command::new(&python).args([
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--quiet",
+            &spec,
+        ]),
         "pip install cwsandbox",
     )?;
     match installed_version(&python) {
@@ -44,11 +55,16 @@ pub fn venv_python(target_dir: &Path) -> Result<PathBuf, String> {
 
 fn installed_version(python: &Path) -> Option<String> {
     let out = Command::new(python)
-        .args(["-c", "import sys, cwsandbox; sys.stdout.write(cwsandbox.__version__)"])
+        .args([
+            "-c",
+            "import sys, cwsandbox; sys.stdout.write(cwsandbox.__version__)",
+        ])
         .stderr(Stdio::null())
         .output()
         .ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 fn setup(cmd: &mut Command, what: &str) -> Result<(), String> {
@@ -56,11 +72,18 @@ fn setup(cmd: &mut Command, what: &str) -> Result<(), String> {
     if out.status.success() {
         return Ok(());
     }
-    Err(format!("{what}: {}\n{}", out.status, String::from_utf8_lossy(&out.stderr)))
+    Err(format!(
+        "{what}: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    ))
 }
 
 fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("benches").join("python").join("client_bench.py")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("benches")
+        .join("python")
+        .join("client_bench.py")
 }
 
 /// Runs the bench script in `mode` with `arg`; returns its last stdout line.
@@ -90,7 +113,11 @@ fn run(python: &Path, server: &ServerProc, mode: &str, arg: u64) -> Result<Strin
 }
 
 /// `n` sequential `exec(["true"]).result()` round trips, as the script timed them.
-pub fn exec_round_trips(python: &Path, server: &ServerProc, n: usize) -> Result<Vec<Duration>, String> {
+pub fn exec_round_trips(
+    python: &Path,
+    server: &ServerProc,
+    n: usize,
+) -> Result<Vec<Duration>, String> {
     let line = run(python, server, "exec", n as u64)?;
     let times: Vec<Duration> = line
         .strip_prefix("exec_seconds ")
@@ -100,7 +127,10 @@ pub fn exec_round_trips(python: &Path, server: &ServerProc, n: usize) -> Result<
         .collect::<Result<_, _>>()
         .map_err(|e| format!("python timings: {e}"))?;
     if times.len() != n {
-        return Err(format!("python reported {} timings, expected {n}", times.len()));
+        return Err(format!(
+            "python reported {} timings, expected {n}",
+            times.len()
+        ));
     }
     Ok(times)
 }

@@ -20,7 +20,11 @@ async fn connect_clients(server: &ServerProc, n: usize) -> Result<Vec<Client>, S
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
         let ep = Endpoint::new(server.url.clone(), Some(server.token.clone()));
-        out.push(Client::connect(ep).await.map_err(|e| format!("connect: {e}"))?);
+        out.push(
+            Client::connect(ep)
+                .await
+                .map_err(|e| format!("connect: {e}"))?,
+        );
     }
     Ok(out)
 }
@@ -101,7 +105,12 @@ pub struct FloodReport {
 
 /// Runs one output process, checking every byte; returns (exec-start time,
 /// verified bytes) or what went wrong.
-async fn flood_one(client: Client, id: String, tag: String, bytes: u64) -> Result<(Duration, u64), String> {
+async fn flood_one(
+    client: Client,
+    id: String,
+    tag: String,
+    bytes: u64,
+) -> Result<(Duration, u64), String> {
     let argv = vec![
         "sh".to_string(),
         "-c".to_string(),
@@ -120,7 +129,10 @@ async fn flood_one(client: Client, id: String, tag: String, bytes: u64) -> Resul
     let (mut seen, mut good) = (0u64, true);
     while let Some(chunk) = out.next().await {
         if chunk.stream == StreamKind::Stderr {
-            return Err(format!("{tag}: stderr: {}", String::from_utf8_lossy(&chunk.data)));
+            return Err(format!(
+                "{tag}: stderr: {}",
+                String::from_utf8_lossy(&chunk.data)
+            ));
         }
         good &= pattern.check(&chunk.data);
         seen += chunk.data.len() as u64;
@@ -137,7 +149,12 @@ async fn flood_one(client: Client, id: String, tag: String, bytes: u64) -> Resul
 
 /// `sandboxes` × `procs` processes started at once, each printing `bytes`
 /// of its own pattern, every byte checked on arrival.
-pub async fn flood(server: &ServerProc, sandboxes: usize, procs: usize, bytes: u64) -> Result<FloodReport, String> {
+pub async fn flood(
+    server: &ServerProc,
+    sandboxes: usize,
+    procs: usize,
+    bytes: u64,
+) -> Result<FloodReport, String> {
     let clients = connect_clients(server, sandboxes).await?;
     let (ids, create_times) = create_sandboxes(&clients).await?;
     tokio::time::sleep(SETTLE).await;
@@ -161,7 +178,10 @@ pub async fn flood(server: &ServerProc, sandboxes: usize, procs: usize, bytes: u
     };
     let mut starts = Vec::with_capacity(tasks.len());
     for t in tasks {
-        let outcome = t.await.map_err(|e| format!("flood task: {e}")).and_then(|r| r);
+        let outcome = t
+            .await
+            .map_err(|e| format!("flood task: {e}"))
+            .and_then(|r| r);
         match outcome {
             Ok((start, seen)) => {
                 starts.push(start);
@@ -194,18 +214,24 @@ pub struct TierReport {
     pub server_rss_sandboxes_kib: u64,
     pub server_rss_idle_kib: u64,
     pub server_peak_rss_kib: u64,
+    pub server_fds_sandboxes: u64,
+    pub server_fds_idle: u64,
 }
 
 impl TierReport {
     /// Server memory each idle process adds, KiB.
     pub fn kib_per_idle_process(&self) -> f64 {
-        let added = self.server_rss_idle_kib.saturating_sub(self.server_rss_sandboxes_kib);
+        let added = self
+            .server_rss_idle_kib
+            .saturating_sub(self.server_rss_sandboxes_kib);
         added as f64 / self.idle_processes.max(1) as f64
     }
 
     /// Server memory each idle sandbox adds, KiB.
     pub fn kib_per_sandbox(&self) -> f64 {
-        let added = self.server_rss_sandboxes_kib.saturating_sub(self.server_rss_empty_kib);
+        let added = self
+            .server_rss_sandboxes_kib
+            .saturating_sub(self.server_rss_empty_kib);
         added as f64 / self.sandboxes.max(1) as f64
     }
 }
@@ -213,7 +239,12 @@ impl TierReport {
 /// `sandboxes` sandboxes with `procs` idle processes each (`cat` waiting on
 /// an open stdin); memory at each step, then `rt_iters` round trips of
 /// `true` under that load. Every idle process must then exit 0 on EOF.
-pub async fn tier(server: &ServerProc, sandboxes: usize, procs: usize, rt_iters: usize) -> Result<TierReport, String> {
+pub async fn tier(
+    server: &ServerProc,
+    sandboxes: usize,
+    procs: usize,
+    rt_iters: usize,
+) -> Result<TierReport, String> {
     let mut report = TierReport {
         sandboxes,
         idle_processes: sandboxes * procs,
@@ -226,6 +257,7 @@ pub async fn tier(server: &ServerProc, sandboxes: usize, procs: usize, rt_iters:
     report.create = dist(&create_times);
     tokio::time::sleep(SETTLE).await;
     report.server_rss_sandboxes_kib = server.rss_kib().unwrap_or(0);
+    report.server_fds_sandboxes = server.open_fds().unwrap_or(0);
 
     let jobs: Vec<(Client, String)> = clients
         .iter()
@@ -265,22 +297,35 @@ pub async fn tier(server: &ServerProc, sandboxes: usize, procs: usize, rt_iters:
     report.idle_exec_start = dist(&start_times);
     tokio::time::sleep(SETTLE).await;
     report.server_rss_idle_kib = server.rss_kib().unwrap_or(0);
+    report.server_fds_idle = server.open_fds().unwrap_or(0);
 
-    match ids.first() {
-        Some(id) => {
-            let rt = crate::measure::exec_round_trips(&clients[0], id, rt_iters).await?;
-            report.loaded_exec = dist(&rt);
+    let (Some(client), Some(id)) = (clients.first(), ids.first()) else {
+        return Err("no sandbox".to_string());
+    };
+    match crate::measure::exec_round_trips(client, id, rt_iters).await {
+        Ok(rt) => report.loaded_exec = dist(&rt),
+        Err(e) => {
+            report.errors += 1;
+            report
+                .first_error
+                .get_or_insert(format!("exec under load: {e}"));
         }
-        None => return Err("no sandbox".to_string()),
     }
 
     let finished: Vec<Result<(), String>> = stream::iter(idle)
         .map(|mut p| async move {
             let stdin = p.take_stdin().ok_or("no stdin")?;
-            stdin.close().await.map_err(|e| format!("close cat stdin: {e}"))?;
+            stdin
+                .close()
+                .await
+                .map_err(|e| format!("close cat stdin: {e}"))?;
             let r = p.result().await.map_err(|e| format!("cat result: {e}"))?;
             if r.returncode != 0 || !r.stdout.is_empty() {
-                return Err(format!("idle cat: exit {}, {} bytes out", r.returncode, r.stdout.len()));
+                return Err(format!(
+                    "idle cat: exit {}, {} bytes out",
+                    r.returncode,
+                    r.stdout.len()
+                ));
             }
             Ok(())
         })

@@ -29,14 +29,24 @@ impl ServerProc {
     /// fresh data directory, and returns once it has printed its address.
     pub fn start(bin: &Path, token: &str) -> Result<ServerProc, String> {
         let data_dir = tempfile::tempdir().map_err(|e| format!("temp data dir: {e}"))?;
+        // The server logs to stderr too; keep it out of the results table.
+        let stderr_path = data_dir.path().join("serve.stderr");
+        let stderr = std::fs::File::create(&stderr_path)
+            .map_err(|e| format!("create {}: {e}", stderr_path.display()))?;
         let mut child = Command::new(bin)
-            .args(["serve", "--listen", "127.0.0.1:0", "--runtime", "bubblewrap"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--runtime",
+                "bubblewrap",
+            ])
             .env("SANDSCOPE_DATA_DIR", data_dir.path())
             .env("SANDSCOPE_LOG_DIR", data_dir.path().join("logs"))
             .env("SANDSCOPE_TOKEN", token)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .map_err(|e| format!("start {}: {e}", bin.display()))?;
         let stdout = child.stdout.take().ok_or("server stdout not piped")?;
@@ -57,9 +67,12 @@ impl ServerProc {
         let deadline = Instant::now() + START_TIMEOUT;
         while server.url.is_empty() || server.isolation.is_empty() {
             let left = deadline.saturating_duration_since(Instant::now());
-            let line = rx
-                .recv_timeout(left)
-                .map_err(|_| "the server did not print its address and isolation".to_string())?;
+            let Ok(line) = rx.recv_timeout(left) else {
+                let log = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+                return Err(format!(
+                    "the server did not print its address and isolation; its stderr:\n{log}"
+                ));
+            };
             if let Some(url) = line.strip_prefix("sandscope server listening on ") {
                 server.url = url.trim().to_string();
             } else if let Some(iso) = line.strip_prefix("isolation: ") {
@@ -83,10 +96,35 @@ impl ServerProc {
         self.status_field("VmHWM:")
     }
 
+    /// CPU time (user + system) the server process has used so far, seconds.
+    pub fn cpu_secs(&self) -> Option<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()?)).ok()?;
+        // Fields after the parenthesised command name; utime and stime are
+        // fields 14 and 15 of the whole line.
+        let rest = stat.rsplit_once(')')?.1;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: u64 =
+            fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        // SAFETY: sysconf only reads a configuration value.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+        (hz > 0).then(|| ticks as f64 / hz as f64)
+    }
+
+    /// Open file descriptors of the server process.
+    pub fn open_fds(&self) -> Option<u64> {
+        let dir = std::fs::read_dir(format!("/proc/{}/fd", self.pid()?)).ok()?;
+        Some(dir.count() as u64)
+    }
+
     fn status_field(&self, name: &str) -> Option<u64> {
         let text = std::fs::read_to_string(format!("/proc/{}/status", self.pid()?)).ok()?;
         let line = text.lines().find(|l| l.starts_with(name))?;
-        line[name.len()..].trim().trim_end_matches("kB").trim().parse().ok()
+        line[name.len()..]
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()
     }
 
     /// SIGTERM (the server stops its sandboxes), then waits; SIGKILL if it hangs.

@@ -41,7 +41,7 @@ impl tonic::service::Interceptor for Auth {
         let header = req.metadata().get("authorization").map(|v| v.as_bytes());
         match self.check(header) {
             Ok(()) => Ok(req),
-            Err(why) => Err(Status::unauthenticated(why)),
+            Err(why) => Err(super::service::errors::unauthenticated(why)),
         }
     }
 }

@@ -64,7 +64,7 @@ pub enum ServerError {
         #[source]
         source: std::io::Error,
     },
-    #[error("bubblewrap was requested but `bwrap` does not work on this machine")]
+    #[error("bubblewrap was requested but bwrap (with nsenter, setpriv and setsid) does not work on this machine")]
     BubblewrapUnavailable,
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -84,7 +84,8 @@ fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServerEr
 impl ServerConfig {
     /// Data dir from `SANDSCOPE_DATA_DIR`, else the user's data directory;
     /// token from `SANDSCOPE_TOKEN`, else `<data_dir>/token` (generated,
-    /// mode 0600, on first use).
+    /// mode 0600, on first use); runtime from `SANDSCOPE_RUNTIME`
+    /// (`bubblewrap` or `host`), else automatic.
     pub fn from_env(listen: SocketAddr) -> Result<Self, ServerError> {
         let data_dir = match std::env::var_os("SANDSCOPE_DATA_DIR").filter(|v| !v.is_empty()) {
             Some(d) => PathBuf::from(d),
@@ -136,15 +137,17 @@ impl Server {
         let runtime: Arc<dyn Runtime> = match cfg.runtime {
             RuntimeChoice::Host => Arc::new(runtime::host::Host),
             choice => {
-                let works = tokio::task::spawn_blocking(runtime::bwrap_works)
+                let dir = data_dir.clone();
+                let bwrap = tokio::task::spawn_blocking(move || runtime::bwrap::Bwrap::detect(dir))
                     .await
-                    .unwrap_or(false);
-                match (works, choice) {
-                    (true, _) => Arc::new(runtime::bwrap::Bwrap::new(data_dir.clone())),
-                    (false, RuntimeChoice::Bubblewrap) => {
+                    .ok()
+                    .flatten();
+                match (bwrap, choice) {
+                    (Some(b), _) => Arc::new(b),
+                    (None, RuntimeChoice::Bubblewrap) => {
                         return Err(ServerError::BubblewrapUnavailable)
                     }
-                    (false, _) => Arc::new(runtime::host::Host),
+                    (None, _) => Arc::new(runtime::host::Host),
                 }
             }
         };
@@ -312,6 +315,13 @@ impl Drop for Server {
 fn prepare_run_dir(data_dir: &Path) -> Result<PathBuf, ServerError> {
     let base = data_dir.join("sandboxes");
     std::fs::create_dir_all(&base).map_err(io_err(format!("creating {}", base.display())))?;
+    // Workspaces are private to the server (and, through their mounts, to
+    // their sandboxes).
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o700))
+            .map_err(io_err(format!("securing {}", base.display())))?;
+    }
     if let Ok(entries) = std::fs::read_dir(&base) {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();

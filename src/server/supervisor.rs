@@ -2,7 +2,7 @@
 //! log buffer, enforces stop requests and the maximum lifetime, and writes
 //! the terminal state (with the exit code in the same update).
 use super::registry::{is_terminal, now_ts, Entry};
-use super::runtime::{LaunchPlan, Runtime};
+use super::runtime::{LaunchPlan, Launched, Runtime};
 use crate::proto::v1 as pb;
 use std::os::unix::process::ExitStatusExt;
 use std::sync::Arc;
@@ -87,7 +87,7 @@ async fn run(runtime: Arc<dyn Runtime>, entry: Arc<Entry>, mut start: Start) {
             return;
         }
     };
-    let mut launched = match launched {
+    let launched = match launched {
         Ok(l) => l,
         Err(e) => {
             tracing::info!(sandbox = %entry.id, error = %e, "sandbox failed to start");
@@ -113,13 +113,10 @@ async fn run(runtime: Arc<dyn Runtime>, entry: Arc<Entry>, mut start: Start) {
     });
     tracing::info!(sandbox = %entry.id, pid = inst.anchor_pid, "sandbox running");
 
-    let mut pumps = Vec::new();
-    if let Some(out) = launched.child.stdout.take() {
-        pumps.push(tokio::spawn(pump(out, 0, entry.clone())));
-    }
-    if let Some(err) = launched.child.stderr.take() {
-        pumps.push(tokio::spawn(pump(err, 1, entry.clone())));
-    }
+    let Launched {
+        mut child, output, ..
+    } = launched;
+    let pumps = vec![tokio::spawn(pump(output, 0, entry.clone()))];
 
     let lifetime_end = start.max_lifetime.map(|d| Instant::now() + d);
     let mut terminated = false;
@@ -129,7 +126,7 @@ async fn run(runtime: Arc<dyn Runtime>, entry: Arc<Entry>, mut start: Start) {
     stop.mark_changed();
     let status = loop {
         tokio::select! {
-            s = launched.child.wait() => break s,
+            s = child.wait() => break s,
             changed = stop.changed(), if stop_open => {
                 if changed.is_err() {
                     stop_open = false;

@@ -99,6 +99,7 @@ pub async fn run(opts: TuiOptions) -> anyhow::Result<()> {
         scrollback_lines: settings.scrollback_lines,
         max_tiles: settings.max_tiles,
         wrap: settings.wrap,
+        echo_stdin: settings.echo_stdin,
     };
     let state = State::new(url, kind, view, settings.show_terminated);
     let (result, server) = app::run(app::Parts {

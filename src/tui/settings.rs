@@ -26,6 +26,8 @@ pub struct Settings {
     pub stop_grace: Duration,
     /// Whether the mouse is captured (click to focus, wheel to scroll).
     pub mouse: bool,
+    /// Whether what is sent to a process's stdin is shown in its pane.
+    pub echo_stdin: bool,
     pub keymap: Keymap,
     pub theme: Theme,
 }
@@ -41,6 +43,7 @@ impl Default for Settings {
             show_terminated: false,
             stop_grace: Duration::from_secs(5),
             mouse: true,
+            echo_stdin: true,
             keymap: Keymap::default(),
             theme: Theme::default(),
         }
@@ -74,6 +77,7 @@ impl Settings {
                             Duration::from_secs(positive(value).with_context(ctx)? as u64)
                     }
                     "mouse" => s.mouse = boolean(value).with_context(ctx)?,
+                    "echo_stdin" => s.echo_stdin = boolean(value).with_context(ctx)?,
                     other => bail!("unknown key `{other}` in [ui]"),
                 }
             }
@@ -159,6 +163,8 @@ mod tests {
     fn reads_ui_values() {
         let s =
             parse("[ui]\nscrollback_lines = 50\nrefresh_interval_ms = 750\nwrap = true\n").unwrap();
+        assert!(s.echo_stdin);
+        assert!(!parse("[ui]\necho_stdin = false\n").unwrap().echo_stdin);
         assert_eq!(s.scrollback_lines, 50);
         assert_eq!(s.refresh_interval, Duration::from_millis(750));
         assert!(s.wrap);
@@ -221,6 +227,7 @@ mod example_tests {
             "show_terminated",
             "stop_grace_seconds",
             "mouse",
+            "echo_stdin",
         ] {
             assert!(ui.contains_key(key), "[ui] {key} is not documented");
         }

@@ -125,6 +125,17 @@ with Sandbox.run(tags=[RUN_TAG, "conformance-lifecycle"]) as sandbox:
         found = Sandbox.list(tags=[RUN_TAG], show_terminated=True).result()
         eq(len(found), 2, "ids with RUN_TAG, terminated included")
 
+    @case("Sandbox.list follows pages: 60 tagged sandboxes come back once each")
+    def _():
+        tag = f"{RUN_TAG}-many"
+        many = [Sandbox.run("true", tags=[tag]) for _ in range(60)]
+        for ref in [sb.wait_until_complete() for sb in many]:
+            ref.result()
+        found = Sandbox.list(tags=[tag], show_terminated=True).result()
+        eq(len(found), 60, "listed")
+        eq({sb.sandbox_id for sb in found}, {sb.sandbox_id for sb in many}, "ids")
+        eq({sb.returncode for sb in many}, {0}, "returncodes")
+
     @case("write_file then read_file round-trips bytes")
     def _():
         payload = bytes(range(256)) * 64

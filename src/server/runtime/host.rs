@@ -2,8 +2,8 @@
 //! sandbox directory as working directory and TMPDIR. It isolates nothing,
 //! which the server reports loudly.
 use super::{
-    check_executable, signal_group, BoxFuture, ExecSpec, Instance, LaunchPlan, Launched, Runtime,
-    RuntimeError,
+    check_executable, close_inherited_fds, output_pipe, signal_group, BoxFuture, ExecSpec,
+    Instance, LaunchPlan, Launched, Runtime, RuntimeError,
 };
 use nix::sys::signal::Signal;
 use std::process::Stdio;
@@ -51,26 +51,30 @@ impl Runtime for Host {
             let mut env = plan.env.clone();
             env.entry("TMPDIR".into())
                 .or_insert_with(|| tmp.to_string_lossy().into_owned());
+            let (output, out_w, err_w) = output_pipe()?;
             let mut cmd = tokio::process::Command::new(&plan.argv[0]);
-            die_with_server(&mut cmd);
+            tie_to_server(&mut cmd);
             let child = cmd
                 .args(&plan.argv[1..])
                 .env_clear()
                 .envs(&env)
                 .current_dir(&cwd)
                 .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
+                .stdout(out_w)
+                .stderr(err_w)
                 .process_group(0)
                 .kill_on_drop(true)
                 .spawn()
                 .map_err(|e| RuntimeError::Start(format!("{}: {e}", plan.argv[0])))?;
+            // Only the child may hold the write ends, or the log never ends.
+            drop(cmd);
             let anchor_pid = child
                 .id()
                 .and_then(|p| i32::try_from(p).ok())
                 .ok_or_else(|| RuntimeError::Start("the main process exited at once".into()))?;
             Ok(Launched {
                 child,
+                output,
                 instance: Instance {
                     anchor_pid,
                     default_cwd: cwd.to_string_lossy().into_owned(),
@@ -84,7 +88,7 @@ impl Runtime for Host {
 
     fn exec_command(&self, instance: &Instance, spec: &ExecSpec) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new(&spec.argv[0]);
-        die_with_server(&mut cmd);
+        tie_to_server(&mut cmd);
         let mut env = spec.env.clone();
         env.entry("TMPDIR".into()).or_insert_with(|| {
             instance
@@ -112,9 +116,11 @@ impl Runtime for Host {
     }
 }
 
-/// Without namespaces nothing else ties the process to the server: have the
-/// kernel kill it if the server dies.
-fn die_with_server(cmd: &mut tokio::process::Command) {
+/// Keep the server's inherited descriptors out of the process, and, since
+/// without namespaces nothing else ties it to the server, have the kernel
+/// kill it if the server dies.
+fn tie_to_server(cmd: &mut tokio::process::Command) {
+    close_inherited_fds(cmd, 3);
     // SAFETY: prctl is async-signal-safe.
     unsafe {
         cmd.pre_exec(|| {

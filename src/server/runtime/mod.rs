@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::pin::Pin;
 
 pub mod bwrap;
+mod bwrap_fs;
 pub mod host;
 
 /// Default PATH inside sandboxes; the server's own environment never leaks in.
@@ -117,10 +118,33 @@ impl RuntimeError {
     }
 }
 
-/// A started main process; `child`'s stdout and stderr are piped for logs.
+/// A started main process.
 pub struct Launched {
     pub child: tokio::process::Child,
+    /// The main process's stdout and stderr, combined in one pipe so the
+    /// log keeps the order in which lines were written.
+    pub output: tokio::net::unix::pipe::Receiver,
     pub instance: Instance,
+}
+
+/// A pipe for a main process's output: (our read end, the child's stdout,
+/// the child's stderr).
+pub fn output_pipe() -> Result<
+    (
+        tokio::net::unix::pipe::Receiver,
+        std::process::Stdio,
+        std::process::Stdio,
+    ),
+    RuntimeError,
+> {
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| RuntimeError::io("creating the log pipe", e.into()))?;
+    let w2 = w
+        .try_clone()
+        .map_err(|e| RuntimeError::io("creating the log pipe", e))?;
+    let r = tokio::net::unix::pipe::Receiver::from_owned_fd(r)
+        .map_err(|e| RuntimeError::io("creating the log pipe", e))?;
+    Ok((r, w.into(), w2.into()))
 }
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -194,6 +218,34 @@ pub fn signal_group(pgid: i32, sig: nix::sys::signal::Signal) {
     }
 }
 
+/// Mark every descriptor from `first` up close-on-exec in the child, so
+/// descriptors the server inherited from whoever started it never reach a
+/// sandbox. (std's own exec-error pipe is close-on-exec already.)
+pub fn close_inherited_fds(cmd: &mut tokio::process::Command, first: u32) {
+    // SAFETY: close_range is a plain syscall, async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            set_cloexec_from(first);
+            Ok(())
+        });
+    }
+}
+
+/// The same, for use inside an existing pre_exec hook.
+pub fn set_cloexec_from(first: u32) {
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: see above. Failure (kernels before 5.11) only leaves the
+    // descriptors open, as without this call.
+    unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first,
+            libc::c_uint::MAX,
+            CLOSE_RANGE_CLOEXEC,
+        );
+    }
+}
+
 /// SIGKILL every descendant of `pid` (not `pid` itself), deepest first
 /// discovered last; children are stopped first so they cannot fork away.
 pub fn kill_tree(pid: i32) {
@@ -230,32 +282,4 @@ pub fn signal_pid(pid: i32, sig: nix::sys::signal::Signal) {
     if pid > 1 {
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
     }
-}
-
-/// Whether a working bubblewrap is installed (it must be able to create the
-/// namespaces we ask for, which fails in some containers).
-pub fn bwrap_works() -> bool {
-    std::process::Command::new("bwrap")
-        .args([
-            "--unshare-pid",
-            "--unshare-ipc",
-            "--unshare-uts",
-            "--unshare-net",
-            "--die-with-parent",
-            "--ro-bind",
-            "/",
-            "/",
-            "--proc",
-            "/proc",
-            "--dev",
-            "/dev",
-            "/bin/true",
-        ])
-        .env_clear()
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
 }

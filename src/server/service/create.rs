@@ -204,7 +204,7 @@ pub async fn create(
 }
 
 /// A directory name for a volume, whatever its name contains.
-fn dir_name(volume: &str) -> String {
+fn dir_name(index: usize, volume: &str) -> String {
     let safe: String = volume
         .chars()
         .map(|c| {
@@ -215,7 +215,7 @@ fn dir_name(volume: &str) -> String {
             }
         })
         .collect();
-    format!("v-{safe}")
+    format!("{index}-{safe}")
 }
 
 /// Host directory, mount path and read-only flag of each volume mount.
@@ -233,7 +233,12 @@ fn volume_dirs(
                 "must be an absolute path outside /proc, /dev and /workspace",
             ));
         }
-        let Some(vol) = spec.volumes.iter().find(|v| v.name == m.volume) else {
+        let Some((vi, vol)) = spec
+            .volumes
+            .iter()
+            .enumerate()
+            .find(|(_, v)| v.name == m.volume)
+        else {
             return Err(errors::invalid(
                 &format!("{field}.volume"),
                 format!("no volume named {:?}", m.volume),
@@ -256,7 +261,7 @@ fn volume_dirs(
                 "must be a relative path inside the volume",
             ));
         }
-        let mut dir = sandbox_dir.join("volumes").join(dir_name(&vol.name));
+        let mut dir = sandbox_dir.join("volumes").join(dir_name(vi, &vol.name));
         if !m.sub_path.is_empty() {
             dir = dir.join(&m.sub_path);
         }

@@ -49,6 +49,11 @@ fn meta(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         .collect()
 }
 
+/// A missing or wrong bearer token. Plain: clients only look at the code.
+pub fn unauthenticated(why: &str) -> Status {
+    Status::unauthenticated(why)
+}
+
 pub fn sandbox_not_found(id: &str) -> Status {
     status(
         Code::NotFound,

@@ -44,6 +44,8 @@ pub struct View {
     pub scrollback_lines: usize,
     pub max_tiles: usize,
     pub wrap: bool,
+    /// Show what is sent to stdin in the pane (processes without a tty).
+    pub echo_stdin: bool,
 }
 
 #[derive(Debug)]

@@ -74,6 +74,29 @@ pub struct Line {
     /// Ended with a newline; an open line is continued by the next chunk of
     /// the same stream (prompts without a newline still show).
     pub complete: bool,
+    /// Where the echo of what was sent to stdin starts in `text` (a byte
+    /// offset): `Some(0)` for a line that is all input, a later offset when
+    /// the input followed a prompt on the same line, `None` for output only.
+    pub input_from: Option<usize>,
+}
+
+impl Line {
+    fn output(stream: StreamKind, text: String, complete: bool) -> Line {
+        Line {
+            stream,
+            text,
+            complete,
+            input_from: None,
+        }
+    }
+
+    /// The output part and the echoed input part of the text.
+    pub fn split_input(&self) -> (&str, &str) {
+        match self.input_from {
+            Some(at) if self.text.is_char_boundary(at) => self.text.split_at(at),
+            _ => (&self.text, ""),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -187,6 +210,55 @@ impl Pane {
         }
     }
 
+    /// Shows what was sent to stdin the way a terminal would have echoed
+    /// it: after the prompt on an open line, else on lines of its own. The
+    /// process's own output is not touched; this only marks the pane.
+    pub fn echo_input(&mut self, data: &str) {
+        let before = self.total();
+        let clean = strip_controls(&data.replace("\r\n", "\n"));
+        let body = clean.strip_suffix('\n').unwrap_or(&clean);
+        for (i, piece) in body.split('\n').enumerate() {
+            let piece = piece.trim_end_matches('\r');
+            let mut rest = piece;
+            let mut first = true;
+            while first || !rest.is_empty() {
+                let open = self
+                    .lines
+                    .back_mut()
+                    .filter(|l| i == 0 && first && !l.complete && l.input_from.is_none());
+                let room = match &open {
+                    Some(l) => MAX_LINE_CHARS.saturating_sub(l.text.chars().count()),
+                    None => MAX_LINE_CHARS,
+                };
+                let cut = rest
+                    .char_indices()
+                    .nth(room)
+                    .map(|(i, _)| i)
+                    .unwrap_or(rest.len());
+                let (now, later) = rest.split_at(cut);
+                match open {
+                    Some(l) => {
+                        l.input_from = Some(l.text.len());
+                        l.text.push_str(now);
+                        l.complete = true;
+                    }
+                    None => self.push_line(Line {
+                        stream: StreamKind::Stdout,
+                        text: now.to_string(),
+                        complete: true,
+                        input_from: Some(0),
+                    }),
+                }
+                rest = later;
+                first = false;
+            }
+        }
+        if self.scroll > 0 {
+            self.scroll = self.scroll.saturating_add((self.total() - before) as usize);
+            self.clamp_scroll();
+        }
+    }
+
     fn total(&self) -> u64 {
         self.first + self.lines.len() as u64
     }
@@ -213,11 +285,7 @@ impl Pane {
         let mut rest = piece;
         while !rest.is_empty() {
             if self.open_line(stream).is_none() {
-                self.push_line(Line {
-                    stream,
-                    text: String::new(),
-                    complete: false,
-                });
+                self.push_line(Line::output(stream, String::new(), false));
             }
             let Some(line) = self.open_line(stream) else {
                 return;
@@ -239,11 +307,7 @@ impl Pane {
     fn close_line(&mut self, stream: StreamKind) {
         match self.open_line(stream) {
             Some(l) => l.complete = true,
-            None => self.push_line(Line {
-                stream,
-                text: String::new(),
-                complete: true,
-            }),
+            None => self.push_line(Line::output(stream, String::new(), true)),
         }
     }
 
@@ -332,15 +396,18 @@ impl Pane {
         }
     }
 
-    /// The whole transcript as text, stderr lines prefixed so a saved file
-    /// keeps the distinction.
+    /// The whole transcript as text, stderr lines and lines that are only
+    /// echoed input prefixed so a saved file keeps the distinction (input
+    /// typed after a prompt stays on the prompt's line, as on a terminal).
     pub fn transcript(&self) -> String {
         let mut out = String::new();
         for (i, l) in self.lines.iter().enumerate() {
             if i + 1 == self.lines.len() && !l.complete && l.text.is_empty() {
                 break;
             }
-            if l.stream == StreamKind::Stderr {
+            if l.input_from == Some(0) {
+                out.push_str("[stdin] ");
+            } else if l.stream == StreamKind::Stderr {
                 out.push_str("[stderr] ");
             }
             out.push_str(&l.text);
@@ -558,6 +625,71 @@ mod tests {
         assert!(p.drain_inbox());
         assert_eq!(texts(&p), vec!["a", "b"]);
         assert!(p.inbox.push(Stdout, Bytes::from_static(b"c\n")));
+    }
+
+    fn parts(p: &Pane) -> Vec<(&str, &str)> {
+        p.lines().iter().map(Line::split_input).collect()
+    }
+
+    #[test]
+    fn echoed_input_follows_the_prompt_like_a_terminal() {
+        let mut p = Pane::new(100, false);
+        p.append(Stderr, b">>> ");
+        p.echo_input("print(6*7)\n");
+        p.append(Stdout, b"42\n");
+        p.append(Stderr, b">>> ");
+        p.echo_input("^D\n");
+        assert_eq!(
+            parts(&p),
+            vec![(">>> ", "print(6*7)"), ("42", ""), (">>> ", "^D")]
+        );
+        assert_eq!(p.lines()[0].stream, Stderr);
+        // Output after the echo starts a line of its own.
+        p.append(Stderr, b"bye\n");
+        assert_eq!(parts(&p)[3], ("bye", ""));
+        assert_eq!(
+            p.transcript(),
+            "[stderr] >>> print(6*7)\n42\n[stderr] >>> ^D\n[stderr] bye\n"
+        );
+    }
+
+    #[test]
+    fn input_without_a_prompt_gets_its_own_lines() {
+        let mut p = Pane::new(100, false);
+        p.append(Stdout, b"ready\n");
+        p.echo_input("one\r\n\ntwo\n");
+        p.append(Stdout, b"ONE\n");
+        assert_eq!(
+            parts(&p),
+            vec![
+                ("ready", ""),
+                ("", "one"),
+                ("", ""),
+                ("", "two"),
+                ("ONE", "")
+            ]
+        );
+        assert_eq!(
+            p.transcript(),
+            "ready\n[stdin] one\n[stdin] \n[stdin] two\nONE\n"
+        );
+        // Control characters are not echoed raw; long input is split.
+        p.echo_input(&format!("\x1b[31m{}\n", "y".repeat(MAX_LINE_CHARS + 3)));
+        let n = p.len();
+        assert_eq!(p.lines()[n - 2].text.len(), MAX_LINE_CHARS);
+        assert_eq!(p.lines()[n - 1].text, "yyy");
+        assert_eq!(p.lines()[n - 1].input_from, Some(0));
+    }
+
+    #[test]
+    fn echo_keeps_a_scrolled_view_in_place() {
+        let mut p = Pane::new(100, false);
+        for i in 0..10 {
+            p.append(Stdout, format!("{i}\n").as_bytes());
+        }
+        p.scroll_up(3);
+        p.echo_input("a\nb\n");
+        assert_eq!(p.scroll, 5);
     }
 
     #[test]

@@ -42,6 +42,8 @@ pub struct Proc {
     pub close_after_input: bool,
     /// Started with `check`: a non-zero exit is reported as a failure.
     pub check: bool,
+    /// Runs on a pseudo-terminal, which echoes input itself.
+    pub tty: bool,
 }
 
 impl Proc {
@@ -65,6 +67,7 @@ impl Proc {
             queued_input: Vec::new(),
             close_after_input: false,
             check: false,
+            tty: false,
         }
     }
 
@@ -76,6 +79,19 @@ impl Proc {
     pub fn command_line(&self) -> String {
         shlex::try_join(self.argv.iter().map(String::as_str))
             .unwrap_or_else(|_| self.argv.join(" "))
+    }
+
+    /// The command cut to a length that leaves room in a one-line message
+    /// for what happened to it.
+    pub fn brief_command(&self) -> String {
+        const MAX: usize = 40;
+        let full = self.command_line();
+        if full.chars().count() <= MAX {
+            return full;
+        }
+        let mut cut: String = full.chars().take(MAX - 1).collect();
+        cut.push('…');
+        cut
     }
 
     /// `running`, `exit N`, `timeout`, `killed`, `error`.
@@ -90,15 +106,17 @@ impl Proc {
         }
     }
 
-    /// What `poll()` returns: `None` while running, else the return code.
-    /// Timeouts and kills have no code of their own; they show as -9 like a
-    /// SIGKILLed child does in Python's subprocess.
+    /// What `poll()` returns: `None` while running, else the exit code. A
+    /// process that was killed (by its timeout or by the user) or never ran
+    /// has no exit code, so it shows `-`; STATE says which of these it was.
     pub fn poll_label(&self) -> String {
         match &self.phase {
             Phase::Starting | Phase::Running => "None".into(),
             Phase::Ended(ProcessStatus::Exited(c)) => c.to_string(),
-            Phase::Ended(ProcessStatus::TimedOut | ProcessStatus::Killed) => "-9".into(),
-            Phase::Ended(ProcessStatus::Error(_)) | Phase::FailedToStart(_) => "error".into(),
+            Phase::Ended(
+                ProcessStatus::TimedOut | ProcessStatus::Killed | ProcessStatus::Error(_),
+            )
+            | Phase::FailedToStart(_) => "-".into(),
         }
     }
 
@@ -178,16 +196,43 @@ mod tests {
             now,
         );
         assert_eq!(p.command_line(), "sh -c 'exit 3'");
+        assert_eq!(p.brief_command(), "sh -c 'exit 3'");
         assert_eq!(p.poll_label(), "None");
         p.phase = Phase::Ended(ProcessStatus::Exited(3));
         assert_eq!(p.state_label(), "exit 3");
         assert_eq!(p.poll_label(), "3");
+        // No exit code: POLL says so, STATE says why.
         p.phase = Phase::Ended(ProcessStatus::TimedOut);
-        assert_eq!(p.state_label(), "timeout");
+        assert_eq!(
+            (p.state_label().as_str(), p.poll_label().as_str()),
+            ("timeout", "-")
+        );
         p.phase = Phase::Ended(ProcessStatus::Killed);
-        assert_eq!(p.state_label(), "killed");
+        assert_eq!(
+            (p.state_label().as_str(), p.poll_label().as_str()),
+            ("killed", "-")
+        );
+        p.phase = Phase::Ended(ProcessStatus::Error("lost".into()));
+        assert_eq!(
+            (p.state_label().as_str(), p.poll_label().as_str()),
+            ("error", "-")
+        );
         p.phase = Phase::FailedToStart("no".into());
-        assert_eq!(p.state_label(), "error");
+        assert_eq!(
+            (p.state_label().as_str(), p.poll_label().as_str()),
+            ("error", "-")
+        );
+        p.phase = Phase::Ended(ProcessStatus::Exited(-2));
+        assert_eq!(p.poll_label(), "-2");
+    }
+
+    #[test]
+    fn long_commands_are_cut_for_messages() {
+        let argv = vec!["sh".into(), "-c".into(), "x".repeat(100)];
+        let p = Proc::new(1, "sb".into(), argv, Pane::new(10, false), Instant::now());
+        let brief = p.brief_command();
+        assert_eq!(brief.chars().count(), 40);
+        assert!(brief.starts_with("sh -c xxx") && brief.ends_with('…'));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
-use unicode_width::UnicodeWidthChar;
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::{ellipsize, panel};
 use crate::client::StreamKind;
@@ -70,15 +70,15 @@ fn render_pane(
     area: Rect,
 ) {
     let pane = &p.pane;
-    let mut title = format!(
-        " p{} {} · {} ",
-        p.key,
-        ellipsize(&p.command_line(), 30),
-        p.state_label()
-    );
+    let mut tail = format!(" · {} ", p.state_label());
     if !pane.following() {
-        title.push_str(&format!("· ↑{} ", pane.scroll));
+        tail.push_str(&format!("· ↑{} ", pane.scroll));
     }
+    let head = format!(" p{} ", p.key);
+    // The command gets what the border leaves (two corners and a bit of
+    // line), so the state at the end of the title always shows.
+    let room = (area.width as usize).saturating_sub(head.width() + tail.width() + 3);
+    let title = format!("{head}{}{tail}", ellipsize(&p.command_line(), room));
     let mut block = panel(title, focused, theme);
     if selected && !focused {
         block = block.border_style(theme.border_focused);
@@ -134,8 +134,25 @@ fn visible_lines<'a>(pane: &'a Pane, width: usize, height: usize, theme: &Theme)
         } else {
             vec![cut_to_width(&l.text, width)]
         };
-        for piece in pieces.into_iter().rev() {
-            rows.push(styled(piece, base, query.as_deref(), is_current, theme));
+        // Echoed input starts this many characters into the line.
+        let input_at = l.input_from.map(|_| l.split_input().0.chars().count());
+        let mut starts = Vec::with_capacity(pieces.len());
+        let mut at = 0;
+        for piece in &pieces {
+            starts.push(at);
+            at += piece.chars().count();
+        }
+        for (piece, start) in pieces.into_iter().zip(starts).rev() {
+            let look = Look {
+                base,
+                query: query.as_deref(),
+                current: is_current,
+            };
+            let row = match input_at {
+                Some(at) => with_input(piece, at.saturating_sub(start), &look, theme),
+                None => styled(piece, look.base, look.query, look.current, theme),
+            };
+            rows.push(row);
             if rows.len() >= height {
                 break;
             }
@@ -146,6 +163,36 @@ fn visible_lines<'a>(pane: &'a Pane, width: usize, height: usize, theme: &Theme)
     }
     rows.reverse();
     rows
+}
+
+/// How a row of output is drawn.
+struct Look<'q> {
+    base: Style,
+    query: Option<&'q str>,
+    current: bool,
+}
+
+/// A row whose echoed input starts `at` characters in (possibly past its
+/// end): the output part in the stream's style, the input in the stdin style.
+fn with_input<'a>(row: String, at: usize, look: &Look, theme: &Theme) -> Line<'a> {
+    let cut = row.char_indices().nth(at).map_or(row.len(), |(b, _)| b);
+    let (out, input) = row.split_at(cut);
+    let mut spans = Vec::new();
+    if !out.is_empty() {
+        let part = styled(out.to_string(), look.base, look.query, look.current, theme);
+        spans.extend(part.spans);
+    }
+    if !input.is_empty() {
+        let part = styled(
+            input.to_string(),
+            theme.stdin,
+            look.query,
+            look.current,
+            theme,
+        );
+        spans.extend(part.spans);
+    }
+    Line::from(spans)
 }
 
 /// Splits a line into rows of at most `width` terminal columns (wide
@@ -261,6 +308,32 @@ mod tests {
         assert_eq!(wrap_chars("", 4), vec![""]);
         assert_eq!(cut_to_width("日本語", 5), "日本");
         assert_eq!(cut_to_width("abc", 5), "abc");
+    }
+
+    #[test]
+    fn wrapped_input_keeps_its_style_on_every_row() {
+        let theme = Theme::default();
+        let mut pane = Pane::new(10, true);
+        pane.append(StreamKind::Stderr, b">>> ");
+        pane.echo_input("print(6*7)\n");
+        let rows = visible_lines(&pane, 6, 10, &theme);
+        let looks: Vec<Vec<(String, Style)>> = rows
+            .iter()
+            .map(|r| {
+                r.spans
+                    .iter()
+                    .map(|s| (s.content.to_string(), s.style))
+                    .collect()
+            })
+            .collect();
+        assert_eq!(
+            looks,
+            vec![
+                vec![(">>> ".into(), theme.stderr), ("pr".into(), theme.stdin)],
+                vec![("int(6*".into(), theme.stdin)],
+                vec![("7)".into(), theme.stdin)],
+            ]
+        );
     }
 
     #[test]

@@ -47,6 +47,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) -> (u
         .selected_proc
         .and_then(|k| listed.iter().position(|p| p.key == k));
     let first = window_start(sel, rows_h);
+    let cols = columns(inner.width);
     let rows = listed
         .iter()
         .enumerate()
@@ -64,32 +65,26 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) -> (u
             } else {
                 state_style
             };
-            let row = Row::new(vec![
-                Cell::from(Span::styled(
+            let cells = cols.iter().map(|c| match c {
+                Col::Key => Cell::from(Span::styled(
                     format!("{mark}p{}", p.key),
                     if p.marked { theme.marked } else { theme.stdout },
                 )),
-                Cell::from(p.command_line()),
-                Cell::from(Span::styled(p.state_label(), state_style)),
-                Cell::from(p.poll_label()),
-                Cell::from(fmt_duration(p.duration(state.now))),
-                Cell::from(fmt_bytes(p.pane.bytes_out)),
-            ]);
+                Col::Command => Cell::from(p.command_line()),
+                Col::State => Cell::from(Span::styled(p.state_label(), state_style)),
+                Col::Poll => Cell::from(p.poll_label()),
+                Col::Time => Cell::from(fmt_duration(p.duration(state.now))),
+                Col::Out => Cell::from(fmt_bytes(p.pane.bytes_out)),
+            });
+            let row = Row::new(cells);
             if Some(i) == sel {
                 row.style(theme.selected)
             } else {
                 row
             }
         });
-    let header = Row::new(["  #", "COMMAND", "STATE", "POLL", "TIME", "OUT"]).style(theme.header);
-    let widths = [
-        Constraint::Length(5),
-        Constraint::Min(12),
-        Constraint::Length(9),
-        Constraint::Length(5),
-        Constraint::Length(7),
-        Constraint::Length(7),
-    ];
+    let header = Row::new(cols.iter().map(|c| c.title())).style(theme.header);
+    let widths = cols.iter().map(|c| c.constraint());
     frame.render_widget(
         Table::new(rows, widths)
             .header(header)
@@ -98,4 +93,87 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) -> (u
         area,
     );
     (inner.y + 1, first, rows_h.min(listed.len() - first) as u16)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Col {
+    Key,
+    Command,
+    State,
+    Poll,
+    Time,
+    Out,
+}
+
+impl Col {
+    fn title(self) -> &'static str {
+        match self {
+            Col::Key => "  #",
+            Col::Command => "COMMAND",
+            Col::State => "STATE",
+            Col::Poll => "POLL",
+            Col::Time => "TIME",
+            Col::Out => "OUT",
+        }
+    }
+
+    /// Column widths; COMMAND takes what is left, at least `MIN_COMMAND`.
+    fn width(self) -> u16 {
+        match self {
+            Col::Key => 5,
+            Col::Command => MIN_COMMAND,
+            Col::State => 9,
+            Col::Poll => 5,
+            Col::Time | Col::Out => 7,
+        }
+    }
+
+    fn constraint(self) -> Constraint {
+        match self {
+            Col::Command => Constraint::Min(MIN_COMMAND),
+            other => Constraint::Length(other.width()),
+        }
+    }
+}
+
+const MIN_COMMAND: u16 = 12;
+
+/// The columns that fit whole in `width`: on a narrow panel the optional
+/// ones are left out (OUT first, then TIME, then POLL) rather than every
+/// column being squeezed until none is readable.
+fn columns(width: u16) -> Vec<Col> {
+    let mut cols = vec![Col::Key, Col::Command, Col::State];
+    let need = |cols: &[Col]| -> u16 {
+        cols.iter().map(|c| c.width()).sum::<u16>() + cols.len() as u16 - 1
+    };
+    for extra in [Col::Poll, Col::Time, Col::Out] {
+        let mut more = cols.clone();
+        more.push(extra);
+        if need(&more) <= width {
+            cols = more;
+        }
+    }
+    cols
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn narrow_panels_drop_optional_columns_whole() {
+        let all = vec![
+            Col::Key,
+            Col::Command,
+            Col::State,
+            Col::Poll,
+            Col::Time,
+            Col::Out,
+        ];
+        assert_eq!(columns(80), all);
+        assert_eq!(columns(50), all);
+        assert_eq!(columns(49), all[..5].to_vec());
+        assert_eq!(columns(34), all[..4].to_vec());
+        assert_eq!(columns(20), all[..3].to_vec());
+    }
 }

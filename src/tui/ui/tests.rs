@@ -256,3 +256,103 @@ fn tiny_terminals_do_not_panic() {
         h.state.popup = None;
     }
 }
+
+#[test]
+fn narrow_terminal_keeps_bottom_lines_whole() {
+    let (mut h, _, _) = two_processes();
+    h.state
+        .error("listing sandboxes failed: transport error: connection refused (os error 111)");
+    let text = screen(&mut h, 80, 24);
+    let lines: Vec<&str> = text.lines().collect();
+    // The TestBackend prints each row quoted; the last two are the bars.
+    let hints = lines[lines.len() - 1];
+    let status = lines[lines.len() - 2];
+    assert!(status.contains("● connected"), "{status}");
+    assert!(status.contains("…"), "the message is cut visibly: {status}");
+    assert!(
+        hints.contains("q quit") && hints.contains("? help"),
+        "{hints}"
+    );
+    // The hints shown are the first ones of the list, each one whole.
+    let shown = hints.trim_matches('"').trim_end();
+    let pieces: Vec<&str> = shown.split("  ").collect();
+    let all: Vec<String> = h
+        .keymap
+        .hints(h.state.focus)
+        .iter()
+        .map(|(k, l)| format!("{k} {l}"))
+        .collect();
+    assert!(pieces.len() < all.len(), "80 columns cannot hold all hints");
+    assert_eq!(pieces, all[..pieces.len()].to_vec());
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn echoed_input_is_styled_apart_from_output() {
+    let mut h = Harness::new();
+    let py = h.exec("python3 -i -q");
+    output(&mut h, py, StreamKind::Stderr, ">>> ");
+    h.key(KeyCode::Char('i'));
+    h.typ("print(6*7)");
+    h.key(KeyCode::Enter);
+    output(&mut h, py, StreamKind::Stdout, "42\n");
+    h.state.zoom = true;
+    pin_time(&mut h);
+    for theme in [Theme::default(), Theme::monochrome()] {
+        let (term, hits) = draw(&h, &theme, 60, 12);
+        let pane = hits.panes[0].1;
+        let buf = term.backend().buffer();
+        let x0 = pane.x + 1;
+        let row = |y: u16| {
+            (x0..pane.right() - 1)
+                .map(|x| buf[(x, y)].symbol())
+                .collect::<String>()
+        };
+        let y = (pane.y..pane.bottom())
+            .find(|y| row(*y).starts_with(">>> print(6*7)"))
+            .expect("prompt and input share a line");
+        let y_out = (pane.y..pane.bottom())
+            .find(|y| row(*y).starts_with("42"))
+            .unwrap();
+        let looks = |x: u16, y: u16| {
+            let c = &buf[(x, y)];
+            (c.fg, c.modifier)
+        };
+        let style_of = |s: ratatui::style::Style| {
+            (
+                s.fg.unwrap_or(Color::Reset),
+                s.add_modifier - s.sub_modifier,
+            )
+        };
+        assert_eq!(looks(x0, y), style_of(theme.stderr), "the prompt");
+        assert_eq!(looks(x0 + 4, y), style_of(theme.stdin), "the input");
+        assert_eq!(looks(x0, y_out), style_of(theme.stdout), "the output");
+        assert_ne!(style_of(theme.stdin), style_of(theme.stdout));
+        assert_ne!(style_of(theme.stdin), style_of(theme.stderr));
+    }
+}
+
+#[test]
+fn poll_column_shows_no_code_for_timeouts_and_kills() {
+    let mut h = Harness::new();
+    let timed = h.exec("sleep 30");
+    let killed = h.exec("sleep 31");
+    let ok = h.exec("true");
+    h.end(timed, ProcessStatus::TimedOut);
+    h.end(killed, ProcessStatus::Killed);
+    h.end(ok, ProcessStatus::Exited(0));
+    let text = screen(&mut h, 120, 30);
+    // The processes panel is right of the sandboxes panel on its rows.
+    let row = |cmd: &str| -> Vec<String> {
+        let line = text.lines().find(|l| l.contains(cmd)).unwrap();
+        let (_, rest) = line.split_once(cmd).unwrap();
+        rest.split_whitespace()
+            .take_while(|w| !w.starts_with('│') && !w.starts_with('┃'))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(row("sleep 30")[..2], ["timeout", "-"]);
+    assert_eq!(row("sleep 31")[..2], ["killed", "-"]);
+    assert_eq!(row("true")[..3], ["exit", "0", "0"]);
+    assert!(!text.contains("-9"), "{text}");
+}

@@ -190,7 +190,7 @@ fn focus_stdin(state: &mut State) {
 fn kill(state: &mut State, fx: &mut Vec<Effect>) {
     match state.selected() {
         Some(p) if p.is_live() => {
-            let (key, cmd) = (p.key, p.command_line());
+            let (key, cmd) = (p.key, p.brief_command());
             fx.push(Effect::Kill(key));
             state.info(format!("killing p{key} ({cmd})"));
         }

@@ -6,6 +6,7 @@ use crate::tui::state::procs::{Phase, StdinState};
 use crate::tui::state::{Connection, State};
 
 use super::popup::{start_exec, start_wait};
+use super::stdin::{echo, EOF_ECHO};
 
 pub fn on_net(state: &mut State, ev: NetEvent, fx: &mut Vec<Effect>) -> bool {
     match ev {
@@ -65,7 +66,7 @@ pub fn on_net(state: &mut State, ev: NetEvent, fx: &mut Vec<Effect>) -> bool {
             p.ended = Some(now);
             let mut text = format!(
                 "p{key} ({}) finished: {}",
-                p.command_line(),
+                p.brief_command(),
                 p.state_label()
             );
             if p.check && matches!(status, ProcessStatus::Exited(c) if c != 0) {
@@ -115,13 +116,17 @@ fn exec_started(state: &mut State, key: ProcKey, stdin: bool, fx: &mut Vec<Effec
     if !stdin {
         return;
     }
+    if close {
+        p.stdin = StdinState::Closed;
+    }
     if !input.is_empty() {
         let mut data = input.join("\n");
         data.push('\n');
+        echo(state, key, &data);
         fx.push(Effect::StdinWrite { key, data });
     }
     if close {
-        p.stdin = StdinState::Closed;
+        echo(state, key, EOF_ECHO);
         fx.push(Effect::StdinEof { key });
     }
 }

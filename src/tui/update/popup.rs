@@ -168,6 +168,7 @@ pub fn start_exec(
     let inbox = pane.inbox.clone();
     let mut proc = Proc::new(key, sandbox_id.clone(), argv.clone(), pane, state.now);
     proc.check = opts.check;
+    proc.tty = opts.tty.is_some();
     state.procs.push(proc);
     // The new process is selected and its pane is on screen, even when the
     // list was showing another sandbox.

@@ -40,14 +40,28 @@ fn target(state: &State) -> Result<ProcKey, String> {
     }
 }
 
+/// Shows input in the process's pane, as a terminal's echo would, unless
+/// turned off or a pseudo-terminal echoes it already. Output that arrived
+/// before the input goes first.
+pub fn echo(state: &mut State, key: ProcKey, data: &str) {
+    if !state.view.echo_stdin {
+        return;
+    }
+    if let Some(p) = state.proc_mut(key).filter(|p| !p.tty) {
+        p.pane.drain_inbox();
+        p.pane.echo_input(data);
+    }
+}
+
+/// How the end of input is shown in the pane, like a terminal shows Ctrl-D.
+pub const EOF_ECHO: &str = "^D\n";
+
 pub fn send_line(state: &mut State, fx: &mut Vec<Effect>) {
     match target(state) {
         Ok(key) => {
-            let line = state.stdin.lines().join("");
-            fx.push(Effect::StdinWrite {
-                key,
-                data: format!("{line}\n"),
-            });
+            let data = format!("{}\n", state.stdin.lines().join(""));
+            echo(state, key, &data);
+            fx.push(Effect::StdinWrite { key, data });
             state.stdin = tui_textarea::TextArea::default();
         }
         Err(e) => state.error(e),
@@ -57,6 +71,7 @@ pub fn send_line(state: &mut State, fx: &mut Vec<Effect>) {
 pub fn send_eof(state: &mut State, fx: &mut Vec<Effect>) {
     match target(state) {
         Ok(key) => {
+            echo(state, key, EOF_ECHO);
             fx.push(Effect::StdinEof { key });
             if let Some(p) = state.proc_mut(key) {
                 p.stdin = StdinState::Closed;
@@ -87,6 +102,7 @@ pub fn paste(state: &mut State, text: &str, fx: &mut Vec<Effect>) {
     let (lines, tail) = text.split_at(last_nl + 1);
     let data = format!("{head}{lines}");
     let count = data.matches('\n').count();
+    echo(state, key, &data);
     fx.push(Effect::StdinWrite { key, data });
     state.stdin = tui_textarea::TextArea::default();
     state.stdin.insert_str(tail);

@@ -18,6 +18,7 @@ pub fn new_state() -> State {
         scrollback_lines: 100,
         max_tiles: 4,
         wrap: false,
+        echo_stdin: true,
     };
     let mut s = State::new("http://127.0.0.1:1".into(), "embedded".into(), view, false);
     s.sandboxes
@@ -175,7 +176,89 @@ fn stdin_line_eof_and_exit() {
     h.end(key, ProcessStatus::Exited(0));
     let p = h.state.proc(key).unwrap();
     assert_eq!(p.state_label(), "exit 0");
-    assert_eq!(p.pane.lines()[0].text, "qxk hello");
+    // What was sent is echoed before what cat printed back.
+    assert_eq!(
+        pane_parts(&h, key),
+        owned(&[("", "qxk hello"), ("", "^D"), ("qxk hello", "")])
+    );
+}
+
+/// Each line of a pane as (output part, echoed input part).
+fn pane_parts(h: &Harness, key: u64) -> Vec<(String, String)> {
+    let pane = &h.state.proc(key).unwrap().pane;
+    pane.lines()
+        .iter()
+        .take(pane.visible_len())
+        .map(|l| {
+            let (out, input) = l.split_input();
+            (out.to_string(), input.to_string())
+        })
+        .collect()
+}
+
+fn owned(parts: &[(&str, &str)]) -> Vec<(String, String)> {
+    parts
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+fn output(h: &mut Harness, key: u64, stream: StreamKind, data: &'static [u8]) {
+    let inbox = h.state.proc(key).unwrap().pane.inbox.clone();
+    inbox.push(stream, Bytes::from_static(data));
+    h.net(NetEvent::PaneChanged(key));
+}
+
+#[test]
+fn interactive_session_reads_like_a_transcript() {
+    let mut h = Harness::new();
+    let key = h.exec("python3 -i -q");
+    output(&mut h, key, StreamKind::Stderr, b">>> ");
+    h.key(KeyCode::Char('i'));
+    h.typ("print(6*7)");
+    // The next prompt is already in the inbox, not yet drained: the echo
+    // still lands after the first prompt, and the prompt after the echo.
+    let inbox = h.state.proc(key).unwrap().pane.inbox.clone();
+    inbox.push(StreamKind::Stdout, Bytes::from_static(b"early\n"));
+    h.key(KeyCode::Enter);
+    output(&mut h, key, StreamKind::Stdout, b"42\n");
+    output(&mut h, key, StreamKind::Stderr, b">>> ");
+    h.send(Msg::Paste("a = 1\nb = 2\n".into()));
+    output(&mut h, key, StreamKind::Stderr, b">>> ");
+    h.ctrl('d');
+    assert_eq!(
+        pane_parts(&h, key),
+        owned(&[
+            (">>> ", ""),
+            ("early", ""),
+            ("", "print(6*7)"),
+            ("42", ""),
+            (">>> ", "a = 1"),
+            ("", "b = 2"),
+            (">>> ", "^D"),
+        ])
+    );
+}
+
+#[test]
+fn echo_can_be_turned_off_and_skips_terminals() {
+    let mut h = Harness::new();
+    h.state.view.echo_stdin = false;
+    let key = h.exec("cat");
+    h.key(KeyCode::Char('i'));
+    h.typ("quiet");
+    assert_eq!(h.key(KeyCode::Enter).len(), 1);
+    h.ctrl('d');
+    assert!(pane_parts(&h, key).is_empty());
+
+    h.state.view.echo_stdin = true;
+    h.key(KeyCode::Esc);
+    let tty = h.exec("bash");
+    h.state.proc_mut(tty).unwrap().tty = true;
+    h.key(KeyCode::Char('i'));
+    h.typ("ls");
+    assert_eq!(h.key(KeyCode::Enter).len(), 1);
+    assert!(pane_parts(&h, tty).is_empty(), "a tty echoes by itself");
 }
 
 #[test]
@@ -434,6 +517,10 @@ fn script_exec_queues_input_until_running() {
     let fx = h.net(NetEvent::ExecStarted { key, stdin: true });
     assert!(
         matches!(&fx[..], [Effect::StdinWrite { data, .. }, Effect::StdinEof { .. }] if data == "print(1)\nprint(2)\n")
+    );
+    assert_eq!(
+        pane_parts(&h, key),
+        owned(&[("", "print(1)"), ("", "print(2)"), ("", "^D")])
     );
     assert!(h.state.proc(key).unwrap().marked);
     h.net(NetEvent::Script(ScriptEvent::Wait { n: 1 }));

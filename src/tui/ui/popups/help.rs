@@ -31,9 +31,16 @@ pub fn render(scroll: u16, st: &Style, frame: &mut Frame, area: Rect) {
         "Mouse: click focuses and selects, the wheel scrolls. Keys can be changed in [keys].",
         theme.dim,
     )));
-    let height = (lines.len() as u16 + 2).min(area.height);
+    let full = lines.len() as u16 + 2;
+    let height = full.min(area.height);
     let rect = centered(area, 90, height);
     frame.render_widget(Clear, rect);
-    let block = panel(" Help · Esc closes ", true, theme);
+    // On a short terminal the list goes on below the frame: say how to get there.
+    let title = if full > height {
+        " Help · ↑↓ PgUp PgDn scroll · Esc closes "
+    } else {
+        " Help · Esc closes "
+    };
+    let block = panel(title, true, theme);
     frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll, 0)), rect);
 }

@@ -1,0 +1,416 @@
+//! The whole run, shared by `cargo bench` (full sizes) and the smoke test
+//! (tiny sizes): every comparison is measured in the same run, side by side.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sandscope::client::{Client, Endpoint, SandboxRequest};
+
+use crate::report::{plot_svg, Series, Summary};
+use crate::scale::{FloodReport, TierReport};
+use crate::server_proc::ServerProc;
+use crate::stats::{dist, ratio};
+use crate::{measure, python, scale};
+
+const TOKEN: &str = "bench-token-0123456789";
+const MIB: u64 = 1 << 20;
+const GIB: f64 = (1u64 << 30) as f64;
+/// Exec and bare-spawn samples are taken in alternating blocks so that a
+/// noisy neighbour hits both sides alike.
+const BLOCKS: usize = 10;
+
+#[derive(Debug, Clone)]
+pub struct Sizes {
+    pub mode: &'static str,
+    pub exec_iters: usize,
+    /// None: the Python client is not run.
+    pub python: Option<PythonSizes>,
+    pub stdout_bytes: u64,
+    pub stdin_bytes: u64,
+    pub flood_sandboxes: usize,
+    pub flood_procs: usize,
+    pub flood_bytes: u64,
+    pub tiers: Vec<usize>,
+    pub tier_procs: usize,
+    pub tier_exec_iters: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct PythonSizes {
+    pub exec_iters: usize,
+    pub stdout_bytes: u64,
+}
+
+impl Sizes {
+    pub fn full() -> Sizes {
+        Sizes {
+            mode: "full",
+            exec_iters: 2000,
+            python: Some(PythonSizes {
+                exec_iters: 200,
+                stdout_bytes: 64 * MIB,
+            }),
+            stdout_bytes: 1024 * MIB,
+            stdin_bytes: 1024 * MIB,
+            flood_sandboxes: 100,
+            flood_procs: 10,
+            flood_bytes: MIB,
+            tiers: vec![10, 100, 500],
+            // The server holds 4 descriptors per idle exec: 500 x 10 would
+            // need 20,000, this machine's whole RLIMIT_NOFILE.
+            tier_procs: 8,
+            tier_exec_iters: 200,
+        }
+    }
+
+    pub fn smoke() -> Sizes {
+        Sizes {
+            mode: "smoke",
+            exec_iters: 20,
+            python: None,
+            stdout_bytes: 8 * MIB,
+            stdin_bytes: 8 * MIB,
+            flood_sandboxes: 3,
+            flood_procs: 4,
+            flood_bytes: 256 << 10,
+            tiers: vec![1, 3],
+            tier_procs: 3,
+            tier_exec_iters: 10,
+        }
+    }
+}
+
+pub struct Outcome {
+    pub summary: Summary,
+    pub flood: FloodReport,
+    pub tiers: Vec<TierReport>,
+}
+
+fn progress(msg: &str) {
+    eprintln!("[bench] {msg}");
+}
+
+fn mb(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+/// Runs every measurement against `bin serve` and writes
+/// `out_dir/summary.json` and the scale plot.
+pub async fn run_all(
+    bin: &Path,
+    target_dir: &Path,
+    out_dir: &Path,
+    sizes: &Sizes,
+) -> Result<Outcome, String> {
+    let mut s = Summary::default();
+    s.text("bench_mode", sizes.mode);
+    s.text(
+        "server_measured",
+        "child process `sandscope serve --runtime bubblewrap`",
+    );
+    s.num(
+        "cpu_cores",
+        std::thread::available_parallelism().map_or(0, |n| n.get()) as f64,
+    );
+    s.num(
+        "unix_time_s",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()) as f64,
+    );
+
+    let mut server = ServerProc::start(bin, TOKEN)?;
+    s.text("server_isolation", server.isolation.clone());
+    let client = Client::connect(Endpoint::new(server.url.clone(), Some(TOKEN.to_string())))
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    let id = client
+        .run(SandboxRequest::default())
+        .await
+        .map_err(|e| format!("create sandbox: {e}"))?
+        .id;
+
+    progress(&format!(
+        "exec round trip: {} x `true`, beside bare spawns",
+        sizes.exec_iters
+    ));
+    measure::exec_round_trips(&client, &id, 20).await?;
+    measure::bare_spawns(20)?;
+    let (mut execs, mut spawns) = (Vec::new(), Vec::new());
+    let cpu_before = server.cpu_secs().unwrap_or(0.0);
+    let per_block = sizes.exec_iters.div_ceil(BLOCKS);
+    while execs.len() < sizes.exec_iters {
+        let n = per_block.min(sizes.exec_iters - execs.len());
+        execs.extend(measure::exec_round_trips(&client, &id, n).await?);
+        spawns.extend(measure::bare_spawns(n)?);
+    }
+    let exec_cpu = server.cpu_secs().unwrap_or(0.0) - cpu_before;
+    let (exec, bare) = (dist(&execs), dist(&spawns));
+    s.num("exec_iterations", exec.n as f64);
+    s.num("exec_p50_ms", exec.p50_ms);
+    s.num("exec_p99_ms", exec.p99_ms);
+    s.num("exec_max_ms", exec.max_ms);
+    s.num("bare_spawn_p50_ms", bare.p50_ms);
+    s.num("bare_spawn_p99_ms", bare.p99_ms);
+    s.num(
+        "exec_p50_vs_bare_spawn_ratio",
+        ratio(exec.p50_ms, bare.p50_ms),
+    );
+    s.num(
+        "exec_p99_vs_bare_spawn_ratio",
+        ratio(exec.p99_ms, bare.p99_ms),
+    );
+    s.num(
+        "exec_server_cpu_ms_per_exec",
+        exec_cpu * 1e3 / exec.n.max(1) as f64,
+    );
+
+    let py = match &sizes.python {
+        Some(p) => Some((python::venv_python(target_dir)?, p)),
+        None => None,
+    };
+    if let Some((python_bin, p)) = &py {
+        progress(&format!("Python client: {} x `true`", p.exec_iters));
+        let t = dist(&python::exec_round_trips(
+            python_bin,
+            &server,
+            p.exec_iters,
+        )?);
+        s.num("python_exec_iterations", t.n as f64);
+        s.num("python_exec_p50_ms", t.p50_ms);
+        s.num("python_exec_p99_ms", t.p99_ms);
+        s.num(
+            "python_vs_rust_exec_p50_ratio",
+            ratio(t.p50_ms, exec.p50_ms),
+        );
+        s.num(
+            "python_vs_rust_exec_p99_ratio",
+            ratio(t.p99_ms, exec.p99_ms),
+        );
+    }
+
+    progress(&format!(
+        "stdout: {} MiB through StreamExec, beside a local pipe",
+        sizes.stdout_bytes / MIB
+    ));
+    let local = measure::local_pipe(sizes.stdout_bytes)?;
+    let cpu_before = server.cpu_secs().unwrap_or(0.0);
+    let out = measure::stdout_stream(&client, &id, sizes.stdout_bytes).await?;
+    let out_cpu = server.cpu_secs().unwrap_or(0.0) - cpu_before;
+    s.num("stdout_bytes", out.bytes as f64);
+    s.num("stdout_mb_per_s", out.mb_per_s());
+    s.num("local_pipe_mb_per_s", local.mb_per_s());
+    s.num(
+        "stdout_vs_local_pipe_ratio",
+        ratio(out.mb_per_s(), local.mb_per_s()),
+    );
+    s.num(
+        "stdout_server_cpu_s_per_gib",
+        out_cpu * GIB / out.bytes as f64,
+    );
+    if let Some((python_bin, p)) = &py {
+        progress(&format!(
+            "Python client: {} MiB stdout",
+            p.stdout_bytes / MIB
+        ));
+        let t = python::stdout_stream(python_bin, &server, p.stdout_bytes)?;
+        s.num("python_stdout_bytes", t.bytes as f64);
+        s.num("python_stdout_mb_per_s", t.mb_per_s());
+        s.num(
+            "rust_vs_python_stdout_ratio",
+            ratio(out.mb_per_s(), t.mb_per_s()),
+        );
+    }
+
+    progress(&format!(
+        "stdin: {} MiB into `wc -c`, beside a local pipe",
+        sizes.stdin_bytes / MIB
+    ));
+    let local_in = measure::local_stdin_pipe(sizes.stdin_bytes)?;
+    let cpu_before = server.cpu_secs().unwrap_or(0.0);
+    let input = measure::stdin_stream(&client, &id, sizes.stdin_bytes).await?;
+    let in_cpu = server.cpu_secs().unwrap_or(0.0) - cpu_before;
+    s.num("stdin_bytes", input.bytes as f64);
+    s.num("stdin_mb_per_s", input.mb_per_s());
+    s.num("local_stdin_pipe_mb_per_s", local_in.mb_per_s());
+    s.num(
+        "stdin_vs_local_pipe_ratio",
+        ratio(input.mb_per_s(), local_in.mb_per_s()),
+    );
+    s.num(
+        "stdin_server_cpu_s_per_gib",
+        in_cpu * GIB / input.bytes as f64,
+    );
+    s.num(
+        "single_sandbox_server_peak_rss_mb",
+        mb(server.peak_rss_kib().unwrap_or(0)),
+    );
+    let _ = client.stop(&id, Duration::ZERO).await;
+    drop(client);
+    server.stop()?;
+
+    progress(&format!(
+        "flood: {} sandboxes x {} processes x {} KiB, every byte checked",
+        sizes.flood_sandboxes,
+        sizes.flood_procs,
+        sizes.flood_bytes >> 10
+    ));
+    let mut server = ServerProc::start(bin, TOKEN)?;
+    let flood = scale::flood(
+        &server,
+        sizes.flood_sandboxes,
+        sizes.flood_procs,
+        sizes.flood_bytes,
+    )
+    .await?;
+    server.stop()?;
+    if let Some(e) = &flood.first_error {
+        progress(&format!("flood: first error: {e}"));
+    }
+    s.num("flood_sandboxes", flood.sandboxes as f64);
+    s.num("flood_processes", flood.processes as f64);
+    s.num("flood_bytes_per_process", sizes.flood_bytes as f64);
+    s.num("flood_bytes_verified", flood.bytes_verified as f64);
+    s.num(
+        "flood_bytes_unverified",
+        flood.bytes_expected.saturating_sub(flood.bytes_verified) as f64,
+    );
+    s.num("flood_errors", flood.errors as f64);
+    s.num("flood_sandbox_create_p50_ms", flood.create.p50_ms);
+    s.num("flood_exec_start_p50_ms", flood.exec_start.p50_ms);
+    s.num("flood_exec_start_p99_ms", flood.exec_start.p99_ms);
+    s.num("flood_wall_s", flood.wall_secs);
+    s.num(
+        "flood_mb_per_s",
+        flood.bytes_verified as f64 / flood.wall_secs.max(1e-9) / 1e6,
+    );
+    s.num(
+        "flood_server_rss_sandboxes_mb",
+        mb(flood.server_rss_idle_kib),
+    );
+    s.num("flood_server_peak_rss_mb", mb(flood.server_peak_rss_kib));
+
+    let mut tiers = Vec::new();
+    for &n in &sizes.tiers {
+        progress(&format!(
+            "scale: {n} sandboxes x {} idle processes",
+            sizes.tier_procs
+        ));
+        let mut server = ServerProc::start(bin, TOKEN)?;
+        let t = scale::tier(&server, n, sizes.tier_procs, sizes.tier_exec_iters).await?;
+        server.stop()?;
+        if let Some(e) = &t.first_error {
+            progress(&format!("scale {n}: first error: {e}"));
+        }
+        let k = format!("scale_{n}");
+        s.num(format!("{k}_idle_processes"), t.idle_processes as f64);
+        s.num(format!("{k}_errors"), t.errors as f64);
+        s.num(format!("{k}_sandbox_create_p50_ms"), t.create.p50_ms);
+        s.num(format!("{k}_sandbox_create_p99_ms"), t.create.p99_ms);
+        s.num(
+            format!("{k}_idle_exec_start_p99_ms"),
+            t.idle_exec_start.p99_ms,
+        );
+        s.num(format!("{k}_exec_p50_ms"), t.loaded_exec.p50_ms);
+        s.num(format!("{k}_exec_p99_ms"), t.loaded_exec.p99_ms);
+        s.num(
+            format!("{k}_server_rss_empty_mb"),
+            mb(t.server_rss_empty_kib),
+        );
+        s.num(
+            format!("{k}_server_rss_sandboxes_mb"),
+            mb(t.server_rss_sandboxes_kib),
+        );
+        s.num(
+            format!("{k}_server_rss_idle_processes_mb"),
+            mb(t.server_rss_idle_kib),
+        );
+        s.num(format!("{k}_server_peak_rss_mb"), mb(t.server_peak_rss_kib));
+        s.num(
+            format!("{k}_server_open_fds_sandboxes"),
+            t.server_fds_sandboxes as f64,
+        );
+        s.num(
+            format!("{k}_server_open_fds_idle_processes"),
+            t.server_fds_idle as f64,
+        );
+        s.num(format!("{k}_kib_per_sandbox"), t.kib_per_sandbox());
+        s.num(
+            format!("{k}_kib_per_idle_process"),
+            t.kib_per_idle_process(),
+        );
+        tiers.push(t);
+    }
+    if let (Some(first), Some(last)) = (tiers.first(), tiers.last()) {
+        s.num(
+            "scale_kib_per_idle_process_growth_ratio",
+            ratio(last.kib_per_idle_process(), first.kib_per_idle_process()),
+        );
+    }
+
+    std::fs::create_dir_all(out_dir).map_err(|e| format!("create {}: {e}", out_dir.display()))?;
+    write_plot(out_dir, &tiers)?;
+    s.write_json(&out_dir.join("summary.json"))?;
+    Ok(Outcome {
+        summary: s,
+        flood,
+        tiers,
+    })
+}
+
+/// `scale.svg`, and `scale.png` when ImageMagick's `convert` is installed.
+fn write_plot(out_dir: &Path, tiers: &[TierReport]) -> Result<PathBuf, String> {
+    let pts = |f: &dyn Fn(&TierReport) -> f64| -> Vec<(f64, f64)> {
+        tiers.iter().map(|t| (t.sandboxes as f64, f(t))).collect()
+    };
+    let latency = [
+        Series {
+            name: "exec round trip p50 (all idle processes alive)".into(),
+            color: "#1f77b4",
+            points: pts(&|t| t.loaded_exec.p50_ms),
+        },
+        Series {
+            name: "exec round trip p99".into(),
+            color: "#ff7f0e",
+            points: pts(&|t| t.loaded_exec.p99_ms),
+        },
+        Series {
+            name: "exec-start p99 while starting the idle processes".into(),
+            color: "#2ca02c",
+            points: pts(&|t| t.idle_exec_start.p99_ms),
+        },
+    ];
+    let memory = [
+        Series {
+            name: "server RSS, sandboxes only".into(),
+            color: "#1f77b4",
+            points: pts(&|t| mb(t.server_rss_sandboxes_kib)),
+        },
+        Series {
+            name: "server RSS, with the idle processes".into(),
+            color: "#ff7f0e",
+            points: pts(&|t| mb(t.server_rss_idle_kib)),
+        },
+        Series {
+            name: "server peak RSS".into(),
+            color: "#d62728",
+            points: pts(&|t| mb(t.server_peak_rss_kib)),
+        },
+    ];
+    let svg = plot_svg(
+        "sandscope server: latency and memory as sandboxes grow",
+        ("latency (ms)", &latency),
+        ("server memory (MB)", &memory),
+    );
+    let svg_path = out_dir.join("scale.svg");
+    std::fs::write(&svg_path, svg).map_err(|e| format!("write {}: {e}", svg_path.display()))?;
+    let png_path = out_dir.join("scale.png");
+    let converted = std::process::Command::new("convert")
+        .arg(&svg_path)
+        .arg(&png_path)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    Ok(if converted { png_path } else { svg_path })
+}
