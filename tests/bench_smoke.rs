@@ -65,6 +65,8 @@ fn tiny_suite_verifies_every_byte() {
         Err(e) => panic!("suite failed: {e}"),
     };
     let s = &outcome.summary;
+    // Shown with --nocapture; the figures are not judged here.
+    println!("{}", s.table());
     let num = |k: &str| {
         s.get(k)
             .unwrap_or_else(|| panic!("{k} missing from the summary"))

@@ -127,9 +127,16 @@ async fn delete_semantics() {
         .running(spec_with(&[
             "sh",
             "-c",
-            "trap '' TERM; while :; do sleep 0.1; done",
+            "trap '' TERM; : > trapped; while :; do sleep 0.1; done",
         ]))
         .await;
+    // Running means started, not that the trap is set yet: a SIGTERM
+    // before that would end the shell with 143.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while h.exec(&id, &["test", "-e", "trapped"]).await.code != Some(0) {
+        assert!(std::time::Instant::now() < until, "the trap was never set");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let del = h.delete(&id, 1).await;
     assert_eq!(state(del.sandbox.as_ref().unwrap()), pb::State::Terminating);
     assert_eq!(state(&h.get(&id).await), pb::State::Terminating);
@@ -479,7 +486,10 @@ async fn host_runtime_works_and_says_it_is_unisolated() {
     assert_eq!(h.server().isolation(), "host (NO ISOLATION)");
     let id = h.running(keep_alive()).await;
     let sb = h.get(&id).await;
-    assert!(sb.status.unwrap().state_reason.contains("NO ISOLATION"));
+    let reason = sb.status.unwrap().state_reason;
+    assert!(reason.contains("NO ISOLATION"), "{reason}");
+    // Chosen, not a fallback: the warning must not blame bubblewrap.
+    assert!(reason.contains("host runtime chosen"), "{reason}");
 
     let r = h.exec(&id, &["sh", "-c", "echo $TMPDIR; pwd"]).await;
     let out = r.out();
@@ -565,6 +575,15 @@ async fn exec_ends_when_background_children_keep_the_pipes() {
     assert_eq!(r.code, Some(0));
     // The sandbox still serves new execs.
     assert_eq!(h.exec(&id, &["echo", "ok"]).await.out(), "ok\n");
+    // The background processes end with the sandbox, on the host runtime too.
+    let data = h.dir.path().canonicalize().unwrap();
+    let data = data.to_str().unwrap().to_string();
+    h.delete(&id, 1).await;
+    h.wait_for(&id, |s| s == pb::State::Completed).await;
+    server_support::serve::wait_none_left("deleted sandbox", || {
+        server_support::serve::pids_mentioning(&data)
+    })
+    .await;
     h.stop().await;
 }
 
@@ -617,6 +636,35 @@ async fn shutdown_and_drop_leave_no_processes() {
     }
 }
 
+/// A stop that lands while bubblewrap is still building the sandbox
+/// abandons the launch; that must not leave bubblewrap's inner process
+/// (already in the sandbox's namespaces, not yet tied to the outer one)
+/// waiting forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_during_creation_leaves_no_processes() {
+    let h = Harness::start().await;
+    let data = h.dir.path().canonicalize().unwrap();
+    let data = data.to_str().unwrap().to_string();
+    let mut ids = Vec::new();
+    for _ in 0..16 {
+        let sb = h.create(keep_alive()).await;
+        h.delete(&sb.sandbox_id, 1).await;
+        ids.push(sb.sandbox_id);
+    }
+    for id in &ids {
+        h.wait_for(id, |s| {
+            matches!(s, pb::State::Completed | pb::State::Failed)
+        })
+        .await;
+    }
+    assert_eq!(h.server().active_sandboxes().await, 0);
+    wait_until("every sandbox process to end", || {
+        pids_containing(&data).is_empty()
+    })
+    .await;
+    h.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_is_served_without_a_token() {
     use tonic_health::pb::health_client::HealthClient;
@@ -637,4 +685,121 @@ async fn health_is_served_without_a_token() {
         .into_inner();
     assert_eq!(resp.status, ServingStatus::Serving as i32);
     h.stop().await;
+}
+
+/// A server killed with SIGKILL (or crashing, or a test panicking before
+/// shutdown) gets no chance to stop its sandboxes: the kernel must take
+/// them down with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_server_takes_its_sandboxes_along() {
+    // The host runtime has no namespace that would end with bubblewrap.
+    for runtime in ["auto", "host"] {
+        killed_server_takes_along(runtime).await;
+    }
+}
+
+async fn killed_server_takes_along(runtime: &str) {
+    use server_support::serve::*;
+    let (_dir, data) = serve_data_dir();
+    let mut serve = Serve::start(std::path::Path::new(&data), &["--runtime", runtime]);
+    let client = connect(&serve.url, Some(TOKEN)).await;
+    // Single processes (no shell forking children): the kernel's tie to the
+    // server reaches exactly these.
+    let sb = running_marked(&client, &["sleep", "1000"], &data).await;
+    let _exec = start_exec(&client, &sb.sandbox_id, &["sleep", "999"], &data).await;
+    let server_pid = serve.pid();
+    let sandbox_processes = || {
+        pids_mentioning(&data)
+            .into_iter()
+            .filter(|&p| p != server_pid)
+            .collect::<Vec<_>>()
+    };
+    wait_until("the main process and the exec to run", || {
+        let cmds: Vec<String> = sandbox_processes().into_iter().map(cmdline).collect();
+        cmds.iter().any(|c| c.starts_with("sleep 1000"))
+            && cmds.iter().any(|c| c.starts_with("sleep 999"))
+    })
+    .await;
+
+    serve.kill_hard();
+    wait_none_left(runtime, sandbox_processes).await;
+}
+
+/// Background children of a host-runtime process are tied to nothing and
+/// survive a killed server; the next server on the same data directory
+/// kills them. Also: the warning names the explicit choice of the host
+/// runtime, not a missing bubblewrap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn next_server_reaps_what_a_killed_host_server_left() {
+    use server_support::serve::*;
+    let (_dir, data) = serve_data_dir();
+    let mut serve = Serve::start(std::path::Path::new(&data), &["--runtime", "host"]);
+    let client = connect(&serve.url, Some(TOKEN)).await;
+    let sb = running_marked(&client, &[], &data).await;
+    let reason = sb.status.unwrap().state_reason;
+    assert!(
+        reason.contains("NO ISOLATION (host runtime chosen)"),
+        "{reason}"
+    );
+    wait_until("the no-isolation warning", || {
+        serve
+            .stderr()
+            .contains("host runtime chosen: sandboxes run on the host with NO ISOLATION")
+    })
+    .await;
+    assert!(
+        !serve.stderr().contains("bubblewrap is not available"),
+        "{}",
+        serve.stderr()
+    );
+
+    let _exec = start_exec(
+        &client,
+        &sb.sandbox_id,
+        &["sh", "-c", "sleep 1001 & sleep 1002"],
+        &data,
+    )
+    .await;
+    let first_pid = serve.pid();
+    let others = |server: i32| {
+        pids_mentioning(&data)
+            .into_iter()
+            .filter(move |&p| p != server)
+            .map(cmdline)
+            .collect::<Vec<_>>()
+    };
+    wait_until("both background sleeps to run", || {
+        let cmds = others(first_pid);
+        cmds.iter().any(|c| c.starts_with("sleep 1001"))
+            && cmds.iter().any(|c| c.starts_with("sleep 1002"))
+    })
+    .await;
+
+    serve.kill_hard();
+    // The shell dies with the server; its children are orphans now.
+    wait_until("the shell to die", || {
+        !others(first_pid).iter().any(|c| c.starts_with("sh "))
+    })
+    .await;
+    assert!(
+        others(first_pid).iter().any(|c| c.starts_with("sleep 100")),
+        "nothing was left to reap"
+    );
+
+    let second = Serve::start(std::path::Path::new(&data), &["--runtime", "host"]);
+    let second_pid = second.pid();
+    wait_until("the leftovers to be killed", || {
+        others(second_pid).is_empty()
+    })
+    .await;
+    let runs: Vec<_> = std::fs::read_dir(std::path::Path::new(&data).join("sandboxes"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(runs.len(), 1, "the dead server's run dir stays: {runs:?}");
+    assert!(
+        runs[0].starts_with(&format!("run-{second_pid}-")),
+        "{runs:?}"
+    );
 }

@@ -12,7 +12,7 @@ use sandscope::client::{Client, ExecOptions, StreamKind};
 use crate::stats::Throughput;
 
 /// Size of one stdin write and of one local pipe read.
-const BLOCK: usize = 1 << 20;
+const BLOCK: usize = 64 << 10;
 
 fn argv(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| s.to_string()).collect()
@@ -150,27 +150,37 @@ pub async fn stdin_stream(client: &Client, id: &str, bytes: u64) -> Result<Throu
         .await
         .map_err(|e| format!("exec wc: {e}"))?;
     let stdin = p.take_stdin().ok_or("no stdin writer")?;
-    let mut left = bytes;
-    while left > 0 {
-        let n = left.min(BLOCK as u64) as usize;
-        stdin
-            .write(block.slice(..n))
-            .await
-            .map_err(|e| format!("write stdin: {e}"))?;
-        left -= n as u64;
-    }
-    stdin
-        .close()
-        .await
-        .map_err(|e| format!("close stdin: {e}"))?;
-    let r = p.result().await.map_err(|e| format!("wc result: {e}"))?;
+    let mut output = p.take_output().ok_or("no output stream")?;
+    // Read the (tiny) output while writing, as an interactive caller would.
+    let reader = tokio::spawn(async move {
+        let mut text = Vec::new();
+        while let Some(chunk) = output.next().await {
+            text.extend_from_slice(&chunk.data);
+        }
+        text
+    });
+    let writer = tokio::spawn(async move {
+        let mut left = bytes;
+        while left > 0 {
+            let n = left.min(BLOCK as u64) as usize;
+            stdin
+                .write(block.slice(..n))
+                .await
+                .map_err(|e| format!("write stdin: {e}"))?;
+            left -= n as u64;
+        }
+        stdin.close().await.map_err(|e| format!("close stdin: {e}"))
+    });
+    writer.await.map_err(|e| format!("stdin writer: {e}"))??;
+    let code = p.wait().await.map_err(|e| format!("wc: {e}"))?;
+    let text = reader.await.map_err(|e| format!("wc output: {e}"))?;
     let secs = started.elapsed().as_secs_f64();
-    let counted: Option<u64> = r.stdout_text().trim().parse().ok();
-    if r.returncode != 0 || counted != Some(bytes) {
+    let text = String::from_utf8_lossy(&text);
+    let counted: Option<u64> = text.trim().parse().ok();
+    if code != 0 || counted != Some(bytes) {
         return Err(format!(
-            "stdin: wc exited {} and counted {:?}, expected {bytes}",
-            r.returncode,
-            r.stdout_text().trim()
+            "stdin: wc exited {code} and printed {:?}, expected {bytes}",
+            text.trim()
         ));
     }
     Ok(Throughput { bytes, secs })

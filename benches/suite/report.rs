@@ -224,6 +224,8 @@ pub fn targets_table(s: &Summary) -> (String, usize) {
 pub struct Series {
     pub name: String,
     pub color: &'static str,
+    /// Drawn dashed, so a line that lies on another one stays visible.
+    pub dashed: bool,
     pub points: Vec<(f64, f64)>,
 }
 
@@ -311,9 +313,14 @@ fn panel(svg: &mut String, x0: f64, ylabel: &str, series: &[Series]) {
             .iter()
             .map(|&(x, y)| format!("{:.1},{:.1}", px(x), py(y)))
             .collect();
+        let dash = if s.dashed {
+            r#" stroke-dasharray="6 4""#
+        } else {
+            ""
+        };
         let _ = writeln!(
             svg,
-            r#"<polyline points="{}" fill="none" stroke="{}" stroke-width="2"/>"#,
+            r#"<polyline points="{}" fill="none" stroke="{}" stroke-width="2"{dash}/>"#,
             pts.join(" "),
             s.color
         );

@@ -10,7 +10,7 @@ use sandscope::client::{Client, Endpoint, SandboxRequest};
 use crate::report::{plot_svg, Series, Summary};
 use crate::scale::{FloodReport, TierReport};
 use crate::server_proc::ServerProc;
-use crate::stats::{dist, ratio};
+use crate::stats::{dist, own_cpu_secs, ratio};
 use crate::{measure, python, scale};
 
 const TOKEN: &str = "bench-token-0123456789";
@@ -58,7 +58,7 @@ impl Sizes {
             flood_bytes: MIB,
             tiers: vec![10, 100, 500],
             // The server holds 4 descriptors per idle exec: 500 x 10 would
-            // need 20,000, this machine's whole RLIMIT_NOFILE.
+            // need more than 20,000, a common RLIMIT_NOFILE hard limit.
             tier_procs: 8,
             tier_exec_iters: 200,
         }
@@ -196,8 +196,10 @@ pub async fn run_all(
     ));
     let local = measure::local_pipe(sizes.stdout_bytes)?;
     let cpu_before = server.cpu_secs().unwrap_or(0.0);
+    let own_before = own_cpu_secs();
     let out = measure::stdout_stream(&client, &id, sizes.stdout_bytes).await?;
     let out_cpu = server.cpu_secs().unwrap_or(0.0) - cpu_before;
+    let out_client_cpu = own_cpu_secs() - own_before;
     s.num("stdout_bytes", out.bytes as f64);
     s.num("stdout_mb_per_s", out.mb_per_s());
     s.num("local_pipe_mb_per_s", local.mb_per_s());
@@ -208,6 +210,10 @@ pub async fn run_all(
     s.num(
         "stdout_server_cpu_s_per_gib",
         out_cpu * GIB / out.bytes as f64,
+    );
+    s.num(
+        "stdout_client_cpu_s_per_gib",
+        out_client_cpu * GIB / out.bytes as f64,
     );
     if let Some((python_bin, p)) = &py {
         progress(&format!(
@@ -229,8 +235,10 @@ pub async fn run_all(
     ));
     let local_in = measure::local_stdin_pipe(sizes.stdin_bytes)?;
     let cpu_before = server.cpu_secs().unwrap_or(0.0);
+    let own_before = own_cpu_secs();
     let input = measure::stdin_stream(&client, &id, sizes.stdin_bytes).await?;
     let in_cpu = server.cpu_secs().unwrap_or(0.0) - cpu_before;
+    let in_client_cpu = own_cpu_secs() - own_before;
     s.num("stdin_bytes", input.bytes as f64);
     s.num("stdin_mb_per_s", input.mb_per_s());
     s.num("local_stdin_pipe_mb_per_s", local_in.mb_per_s());
@@ -241,6 +249,10 @@ pub async fn run_all(
     s.num(
         "stdin_server_cpu_s_per_gib",
         in_cpu * GIB / input.bytes as f64,
+    );
+    s.num(
+        "stdin_client_cpu_s_per_gib",
+        in_client_cpu * GIB / input.bytes as f64,
     );
     s.num(
         "single_sandbox_server_peak_rss_mb",
@@ -368,16 +380,19 @@ fn write_plot(out_dir: &Path, tiers: &[TierReport]) -> Result<PathBuf, String> {
         Series {
             name: "exec round trip p50 (all idle processes alive)".into(),
             color: "#1f77b4",
+            dashed: false,
             points: pts(&|t| t.loaded_exec.p50_ms),
         },
         Series {
             name: "exec round trip p99".into(),
             color: "#ff7f0e",
+            dashed: false,
             points: pts(&|t| t.loaded_exec.p99_ms),
         },
         Series {
             name: "exec-start p99 while starting the idle processes".into(),
             color: "#2ca02c",
+            dashed: false,
             points: pts(&|t| t.idle_exec_start.p99_ms),
         },
     ];
@@ -385,16 +400,19 @@ fn write_plot(out_dir: &Path, tiers: &[TierReport]) -> Result<PathBuf, String> {
         Series {
             name: "server RSS, sandboxes only".into(),
             color: "#1f77b4",
+            dashed: false,
             points: pts(&|t| mb(t.server_rss_sandboxes_kib)),
         },
         Series {
             name: "server RSS, with the idle processes".into(),
             color: "#ff7f0e",
+            dashed: false,
             points: pts(&|t| mb(t.server_rss_idle_kib)),
         },
         Series {
             name: "server peak RSS".into(),
             color: "#d62728",
+            dashed: true,
             points: pts(&|t| mb(t.server_peak_rss_kib)),
         },
     ];

@@ -14,9 +14,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR", default_value = DEFAULT_LISTEN)]
     pub listen: SocketAddr,
     /// How sandboxes are isolated: bubblewrap when it works (auto), always
-    /// bubblewrap, or plain host processes (no isolation).
-    #[arg(long, value_enum, default_value_t = Runtime::Auto)]
-    pub runtime: Runtime,
+    /// bubblewrap, or plain host processes (no isolation). Default: auto,
+    /// or $SANDSCOPE_RUNTIME.
+    #[arg(long, value_enum)]
+    pub runtime: Option<Runtime>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -38,12 +39,15 @@ impl From<Runtime> for RuntimeChoice {
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut cfg = ServerConfig::from_env(args.listen).context("cannot prepare the server")?;
-    cfg.runtime = args.runtime.into();
+    if let Some(r) = args.runtime {
+        cfg.runtime = r.into();
+    }
     let token_from = if std::env::var(TOKEN_ENV).is_ok_and(|t| !t.is_empty()) {
         format!("from ${TOKEN_ENV}")
     } else {
         format!("stored in {}", cfg.data_dir.join("token").display())
     };
+    let chosen_host = cfg.runtime == RuntimeChoice::Host;
     let server = Server::start(cfg)
         .await
         .with_context(|| format!("cannot start the server on {}", args.listen))?;
@@ -55,7 +59,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         eprintln!();
         eprintln!("WARNING: sandboxes run as plain host processes with NO ISOLATION.");
         eprintln!("WARNING: anything executed in them can read and change this machine as you.");
-        eprintln!("WARNING: install bubblewrap (bwrap) for isolated sandboxes.");
+        if chosen_host {
+            eprintln!("WARNING: chosen with --runtime host; leave it out to use bubblewrap.");
+        } else {
+            eprintln!("WARNING: install bubblewrap (bwrap) for isolated sandboxes.");
+        }
         eprintln!();
     }
     println!(

@@ -7,6 +7,7 @@
 //! `state_reason` say loudly.
 mod auth;
 mod fs;
+mod leftovers;
 mod logs;
 mod process;
 mod pty;
@@ -74,6 +75,8 @@ pub enum ServerError {
     },
     #[error("cannot set up the gRPC server: {0}")]
     Setup(String),
+    #[error("SANDSCOPE_RUNTIME={0:?} is not a runtime; use bubblewrap, host or auto")]
+    UnknownRuntime(String),
 }
 
 fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServerError {
@@ -103,7 +106,8 @@ impl ServerConfig {
         let runtime = match std::env::var("SANDSCOPE_RUNTIME").ok().as_deref() {
             Some("bubblewrap") | Some("bwrap") => RuntimeChoice::Bubblewrap,
             Some("host") => RuntimeChoice::Host,
-            _ => RuntimeChoice::Auto,
+            None | Some("") | Some("auto") => RuntimeChoice::Auto,
+            Some(other) => return Err(ServerError::UnknownRuntime(other.to_string())),
         };
         Ok(Self {
             listen,
@@ -152,14 +156,7 @@ impl Server {
             }
         };
         let isolated = runtime.isolation() != runtime::host::ISOLATION;
-        let reason_prefix = if isolated {
-            String::new()
-        } else {
-            tracing::warn!(
-                "bubblewrap is not available: sandboxes run on the host with NO ISOLATION"
-            );
-            "WARNING: runs on the host with NO ISOLATION (bubblewrap unavailable)".to_string()
-        };
+        let reason_prefix = no_isolation_warning(isolated, cfg.runtime);
         let run_dir = prepare_run_dir(&data_dir)?;
 
         let listener = tokio::net::TcpListener::bind(cfg.listen)
@@ -310,8 +307,26 @@ impl Drop for Server {
     }
 }
 
+/// The warning logged at start and put into every sandbox's state_reason
+/// when sandboxes are not isolated (empty when they are), naming why: a
+/// deliberate choice reads differently from a missing bubblewrap.
+fn no_isolation_warning(isolated: bool, choice: RuntimeChoice) -> String {
+    if isolated {
+        return String::new();
+    }
+    let why = if choice == RuntimeChoice::Host {
+        tracing::warn!("host runtime chosen: sandboxes run on the host with NO ISOLATION");
+        "host runtime chosen"
+    } else {
+        tracing::warn!("bubblewrap is not available: sandboxes run on the host with NO ISOLATION");
+        "bubblewrap unavailable"
+    };
+    format!("WARNING: runs on the host with NO ISOLATION ({why})")
+}
+
 /// A per-process directory for sandbox workspaces. Directories left by
-/// servers that are no longer running are removed.
+/// servers that are no longer running are removed, with whatever still runs
+/// in them.
 fn prepare_run_dir(data_dir: &Path) -> Result<PathBuf, ServerError> {
     let base = data_dir.join("sandboxes");
     std::fs::create_dir_all(&base).map_err(io_err(format!("creating {}", base.display())))?;
@@ -322,20 +337,7 @@ fn prepare_run_dir(data_dir: &Path) -> Result<PathBuf, ServerError> {
         std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o700))
             .map_err(io_err(format!("securing {}", base.display())))?;
     }
-    if let Ok(entries) = std::fs::read_dir(&base) {
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let pid = name
-                .strip_prefix("run-")
-                .and_then(|p| p.split('-').next())
-                .and_then(|p| p.parse::<u32>().ok());
-            if let Some(pid) = pid {
-                if !Path::new(&format!("/proc/{pid}")).exists() {
-                    let _ = std::fs::remove_dir_all(e.path());
-                }
-            }
-        }
-    }
+    leftovers::reap(&base);
     let dir = base.join(format!(
         "run-{}-{}",
         std::process::id(),
@@ -343,4 +345,25 @@ fn prepare_run_dir(data_dir: &Path) -> Result<PathBuf, ServerError> {
     ));
     std::fs::create_dir_all(&dir).map_err(io_err(format!("creating {}", dir.display())))?;
     Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_isolation_warning_names_the_cause() {
+        assert_eq!(no_isolation_warning(true, RuntimeChoice::Auto), "");
+        let fallback = no_isolation_warning(false, RuntimeChoice::Auto);
+        assert!(
+            fallback.contains("NO ISOLATION (bubblewrap unavailable)"),
+            "{fallback}"
+        );
+        let chosen = no_isolation_warning(false, RuntimeChoice::Host);
+        assert!(
+            chosen.contains("NO ISOLATION (host runtime chosen)"),
+            "{chosen}"
+        );
+        assert!(!chosen.contains("bubblewrap"), "{chosen}");
+    }
 }

@@ -4,7 +4,7 @@
 //! bounded, so a slow reader blocks the process on its pipe instead of
 //! growing a buffer here.
 use super::pty::Pty;
-use super::runtime::{ExecSpec, Instance, Runtime};
+use super::runtime::{spawner, ExecSpec, Instance, Runtime};
 use bytes::Bytes;
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
@@ -75,14 +75,14 @@ pub fn spawn(
         Some((cols, rows)) => Pty::open(cols, rows).and_then(|pty| {
             let pty = Arc::new(pty);
             pty.attach(&mut cmd)?;
-            let child = cmd.spawn()?;
+            let child = spawner::spawn(cmd)?;
             Ok((child, Some(pty)))
         }),
         None => {
             cmd.stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped());
-            cmd.spawn().map(|c| (c, None))
+            spawner::spawn(cmd).map(|c| (c, None))
         }
     };
     let (mut child, pty) = match started {

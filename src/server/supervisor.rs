@@ -25,10 +25,19 @@ pub struct Start {
 pub fn spawn(runtime: Arc<dyn Runtime>, entry: Arc<Entry>, start: Start) {
     tokio::spawn(async move {
         let dir = start.plan.sandbox_dir.clone();
+        let isolated = runtime.isolation() != super::runtime::host::ISOLATION;
         run(runtime, entry.clone(), start).await;
         entry.set_instance(None);
         // The workspace and volumes go with the sandbox; the record stays.
-        let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(dir)).await;
+        // On the host, so do processes an exec left running in the
+        // background (bubblewrap's pid namespace takes those down itself).
+        let _ = tokio::task::spawn_blocking(move || {
+            if !isolated {
+                super::leftovers::kill_processes_using(&dir);
+            }
+            std::fs::remove_dir_all(dir)
+        })
+        .await;
     });
 }
 

@@ -52,6 +52,13 @@ with Sandbox.run() as sandbox:
         leaked = [line for line in env if line.startswith("CARGO_")]
         ok(not leaked, f"the server's environment leaked in: {leaked!r}")
 
+    @case("processes have no capabilities, not even to regain")
+    def _():
+        status = sandbox.exec(["cat", "/proc/self/status"]).result().stdout
+        caps = dict(line.split(":\t", 1) for line in status.splitlines() if line.startswith("Cap"))
+        for name in ("CapEff", "CapPrm", "CapBnd"):
+            eq(int(caps[name], 16), 0, name)
+
     @case("/tmp is private to the sandbox")
     def _():
         name = f"/tmp/sandscope-private-{os.getpid()}"

@@ -11,6 +11,8 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 use tonic::{Request, Status};
 
+pub mod serve;
+
 pub const TOKEN: &str = "test-token-0123456789";
 
 #[derive(Clone)]

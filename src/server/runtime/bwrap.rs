@@ -4,9 +4,10 @@
 //! masked. Execs enter the same namespaces with `nsenter`, so every process
 //! of a sandbox, and the file RPCs, see one filesystem.
 use super::bwrap_fs::{filesystem_args, push};
+use super::spawner;
 use super::{
-    check_executable, close_inherited_fds, output_pipe, set_cloexec_from, signal_pid, BoxFuture,
-    ExecSpec, Instance, LaunchPlan, Launched, Runtime, RuntimeError,
+    check_executable, close_inherited_fds, output_pipe, set_cloexec_from, signal_group, signal_pid,
+    BoxFuture, ExecSpec, Instance, LaunchPlan, Launched, Runtime, RuntimeError,
 };
 use nix::sys::signal::Signal;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -228,17 +229,21 @@ impl Runtime for Bwrap {
                     Ok(())
                 });
             }
-            let mut child = cmd
-                .spawn()
-                .map_err(|e| RuntimeError::io("running bwrap", e))?;
-            // Only the child may hold the write ends, or they never see EOF.
-            drop(cmd);
+            // The spawner drops `cmd`: only the child may hold the write
+            // ends, or they never see EOF.
+            let mut child =
+                spawner::spawn(cmd).map_err(|e| RuntimeError::io("running bwrap", e))?;
+            let mut setup = SetupGuard {
+                group: child.id().and_then(|p| i32::try_from(p).ok()),
+                anchor: None,
+            };
             drop(ready_w);
             drop(info_w);
             drop(files);
 
             let info = read_until(info_r, |b| parse_child_pid(b).is_some()).await;
             let anchor = parse_child_pid(&info);
+            setup.anchor = anchor;
             // The wrapper reports readiness only after bwrap has built the
             // whole filesystem: an exec entering earlier would see a
             // half-built root, and a setup error means there is no sandbox.
@@ -250,6 +255,7 @@ impl Runtime for Bwrap {
                     output.read_to_string(&mut err),
                 )
                 .await;
+                drop(setup);
                 let _ = child.kill().await;
                 let err = err.trim();
                 return Err(RuntimeError::Start(if err.is_empty() {
@@ -258,6 +264,7 @@ impl Runtime for Bwrap {
                     err.to_string()
                 }));
             };
+            setup.disarm();
             let default_cwd = if plan.working_dir.is_empty() {
                 WORKSPACE.to_string()
             } else {
@@ -316,6 +323,35 @@ impl Runtime for Bwrap {
     fn kill(&self, instance: &Instance) {
         // Killing the namespace's pid 1 kills every process in the sandbox.
         signal_pid(instance.anchor_pid, Signal::SIGKILL);
+    }
+}
+
+/// Kills a bubblewrap that is abandoned while it sets the sandbox up (a
+/// stop during creation drops the launch, a setup error). Until then
+/// bwrap's inner process (the sandbox's pid 1) still shares the outer one's
+/// process group and may not yet be tied to it: killing only the outer
+/// process would leave the inner one waiting for it forever.
+struct SetupGuard {
+    group: Option<i32>,
+    anchor: Option<i32>,
+}
+
+impl SetupGuard {
+    /// The sandbox is up: from now on its pid 1 dies with bwrap.
+    fn disarm(&mut self) {
+        self.group = None;
+        self.anchor = None;
+    }
+}
+
+impl Drop for SetupGuard {
+    fn drop(&mut self) {
+        if let Some(pid) = self.anchor {
+            signal_pid(pid, Signal::SIGKILL);
+        }
+        if let Some(pgid) = self.group {
+            signal_group(pgid, Signal::SIGKILL);
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! sandbox directory as working directory and TMPDIR. It isolates nothing,
 //! which the server reports loudly.
 use super::{
-    check_executable, close_inherited_fds, output_pipe, signal_group, BoxFuture, ExecSpec,
+    check_executable, close_inherited_fds, output_pipe, signal_group, spawner, BoxFuture, ExecSpec,
     Instance, LaunchPlan, Launched, Runtime, RuntimeError,
 };
 use nix::sys::signal::Signal;
@@ -53,9 +53,8 @@ impl Runtime for Host {
                 .or_insert_with(|| tmp.to_string_lossy().into_owned());
             let (output, out_w, err_w) = output_pipe()?;
             let mut cmd = tokio::process::Command::new(&plan.argv[0]);
-            tie_to_server(&mut cmd);
-            let child = cmd
-                .args(&plan.argv[1..])
+            close_inherited_fds(&mut cmd, 3);
+            cmd.args(&plan.argv[1..])
                 .env_clear()
                 .envs(&env)
                 .current_dir(&cwd)
@@ -63,11 +62,12 @@ impl Runtime for Host {
                 .stdout(out_w)
                 .stderr(err_w)
                 .process_group(0)
-                .kill_on_drop(true)
-                .spawn()
+                .kill_on_drop(true);
+            // The spawner drops `cmd`: only the child may hold the write
+            // ends, or the log never ends. It also ties the process to the
+            // server's life, which nothing else does without namespaces.
+            let child = spawner::spawn(cmd)
                 .map_err(|e| RuntimeError::Start(format!("{}: {e}", plan.argv[0])))?;
-            // Only the child may hold the write ends, or the log never ends.
-            drop(cmd);
             let anchor_pid = child
                 .id()
                 .and_then(|p| i32::try_from(p).ok())
@@ -88,7 +88,7 @@ impl Runtime for Host {
 
     fn exec_command(&self, instance: &Instance, spec: &ExecSpec) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new(&spec.argv[0]);
-        tie_to_server(&mut cmd);
+        close_inherited_fds(&mut cmd, 3);
         let mut env = spec.env.clone();
         env.entry("TMPDIR".into()).or_insert_with(|| {
             instance
@@ -113,22 +113,6 @@ impl Runtime for Host {
 
     fn kill(&self, instance: &Instance) {
         signal_group(instance.anchor_pid, Signal::SIGKILL);
-    }
-}
-
-/// Keep the server's inherited descriptors out of the process, and, since
-/// without namespaces nothing else ties it to the server, have the kernel
-/// kill it if the server dies.
-fn tie_to_server(cmd: &mut tokio::process::Command) {
-    close_inherited_fds(cmd, 3);
-    // SAFETY: prctl is async-signal-safe.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
     }
 }
 

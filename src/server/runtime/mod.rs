@@ -9,6 +9,7 @@ use std::pin::Pin;
 pub mod bwrap;
 mod bwrap_fs;
 pub mod host;
+pub mod spawner;
 
 /// Default PATH inside sandboxes; the server's own environment never leaks in.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
