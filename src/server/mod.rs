@@ -79,6 +79,28 @@ pub enum ServerError {
     UnknownRuntime(String),
 }
 
+/// Every running exec holds a few descriptors (pipes, pidfd, socket share),
+/// so the usual soft limit of 1,024 caps a busy server at a few hundred
+/// processes. Raise it to the hard limit; failing that, keep what we have.
+fn raise_open_file_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            let wanted = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) != 0 {
+                tracing::warn!("could not raise the open-file limit above {}", lim.rlim_cur);
+            }
+        }
+    }
+}
+
 fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServerError {
     let context = context.into();
     move |source| ServerError::Io { context, source }
@@ -132,6 +154,7 @@ pub struct Server {
 impl Server {
     /// Start serving on `cfg.listen`; returns once the port is bound.
     pub async fn start(cfg: ServerConfig) -> Result<Server, ServerError> {
+        raise_open_file_limit();
         std::fs::create_dir_all(&cfg.data_dir)
             .map_err(io_err(format!("creating {}", cfg.data_dir.display())))?;
         let data_dir = cfg
@@ -208,7 +231,10 @@ impl Server {
             .add_service(reflection)
             .add_service(InterceptedService::new(sandbox_svc, auth.clone()))
             .add_service(InterceptedService::new(discovery_svc, auth));
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        // Small HTTP/2 frames (window updates, exec acks) must not wait for
+        // Nagle: without TCP_NODELAY a stdin stream crawls at a few MB/s.
+        let incoming = tonic::transport::server::TcpIncoming::from_listener(listener, true, None)
+            .map_err(|e| ServerError::Setup(e.to_string()))?;
         let serving = tokio::spawn(async move {
             let shutdown = async {
                 let _ = stop_rx.await;
