@@ -13,6 +13,17 @@ fn stdin_opts() -> ExecOptions {
     }
 }
 
+/// Starts `argv` with its stdin open and takes the writer.
+async fn with_stdin(
+    t: &TestServer,
+    sb: &str,
+    argv: &[&str],
+) -> (client::Process, client::StdinWriter) {
+    let mut p = ok(t.client.exec(sb, &args(argv), stdin_opts()).await, "exec");
+    let w = p.take_stdin().unwrap_or_else(|| panic!("stdin"));
+    (p, w)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn basic_commands_and_results() {
     let t = TestServer::start().await;
@@ -77,17 +88,12 @@ async fn output_is_live_not_collected_at_exit() {
     // while it is still running.
     let t = TestServer::start().await;
     let sb = t.sandbox().await;
-    let mut p = ok(
-        t.client
-            .exec(
-                &sb,
-                &args(&["sh", "-c", "echo first; read x; echo \"got $x\""]),
-                stdin_opts(),
-            )
-            .await,
-        "exec",
-    );
-    let stdin = p.take_stdin().unwrap_or_else(|| panic!("stdin"));
+    let (mut p, stdin) = with_stdin(
+        &t,
+        &sb,
+        &["sh", "-c", "echo first; read x; echo \"got $x\""],
+    )
+    .await;
     let mut out = p.take_output().unwrap_or_else(|| panic!("output"));
     let first = out.next().await.unwrap_or_else(|| panic!("a first chunk"));
     assert_eq!(&first.data[..], b"first\n");
@@ -108,21 +114,13 @@ async fn stdin_examples() {
     let sb = t.sandbox().await;
 
     // cat with one write and close.
-    let mut p = ok(
-        t.client.exec(&sb, &args(&["cat"]), stdin_opts()).await,
-        "exec",
-    );
-    let w = p.take_stdin().unwrap_or_else(|| panic!("stdin"));
+    let (p, w) = with_stdin(&t, &sb, &["cat"]).await;
     ok(w.write(&b"hello world\n"[..]).await, "write");
     ok(w.close().await, "close");
     assert_eq!(ok(p.result().await, "result").stdout, b"hello world\n");
 
     // Several writelines.
-    let mut p = ok(
-        t.client.exec(&sb, &args(&["cat"]), stdin_opts()).await,
-        "exec",
-    );
-    let w = p.take_stdin().unwrap_or_else(|| panic!("stdin"));
+    let (p, w) = with_stdin(&t, &sb, &["cat"]).await;
     for l in ["line 1", "line 2", "line 3"] {
         ok(w.write_line(l).await, "writeline");
     }
@@ -133,22 +131,14 @@ async fn stdin_examples() {
     );
 
     // Interactive Python through stdin.
-    let mut p = ok(
-        t.client.exec(&sb, &args(&["python3"]), stdin_opts()).await,
-        "exec",
-    );
-    let w = p.take_stdin().unwrap_or_else(|| panic!("stdin"));
+    let (p, w) = with_stdin(&t, &sb, &["python3"]).await;
     ok(w.write_line("x = 40 + 2").await, "writeline");
     ok(w.write_line("print(f'answer: {x}')").await, "writeline");
     ok(w.close().await, "close");
     assert_eq!(ok(p.result().await, "result").stdout, b"answer: 42\n");
 
     // EOF-dependent sort.
-    let mut p = ok(
-        t.client.exec(&sb, &args(&["sort"]), stdin_opts()).await,
-        "exec",
-    );
-    let w = p.take_stdin().unwrap_or_else(|| panic!("stdin"));
+    let (p, w) = with_stdin(&t, &sb, &["sort"]).await;
     for l in ["banana", "apple", "cherry"] {
         ok(w.write_line(l).await, "writeline");
     }
@@ -159,11 +149,7 @@ async fn stdin_examples() {
     );
 
     // The async variant: raw bytes, then awaiting the process.
-    let mut p = ok(
-        t.client.exec(&sb, &args(&["cat"]), stdin_opts()).await,
-        "exec",
-    );
-    let w = p.take_stdin().unwrap_or_else(|| panic!("stdin"));
+    let (p, w) = with_stdin(&t, &sb, &["cat"]).await;
     ok(w.write(b"async hello\n".to_vec()).await, "write");
     ok(w.close().await, "close");
     assert_eq!(ok(p.result().await, "result").stdout, b"async hello\n");
@@ -183,11 +169,7 @@ async fn stdin_examples() {
 async fn combined_stdin_and_stdout_streaming() {
     let t = TestServer::start().await;
     let sb = t.sandbox().await;
-    let mut p = ok(
-        t.client.exec(&sb, &args(&["cat"]), stdin_opts()).await,
-        "exec",
-    );
-    let w = p.take_stdin().unwrap_or_else(|| panic!("stdin"));
+    let (mut p, w) = with_stdin(&t, &sb, &["cat"]).await;
     let mut out = p.take_output().unwrap_or_else(|| panic!("output"));
     ok(w.write_line("hello").await, "writeline");
     ok(w.write_line("world").await, "writeline");
@@ -414,17 +396,7 @@ async fn wait_for_first_n_of_m() {
 async fn poll_then_wait() {
     let t = TestServer::start().await;
     let sb = t.sandbox().await;
-    let mut p = ok(
-        t.client
-            .exec(
-                &sb,
-                &args(&["sh", "-c", "cat >/dev/null; exit 7"]),
-                stdin_opts(),
-            )
-            .await,
-        "exec",
-    );
-    let w = p.take_stdin().unwrap_or_else(|| panic!("stdin"));
+    let (mut p, w) = with_stdin(&t, &sb, &["sh", "-c", "cat >/dev/null; exit 7"]).await;
     assert_eq!(p.poll(), None);
     let mut watch = p.status();
     assert_eq!(watch.current(), None);

@@ -1,10 +1,10 @@
 //! The embedded server end to end, through the generated gRPC client:
 //! lifecycle, exec, auth and listing against real processes.
+mod common;
 mod server_support;
 use server_support::*;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::transport::Channel;
 use tonic::Code;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lifecycle_exec_basics() {
@@ -372,15 +372,7 @@ async fn every_call_needs_the_token() {
         let (_tx, rx) = mpsc::channel::<pb::ExecStreamRequest>(1);
         let err = c.stream_exec(ReceiverStream::new(rx)).await.unwrap_err();
         assert_eq!(err.code(), Code::Unauthenticated);
-        let ch = Channel::from_shared(h.server().url())
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
-        let mut d = pb::discovery_service_client::DiscoveryServiceClient::with_interceptor(
-            ch,
-            Bearer(token.map(String::from)),
-        );
+        let mut d = connect_discovery(&h.server().url(), token).await;
         let err = d
             .list_available_runners(pb::ListAvailableRunnersRequest::default())
             .await
@@ -523,16 +515,7 @@ async fn host_runtime_works_and_says_it_is_unisolated() {
 
     // A long-running exec is killed with the sandbox.
     let marker = format!("{}", 700_000 + std::process::id() % 99_999);
-    let (tx, rx) = mpsc::channel(1);
-    tx.send(init(&id, &["sleep", &marker])).await.unwrap();
-    let mut out = h
-        .client
-        .clone()
-        .stream_exec(ReceiverStream::new(rx))
-        .await
-        .unwrap()
-        .into_inner();
-    let _ready = out.message().await.unwrap();
+    let (tx, mut out) = h.open_exec(init(&id, &["sleep", &marker])).await;
     wait_until("the exec to run", || {
         !pids_with(&format!("sleep {marker}")).is_empty()
     })
@@ -598,16 +581,7 @@ async fn shutdown_and_drop_leave_no_processes() {
             .running(spec_with(&["sh", "-c", "trap '' TERM; sleep 1000"]))
             .await;
         let marker = format!("{}", 600_000 + std::process::id() % 99_999);
-        let (tx, rx) = mpsc::channel(1);
-        tx.send(init(&a, &["sleep", &marker])).await.unwrap();
-        let mut out = h
-            .client
-            .clone()
-            .stream_exec(ReceiverStream::new(rx))
-            .await
-            .unwrap()
-            .into_inner();
-        let _ready = out.message().await.unwrap();
+        let (tx, _out) = h.open_exec(init(&a, &["sleep", &marker])).await;
         wait_until("the exec to run", || {
             !pids_with(&format!("sleep {marker}")).is_empty()
         })
@@ -670,12 +644,7 @@ async fn health_is_served_without_a_token() {
     use tonic_health::pb::health_client::HealthClient;
     use tonic_health::pb::{health_check_response::ServingStatus, HealthCheckRequest};
     let h = Harness::start().await;
-    let ch = Channel::from_shared(h.server().url())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut health = HealthClient::new(ch);
+    let mut health = HealthClient::new(channel(&h.server().url()).await);
     let resp = health
         .check(HealthCheckRequest {
             service: "coreweave.sandbox.v1.SandboxService".into(),

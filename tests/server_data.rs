@@ -1,6 +1,7 @@
 //! The embedded server's data paths end to end: isolation between
 //! sandboxes, cancellation and deadlines, terminals, files, logs, unary
 //! Exec and discovery.
+mod common;
 mod server_support;
 use server_support::*;
 use std::time::Duration;
@@ -165,17 +166,7 @@ async fn cancel_kills_the_process_group() {
     let id = h.running(keep_alive()).await;
     let marker = format!("{}", 900_000 + std::process::id() % 99_999);
     let script = format!("sleep {marker} & sleep {marker}; wait");
-    let (tx, rx) = mpsc::channel(4);
-    tx.send(init(&id, &["sh", "-c", &script])).await.unwrap();
-    let mut out = h
-        .client
-        .clone()
-        .stream_exec(ReceiverStream::new(rx))
-        .await
-        .unwrap()
-        .into_inner();
-    let first = out.message().await.unwrap().unwrap();
-    assert!(matches!(first.message, Some(Out::Ready(_))));
+    let (tx, out) = h.open_exec(init(&id, &["sh", "-c", &script])).await;
     wait_until("both sleeps to run", || {
         pids_with(&format!("sleep {marker}")).len() == 2
     })
@@ -233,30 +224,18 @@ async fn deadline_kills_and_reports_timeout() {
 async fn tty_exec_with_resize() {
     let h = Harness::start().await;
     let id = h.running(keep_alive()).await;
-    let (tx, rx) = mpsc::channel(8);
-    tx.send(pb::ExecStreamRequest {
-        message: Some(In::Init(pb::ExecStreamInit {
-            sandbox_id: id.clone(),
-            command: vec!["sh".into()],
-            tty: true,
-            tty_width: 100,
-            tty_height: 30,
-            ..Default::default()
-        })),
-    })
-    .await
-    .unwrap();
-    let mut out = h
-        .client
-        .clone()
-        .stream_exec(ReceiverStream::new(rx))
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(matches!(
-        out.message().await.unwrap().unwrap().message,
-        Some(Out::Ready(_))
-    ));
+    let (tx, mut out) = h
+        .open_exec(pb::ExecStreamRequest {
+            message: Some(In::Init(pb::ExecStreamInit {
+                sandbox_id: id.clone(),
+                command: vec!["sh".into()],
+                tty: true,
+                tty_width: 100,
+                tty_height: 30,
+                ..Default::default()
+            })),
+        })
+        .await;
     let stdin = |s: &str| pb::ExecStreamRequest {
         message: Some(In::Stdin(s.as_bytes().to_vec())),
     };
@@ -552,15 +531,7 @@ async fn unary_exec_truncates_and_discovery_describes_this_machine() {
     assert_eq!(resp.stderr, b"err\n");
     assert!(!resp.stderr_truncated);
 
-    let ch = tonic::transport::Channel::from_shared(h.server().url())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut d = pb::discovery_service_client::DiscoveryServiceClient::with_interceptor(
-        ch,
-        Bearer(Some(TOKEN.into())),
-    );
+    let mut d = connect_discovery(&h.server().url(), Some(TOKEN)).await;
     let list = d
         .list_available_runners(pb::ListAvailableRunnersRequest {
             view: pb::RunnerView::Full as i32,
@@ -626,16 +597,7 @@ async fn large_streams_and_backpressure() {
     // A reader that stops reading stops the writer: the server does not
     // buffer unboundedly on its behalf.
     let script = "i=0; while :; do head -c 65536 /dev/zero; i=$((i+1)); echo $i > count; done";
-    let (tx, rx) = mpsc::channel(1);
-    tx.send(init(&id, &["sh", "-c", script])).await.unwrap();
-    let mut out = h
-        .client
-        .clone()
-        .stream_exec(ReceiverStream::new(rx))
-        .await
-        .unwrap()
-        .into_inner();
-    let _ready = out.message().await.unwrap();
+    let (tx, mut out) = h.open_exec(init(&id, &["sh", "-c", script])).await;
     let _first = out.message().await.unwrap();
     let read_count = || async {
         let resp = h

@@ -28,14 +28,7 @@ impl TestServer {
     /// Starts a server (runtime `auto`: bubblewrap where it works) and
     /// connects a client with the right token. Returns once it listens.
     pub async fn start() -> TestServer {
-        let data_dir = ok(tempfile::tempdir(), "temp dir");
-        let cfg = ServerConfig {
-            listen: ok("127.0.0.1:0".parse(), "addr"),
-            data_dir: data_dir.path().to_path_buf(),
-            token: TOKEN.to_string(),
-            runtime: test_runtime(),
-        };
-        let server = ok(Server::start(cfg).await, "start server");
+        let (server, data_dir) = start_server(test_runtime()).await;
         let url = server.url();
         let client = ok(
             Client::connect(Endpoint::new(url.clone(), Some(TOKEN.to_string()))).await,
@@ -81,6 +74,26 @@ impl TestServer {
             s.shutdown().await;
         }
     }
+}
+
+/// A server on 127.0.0.1:0 with the test token and a fresh data directory,
+/// returned once it listens. The directory is outside /tmp (which sandboxes
+/// get a fresh copy of), so it is on the host view and must be masked.
+pub async fn start_server(runtime: RuntimeChoice) -> (Server, tempfile::TempDir) {
+    let data_dir = ok(
+        tempfile::Builder::new()
+            .prefix("sandscope-test-")
+            .tempdir_in("/var/tmp")
+            .or_else(|_| tempfile::tempdir()),
+        "temp dir",
+    );
+    let cfg = ServerConfig {
+        listen: ok("127.0.0.1:0".parse(), "addr"),
+        data_dir: data_dir.path().to_path_buf(),
+        token: TOKEN.to_string(),
+        runtime,
+    };
+    (ok(Server::start(cfg).await, "start server"), data_dir)
 }
 
 /// `auto` (bubblewrap where it works), or the host runtime with

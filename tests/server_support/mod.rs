@@ -1,9 +1,10 @@
-//! Test harness for the server tests: an embedded server on 127.0.0.1:0
-//! with a temporary data dir, and a generated gRPC client carrying the token.
+//! Test harness for the server tests: the embedded server `common` starts,
+//! reached through the generated gRPC client carrying the token.
 #![allow(dead_code)]
 pub use sandscope::proto::v1 as pb;
+use sandscope::proto::v1::discovery_service_client::DiscoveryServiceClient;
 use sandscope::proto::v1::sandbox_service_client::SandboxServiceClient;
-use sandscope::server::{RuntimeChoice, Server, ServerConfig};
+use sandscope::server::{RuntimeChoice, Server};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -13,7 +14,7 @@ use tonic::{Request, Status};
 
 pub mod serve;
 
-pub const TOKEN: &str = "test-token-0123456789";
+pub use crate::common::TOKEN;
 
 #[derive(Clone)]
 pub struct Bearer(pub Option<String>);
@@ -37,31 +38,13 @@ pub struct Harness {
 }
 
 impl Harness {
-    /// The default runtime, or the host runtime when
-    /// `SANDSCOPE_TEST_RUNTIME=host` (to exercise it on machines with bwrap).
+    /// The runtime `common::test_runtime` picks.
     pub async fn start() -> Harness {
-        let runtime = match std::env::var("SANDSCOPE_TEST_RUNTIME").as_deref() {
-            Ok("host") => RuntimeChoice::Host,
-            _ => RuntimeChoice::Auto,
-        };
-        Self::start_with(runtime).await
+        Self::start_with(crate::common::test_runtime()).await
     }
 
     pub async fn start_with(runtime: RuntimeChoice) -> Harness {
-        // Outside /tmp (which sandboxes get a fresh copy of), so the data
-        // directory is on the host view and must be masked.
-        let dir = tempfile::Builder::new()
-            .prefix("sandscope-test-")
-            .tempdir_in("/var/tmp")
-            .or_else(|_| tempfile::tempdir())
-            .unwrap();
-        let cfg = ServerConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            data_dir: dir.path().to_path_buf(),
-            token: TOKEN.to_string(),
-            runtime,
-        };
-        let server = Server::start(cfg).await.expect("server starts");
+        let (server, dir) = crate::common::start_server(runtime).await;
         let client = connect(&server.url(), Some(TOKEN)).await;
         Harness {
             server: Some(server),
@@ -103,9 +86,9 @@ impl Harness {
     /// Create and wait for RUNNING.
     pub async fn running(&self, spec: pb::SandboxSpec) -> String {
         let sb = self.create(spec).await;
-        self.wait_for(&sb.sandbox_id, |s| s != pb::State::Creating)
+        let got = self
+            .wait_for(&sb.sandbox_id, |s| s != pb::State::Creating)
             .await;
-        let got = self.get(&sb.sandbox_id).await;
         assert_eq!(state(&got), pb::State::Running, "{got:?}");
         sb.sandbox_id
     }
@@ -157,14 +140,7 @@ impl Harness {
         argv: &[&str],
         stdin: Option<Vec<u8>>,
     ) -> Result<ExecOut, Status> {
-        let (tx, rx) = mpsc::channel(8);
-        tx.send(init(id, argv)).await.unwrap();
-        let mut out = self
-            .client
-            .clone()
-            .stream_exec(ReceiverStream::new(rx))
-            .await?
-            .into_inner();
+        let (tx, mut out) = self.try_open_exec(init(id, argv)).await?;
         let feeder = tokio::spawn(async move {
             if let Some(data) = stdin {
                 for chunk in data.chunks(64 << 10) {
@@ -184,11 +160,6 @@ impl Harness {
             // Dropping tx half-closes the request stream.
         });
         let mut res = ExecOut::default();
-        let first = out.message().await?.expect("a first frame");
-        assert!(
-            matches!(first.message, Some(Out::Ready(_))),
-            "first frame must be ready: {first:?}"
-        );
         while let Some(f) = out.message().await? {
             match f.message {
                 Some(Out::Output(o)) if o.stream == 2 => res.stderr.extend(o.data),
@@ -204,7 +175,36 @@ impl Harness {
         feeder.abort();
         Ok(res)
     }
+
+    /// Opens StreamExec with `init` as the first frame and waits for the
+    /// server's ready frame; the sender feeds further frames.
+    pub async fn open_exec(&self, init: pb::ExecStreamRequest) -> (ExecTx, ExecRx) {
+        self.try_open_exec(init).await.expect("stream exec")
+    }
+
+    pub async fn try_open_exec(
+        &self,
+        init: pb::ExecStreamRequest,
+    ) -> Result<(ExecTx, ExecRx), Status> {
+        let (tx, rx) = mpsc::channel(8);
+        tx.send(init).await.unwrap();
+        let mut out = self
+            .client
+            .clone()
+            .stream_exec(ReceiverStream::new(rx))
+            .await?
+            .into_inner();
+        let first = out.message().await?.expect("a first frame");
+        assert!(
+            matches!(first.message, Some(Out::Ready(_))),
+            "first frame must be ready: {first:?}"
+        );
+        Ok((tx, out))
+    }
 }
+
+pub type ExecTx = mpsc::Sender<pb::ExecStreamRequest>;
+pub type ExecRx = tonic::Streaming<pb::ExecStreamResponse>;
 
 pub use pb::exec_stream_request::Message as In;
 pub use pb::exec_stream_response::Message as Out;
@@ -235,15 +235,24 @@ pub fn init(id: &str, argv: &[&str]) -> pb::ExecStreamRequest {
     }
 }
 
-pub async fn connect(url: &str, token: Option<&str>) -> Client {
-    let ch = Channel::from_shared(url.to_string())
+pub async fn channel(url: &str) -> Channel {
+    Channel::from_shared(url.to_string())
         .unwrap()
         .connect()
         .await
-        .expect("connect");
-    SandboxServiceClient::with_interceptor(ch, Bearer(token.map(String::from)))
+        .expect("connect")
+}
+
+pub async fn connect(url: &str, token: Option<&str>) -> Client {
+    SandboxServiceClient::with_interceptor(channel(url).await, Bearer(token.map(String::from)))
         .max_decoding_message_size(100 << 20)
         .max_encoding_message_size(100 << 20)
+}
+
+pub type Discovery = DiscoveryServiceClient<InterceptedService<Channel, Bearer>>;
+
+pub async fn connect_discovery(url: &str, token: Option<&str>) -> Discovery {
+    DiscoveryServiceClient::with_interceptor(channel(url).await, Bearer(token.map(String::from)))
 }
 
 pub fn state(sb: &pb::Sandbox) -> pb::State {

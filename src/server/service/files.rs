@@ -1,6 +1,6 @@
 //! ReadFile and WriteFile, on the filesystem the sandbox's processes see.
 use super::errors::{self, FileFailure};
-use super::lifecycle::lookup;
+use super::lifecycle::lookup_container;
 use super::Shared;
 use crate::proto::v1 as pb;
 use crate::server::fs;
@@ -9,19 +9,7 @@ use std::sync::Arc;
 use tonic::Status;
 
 fn running_instance(shared: &Shared, id: &str, container: &str) -> Result<Instance, Status> {
-    let entry = lookup(shared, id)?;
-    let name = entry
-        .snapshot()
-        .spec
-        .and_then(|s| s.containers.into_iter().next())
-        .map(|c| c.name)
-        .unwrap_or_default();
-    if !container.trim().is_empty() && container != name {
-        return Err(errors::invalid(
-            "container",
-            format!("sandbox {id} has no container {container:?}"),
-        ));
-    }
+    let entry = lookup_container(shared, id, container)?;
     match entry.instance() {
         Some(i) if entry.state() == pb::State::Running => Ok(i),
         _ => Err(errors::sandbox_not_running(id, entry.state_name())),

@@ -22,6 +22,25 @@ pub fn lookup(shared: &Shared, id: &str) -> Result<Arc<Entry>, Status> {
         .ok_or_else(|| errors::sandbox_not_found(id))
 }
 
+/// `lookup`, also checking that `container` (empty = the default) names the
+/// sandbox's one container.
+pub fn lookup_container(shared: &Shared, id: &str, container: &str) -> Result<Arc<Entry>, Status> {
+    let entry = lookup(shared, id)?;
+    let name = entry
+        .snapshot()
+        .spec
+        .and_then(|s| s.containers.into_iter().next())
+        .map(|c| c.name)
+        .unwrap_or_default();
+    if !container.trim().is_empty() && container != name {
+        return Err(errors::invalid(
+            "container",
+            format!("sandbox {id} has no container {container:?}"),
+        ));
+    }
+    Ok(entry)
+}
+
 pub fn list(
     shared: &Shared,
     req: pb::ListSandboxesRequest,

@@ -1,7 +1,6 @@
 //! StreamLogs: the main process's output, with sessions and byte offsets so
 //! a follower can resume exactly where it stopped.
-use super::errors;
-use super::lifecycle::lookup;
+use super::lifecycle::lookup_container;
 use super::Shared;
 use crate::proto::v1 as pb;
 use crate::server::logs::{LogBuffer, Session};
@@ -30,22 +29,7 @@ fn reject(code: &str, message: String) -> LogStream {
 }
 
 pub fn stream_logs(shared: Arc<Shared>, req: pb::StreamLogsRequest) -> Result<LogStream, Status> {
-    let entry = lookup(&shared, &req.sandbox_id)?;
-    let name = entry
-        .snapshot()
-        .spec
-        .and_then(|s| s.containers.into_iter().next())
-        .map(|c| c.name)
-        .unwrap_or_default();
-    if !req.container.trim().is_empty() && req.container != name {
-        return Err(errors::invalid(
-            "container",
-            format!(
-                "sandbox {} has no container {:?}",
-                req.sandbox_id, req.container
-            ),
-        ));
-    }
+    let entry = lookup_container(&shared, &req.sandbox_id, &req.container)?;
     let (session_id, session, offset) = if req.resume_log_session_id.is_empty() {
         let since = req.since_time.and_then(|t| SystemTime::try_from(t).ok());
         let tail = usize::try_from(req.tail_lines.max(0)).unwrap_or(0);

@@ -159,6 +159,15 @@ impl State {
         self.proc_mut(key)
     }
 
+    /// The processes marked for a wait group.
+    pub fn marked(&self) -> Vec<ProcKey> {
+        self.procs
+            .iter()
+            .filter(|p| p.marked)
+            .map(|p| p.key)
+            .collect()
+    }
+
     /// Keeps the process selection inside the listed processes.
     pub fn fix_proc_selection(&mut self) {
         if self.selected().is_none() {

@@ -36,12 +36,7 @@ pub fn apply(state: &mut State, action: Action, ctx: &Ctx, fx: &mut Vec<Effect>)
             }
         }
         Action::WaitMarked => {
-            let marked: Vec<_> = state
-                .procs
-                .iter()
-                .filter(|p| p.marked)
-                .map(|p| p.key)
-                .collect();
+            let marked = state.marked();
             if marked.is_empty() {
                 state.error("mark processes with Space first, then wait for N of them");
             } else {

@@ -165,12 +165,7 @@ fn on_script(state: &mut State, ev: ScriptEvent, fx: &mut Vec<Effect>) {
             }
         }
         ScriptEvent::Wait { n } => {
-            let marked: Vec<_> = state
-                .procs
-                .iter()
-                .filter(|p| p.marked)
-                .map(|p| p.key)
-                .collect();
+            let marked = state.marked();
             if !marked.is_empty() {
                 start_wait(state, marked, n);
             }
