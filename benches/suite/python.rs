@@ -2,81 +2,20 @@
 //! the per-operation and per-byte ratios.
 #![allow(dead_code)]
 
-use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use nix::fcntl::{Flock, FlockArg};
-
 use crate::server_proc::ServerProc;
 use crate::stats::Throughput;
 
-const CLIENT_VERSION: &str = "1.22.0";
+#[path = "../../tests/support/cwsandbox_venv.rs"]
+mod cwsandbox_venv;
 
 /// The venv with the pinned client, shared with the conformance tests
 /// (same place, same lock), created when missing.
 pub fn venv_python(target_dir: &Path) -> Result<PathBuf, String> {
-    fs::create_dir_all(target_dir).map_err(|e| format!("create {}: {e}", target_dir.display()))?;
-    let venv = target_dir.join("cwsandbox-venv");
-    let lock_path = target_dir.join("cwsandbox-venv.lock");
-    let lock_file =
-        File::create(&lock_path).map_err(|e| format!("create {}: {e}", lock_path.display()))?;
-    let _lock = Flock::lock(lock_file, FlockArg::LockExclusive)
-        .map_err(|(_, e)| format!("lock {}: {e}", lock_path.display()))?;
-    let python = venv.join("bin").join("python");
-    if installed_version(&python).as_deref() == Some(CLIENT_VERSION) {
-        return Ok(python);
-    }
-    if venv.exists() {
-        fs::remove_dir_all(&venv).map_err(|e| format!("remove stale {}: {e}", venv.display()))?;
-    }
-    setup(
-        Command::new("python3").arg("-m").arg("venv").arg(&venv),
-        "python3 -m venv",
-    )?;
-    let spec = format!("cwsandbox=={CLIENT_VERSION}");
-    setup(
-        Command::new(&python).args([
-            "-m",
-            "pip",
-            "install",
-            "--disable-pip-version-check",
-            "--quiet",
-            &spec,
-        ]),
-        "pip install cwsandbox",
-    )?;
-    match installed_version(&python) {
-        Some(v) if v == CLIENT_VERSION => Ok(python),
-        other => Err(format!("cwsandbox reports version {other:?} after install")),
-    }
-}
-
-fn installed_version(python: &Path) -> Option<String> {
-    let out = Command::new(python)
-        .args([
-            "-c",
-            "import sys, cwsandbox; sys.stdout.write(cwsandbox.__version__)",
-        ])
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-fn setup(cmd: &mut Command, what: &str) -> Result<(), String> {
-    let out = cmd.output().map_err(|e| format!("{what}: {e}"))?;
-    if out.status.success() {
-        return Ok(());
-    }
-    Err(format!(
-        "{what}: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    ))
+    cwsandbox_venv::prepare(target_dir)
 }
 
 fn script() -> PathBuf {
