@@ -10,7 +10,7 @@ use sandscope::client::{Client, Endpoint, SandboxRequest};
 use crate::report::{plot_svg, Series, Summary};
 use crate::scale::{FloodReport, TierReport};
 use crate::server_proc::ServerProc;
-use crate::stats::{dist, own_cpu_secs, ratio};
+use crate::stats::{dist, own_cpu_secs, ratio, Throughput};
 use crate::{measure, python, scale};
 
 const TOKEN: &str = "bench-token-0123456789";
@@ -89,6 +89,40 @@ pub struct Outcome {
 
 fn progress(msg: &str) {
     eprintln!("[bench] {msg}");
+}
+
+/// CPU seconds spent by the server and by this process during one transfer.
+struct Cpu {
+    server_s: f64,
+    client_s: f64,
+}
+
+/// The figures of one streamed transfer (`stdout` or `stdin`) beside the
+/// local pipe measured in the same run.
+fn record_transfer(
+    s: &mut Summary,
+    name: &str,
+    t: &Throughput,
+    local_name: &str,
+    local: &Throughput,
+    cpu: Cpu,
+) {
+    let per_gib = |secs: f64| secs * GIB / t.bytes as f64;
+    s.num(format!("{name}_bytes"), t.bytes as f64);
+    s.num(format!("{name}_mb_per_s"), t.mb_per_s());
+    s.num(format!("{local_name}_mb_per_s"), local.mb_per_s());
+    s.num(
+        format!("{name}_vs_local_pipe_ratio"),
+        ratio(t.mb_per_s(), local.mb_per_s()),
+    );
+    s.num(
+        format!("{name}_server_cpu_s_per_gib"),
+        per_gib(cpu.server_s),
+    );
+    s.num(
+        format!("{name}_client_cpu_s_per_gib"),
+        per_gib(cpu.client_s),
+    );
 }
 
 fn mb(kib: u64) -> f64 {
@@ -198,23 +232,11 @@ pub async fn run_all(
     let cpu_before = server.cpu_secs().unwrap_or(0.0);
     let own_before = own_cpu_secs();
     let out = measure::stdout_stream(&client, &id, sizes.stdout_bytes).await?;
-    let out_cpu = server.cpu_secs().unwrap_or(0.0) - cpu_before;
-    let out_client_cpu = own_cpu_secs() - own_before;
-    s.num("stdout_bytes", out.bytes as f64);
-    s.num("stdout_mb_per_s", out.mb_per_s());
-    s.num("local_pipe_mb_per_s", local.mb_per_s());
-    s.num(
-        "stdout_vs_local_pipe_ratio",
-        ratio(out.mb_per_s(), local.mb_per_s()),
-    );
-    s.num(
-        "stdout_server_cpu_s_per_gib",
-        out_cpu * GIB / out.bytes as f64,
-    );
-    s.num(
-        "stdout_client_cpu_s_per_gib",
-        out_client_cpu * GIB / out.bytes as f64,
-    );
+    let cpu = Cpu {
+        server_s: server.cpu_secs().unwrap_or(0.0) - cpu_before,
+        client_s: own_cpu_secs() - own_before,
+    };
+    record_transfer(&mut s, "stdout", &out, "local_pipe", &local, cpu);
     if let Some((python_bin, p)) = &py {
         progress(&format!(
             "Python client: {} MiB stdout",
@@ -237,23 +259,11 @@ pub async fn run_all(
     let cpu_before = server.cpu_secs().unwrap_or(0.0);
     let own_before = own_cpu_secs();
     let input = measure::stdin_stream(&client, &id, sizes.stdin_bytes).await?;
-    let in_cpu = server.cpu_secs().unwrap_or(0.0) - cpu_before;
-    let in_client_cpu = own_cpu_secs() - own_before;
-    s.num("stdin_bytes", input.bytes as f64);
-    s.num("stdin_mb_per_s", input.mb_per_s());
-    s.num("local_stdin_pipe_mb_per_s", local_in.mb_per_s());
-    s.num(
-        "stdin_vs_local_pipe_ratio",
-        ratio(input.mb_per_s(), local_in.mb_per_s()),
-    );
-    s.num(
-        "stdin_server_cpu_s_per_gib",
-        in_cpu * GIB / input.bytes as f64,
-    );
-    s.num(
-        "stdin_client_cpu_s_per_gib",
-        in_client_cpu * GIB / input.bytes as f64,
-    );
+    let cpu = Cpu {
+        server_s: server.cpu_secs().unwrap_or(0.0) - cpu_before,
+        client_s: own_cpu_secs() - own_before,
+    };
+    record_transfer(&mut s, "stdin", &input, "local_stdin_pipe", &local_in, cpu);
     s.num(
         "single_sandbox_server_peak_rss_mb",
         mb(server.peak_rss_kib().unwrap_or(0)),
