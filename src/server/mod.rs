@@ -65,7 +65,7 @@ pub enum ServerError {
         #[source]
         source: std::io::Error,
     },
-    #[error("bubblewrap was requested but bwrap (with nsenter, setpriv and setsid) does not work on this machine")]
+    #[error("bubblewrap was requested but bwrap (with setpriv) does not work on this machine")]
     BubblewrapUnavailable,
     #[error("cannot listen on {addr}: {source}")]
     Bind {

@@ -4,7 +4,7 @@
 //! bounded, so a slow reader blocks the process on its pipe instead of
 //! growing a buffer here.
 use super::pty::Pty;
-use super::runtime::{spawner, ExecSpec, Instance, Runtime};
+use super::runtime::{spawner, ExecCommand, ExecSpec, Instance, Runtime};
 use bytes::Bytes;
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
@@ -65,26 +65,30 @@ pub fn spawn(
     spec: &ExecSpec,
     tty_size: Option<(u16, u16)>,
 ) -> Spawned {
-    let mut cmd = runtime.exec_command(instance, spec);
-    cmd.kill_on_drop(true);
     let (ev_tx, ev_rx) = mpsc::channel(EVENTS);
     let (in_tx, in_rx) = mpsc::channel::<Option<Bytes>>(1);
     let (kill_tx, kill_rx) = oneshot::channel();
 
-    let started = match tty_size {
-        Some((cols, rows)) => Pty::open(cols, rows).and_then(|pty| {
-            let pty = Arc::new(pty);
-            pty.attach(&mut cmd)?;
-            let child = spawner::spawn(cmd)?;
-            Ok((child, Some(pty)))
-        }),
-        None => {
-            cmd.stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped());
-            spawner::spawn(cmd).map(|c| (c, None))
-        }
-    };
+    let started =
+        runtime
+            .exec_command(instance, spec)
+            .and_then(|ExecCommand { mut cmd, pid_ns }| {
+                cmd.kill_on_drop(true);
+                match tty_size {
+                    Some((cols, rows)) => {
+                        let pty = Arc::new(Pty::open(cols, rows)?);
+                        pty.attach(&mut cmd)?;
+                        let child = spawner::spawn_in(cmd, pid_ns)?;
+                        Ok((child, Some(pty)))
+                    }
+                    None => {
+                        cmd.stdin(Stdio::piped())
+                            .stdout(Stdio::piped())
+                            .stderr(Stdio::piped());
+                        spawner::spawn_in(cmd, pid_ns).map(|c| (c, None))
+                    }
+                }
+            });
     let (mut child, pty) = match started {
         Ok(x) => x,
         Err(e) => {

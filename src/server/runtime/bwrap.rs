@@ -1,14 +1,14 @@
 //! The bubblewrap runtime: one long-lived `bwrap` per sandbox, with private
 //! pid/ipc/uts (and by default net) namespaces, a read-only view of the host,
 //! a private `/tmp`, a writable `/workspace`, and the server's data directory
-//! masked. Execs enter the same namespaces with `nsenter`, so every process
-//! of a sandbox, and the file RPCs, see one filesystem.
+//! masked. Execs are born in the same namespaces (see `enter`), so every
+//! process of a sandbox, and the file RPCs, see one filesystem.
 use super::bwrap_fs::{filesystem_args, push};
-use super::spawner;
 use super::{
-    check_executable, close_inherited_fds, output_pipe, set_cloexec_from, signal_group, signal_pid,
-    BoxFuture, ExecSpec, Instance, LaunchPlan, Launched, Runtime, RuntimeError,
+    check_executable, output_pipe, set_cloexec_from, signal_group, signal_pid, BoxFuture,
+    ExecCommand, ExecSpec, Instance, LaunchPlan, Launched, Runtime, RuntimeError,
 };
+use super::{enter, spawner};
 use nix::sys::signal::Signal;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
@@ -17,13 +17,6 @@ use tokio::io::AsyncReadExt;
 
 /// Mount point of the per-sandbox workspace inside the sandbox.
 pub const WORKSPACE: &str = "/workspace";
-
-/// Runs as `sh -c EXEC_WRAPPER sandbox-exec CWD ARGV...` inside the sandbox:
-/// the cd happens there (a symlinked directory cannot point at the host), and
-/// a missing command gets a shell-like message and 127.
-const EXEC_WRAPPER: &str = r#"cd -- "$1" || exit 1; shift
-command -v -- "$1" >/dev/null 2>&1 || { printf '%s: command not found\n' "$1" >&2; exit 127; }
-exec "$@""#;
 
 /// `setpriv` options that leave a process (uid 0 in the sandbox) without
 /// any capability, now or after any later exec, setuid binaries included:
@@ -54,10 +47,8 @@ const FIRST_FILE_FD: RawFd = 5;
 #[derive(Debug, Clone)]
 struct Tools {
     bwrap: PathBuf,
-    nsenter: PathBuf,
-    /// These two run inside the sandbox, which sees the host's /usr.
+    /// Runs inside the sandbox, which sees the host's /usr.
     setpriv: PathBuf,
-    setsid: PathBuf,
 }
 
 impl Tools {
@@ -77,9 +68,7 @@ impl Tools {
         };
         Some(Tools {
             bwrap: find("bwrap")?,
-            nsenter: find("nsenter")?,
             setpriv: find("setpriv")?,
-            setsid: find("setsid")?,
         })
     }
 }
@@ -284,33 +273,28 @@ impl Runtime for Bwrap {
         })
     }
 
-    fn exec_command(&self, instance: &Instance, spec: &ExecSpec) -> tokio::process::Command {
-        let mut cmd = tokio::process::Command::new(&self.tools.nsenter);
-        cmd.arg("-t")
-            .arg(instance.anchor_pid.to_string())
-            .args(["-a", "--"]);
-        if spec.tty {
-            // Inside the pid namespace the process must lead its own session
-            // and own the terminal, or shells cannot do job control.
-            cmd.arg(&self.tools.setsid).arg("-c");
+    fn exec_command(&self, instance: &Instance, spec: &ExecSpec) -> std::io::Result<ExecCommand> {
+        let (entry, pid_ns) = enter::prepare(instance.anchor_pid, &spec.cwd)?;
+        // execvp looks the program up after the child has entered the
+        // sandbox, with the PATH of the exec's own environment.
+        let mut cmd = tokio::process::Command::new(&spec.argv[0]);
+        cmd.args(&spec.argv[1..]).env_clear().envs(&spec.env);
+        // SAFETY: `join` only makes async-signal-safe system calls on data
+        // prepared before the fork; set_cloexec_from is one syscall.
+        unsafe {
+            cmd.pre_exec(move || {
+                entry.join();
+                set_cloexec_from(3);
+                Ok(())
+            });
         }
-        cmd
-            // nsenter runs with full root capabilities; the exec must not.
-            .arg(&self.tools.setpriv)
-            .args(DROP_PRIVILEGES)
-            // cd happens inside the sandbox, so a symlinked working directory
-            // cannot point the process at a host directory.
-            .args(["/bin/sh", "-c", EXEC_WRAPPER, "sandbox-exec"])
-            .arg(&spec.cwd)
-            .args(&spec.argv)
-            .env_clear()
-            .envs(&spec.env)
-            .current_dir("/");
-        close_inherited_fds(&mut cmd, 3);
         if !spec.tty {
             cmd.process_group(0);
         }
-        cmd
+        Ok(ExecCommand {
+            cmd,
+            pid_ns: Some(pid_ns),
+        })
     }
 
     fn terminate(&self, instance: &Instance) {

@@ -2,8 +2,8 @@
 //! sandbox directory as working directory and TMPDIR. It isolates nothing,
 //! which the server reports loudly.
 use super::{
-    check_executable, close_inherited_fds, output_pipe, signal_group, spawner, BoxFuture, ExecSpec,
-    Instance, LaunchPlan, Launched, Runtime, RuntimeError,
+    check_executable, close_inherited_fds, output_pipe, signal_group, spawner, BoxFuture,
+    ExecCommand, ExecSpec, Instance, LaunchPlan, Launched, Runtime, RuntimeError,
 };
 use nix::sys::signal::Signal;
 use std::process::Stdio;
@@ -86,7 +86,7 @@ impl Runtime for Host {
         })
     }
 
-    fn exec_command(&self, instance: &Instance, spec: &ExecSpec) -> tokio::process::Command {
+    fn exec_command(&self, instance: &Instance, spec: &ExecSpec) -> std::io::Result<ExecCommand> {
         let mut cmd = tokio::process::Command::new(&spec.argv[0]);
         close_inherited_fds(&mut cmd, 3);
         let mut env = spec.env.clone();
@@ -104,7 +104,7 @@ impl Runtime for Host {
         if !spec.tty {
             cmd.process_group(0);
         }
-        cmd
+        Ok(ExecCommand { cmd, pid_ns: None })
     }
 
     fn terminate(&self, instance: &Instance) {

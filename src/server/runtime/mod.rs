@@ -8,6 +8,7 @@ use std::pin::Pin;
 
 pub mod bwrap;
 mod bwrap_fs;
+mod enter;
 pub mod host;
 pub mod spawner;
 
@@ -119,6 +120,14 @@ impl RuntimeError {
     }
 }
 
+/// A process ready to start in a sandbox. A pid namespace can only be
+/// given to a process at its birth, by its parent: `pid_ns` is the one
+/// the spawner enters before forking it (None: the server's own).
+pub struct ExecCommand {
+    pub cmd: tokio::process::Command,
+    pub pid_ns: Option<std::os::fd::OwnedFd>,
+}
+
 /// A started main process.
 pub struct Launched {
     pub child: tokio::process::Child,
@@ -156,7 +165,7 @@ pub trait Runtime: Send + Sync {
     fn launch<'a>(&'a self, plan: &'a LaunchPlan) -> BoxFuture<'a, Result<Launched, RuntimeError>>;
     /// A command that runs `spec` inside the sandbox; stdio is left to the
     /// caller. Unless `spec.tty`, the command leads its own process group.
-    fn exec_command(&self, instance: &Instance, spec: &ExecSpec) -> tokio::process::Command;
+    fn exec_command(&self, instance: &Instance, spec: &ExecSpec) -> std::io::Result<ExecCommand>;
     /// Ask the main process to stop (SIGTERM).
     fn terminate(&self, instance: &Instance);
     /// Kill everything in the sandbox (SIGKILL).
