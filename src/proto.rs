@@ -2,6 +2,8 @@
 //! use these; everything above them sees domain types.
 #![allow(clippy::all, missing_docs)]
 
+pub mod codec;
+
 pub mod v1 {
     tonic::include_proto!("coreweave.sandbox.v1");
 }

@@ -162,6 +162,12 @@ async fn stdin_examples() {
         "exec",
     );
     assert!(p.take_stdin().is_none());
+    // The server's ready frame says when the command started.
+    let started = p.started_at().expect("the server reports the start time");
+    let age = std::time::SystemTime::now()
+        .duration_since(started)
+        .unwrap_or_default();
+    assert!(age < std::time::Duration::from_secs(60), "{started:?}");
     assert_eq!(ok(p.wait().await, "wait"), 0);
 }
 

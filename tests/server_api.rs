@@ -404,7 +404,7 @@ async fn exec_errors() {
     // A first frame that is not init.
     let (tx, rx) = mpsc::channel(1);
     tx.send(pb::ExecStreamRequest {
-        message: Some(In::Stdin(b"x".to_vec())),
+        message: Some(In::Stdin(bytes::Bytes::from_static(b"x"))),
     })
     .await
     .unwrap();
@@ -421,6 +421,20 @@ async fn exec_errors() {
     assert_eq!(r.err(), "no-such-command-xyz: command not found\n");
     let r = h.exec(&id, &["/etc/passwd"]).await;
     assert_eq!(r.code, Some(126), "{r:?}");
+    // An executable file without `#!` runs with the shell, as execvp does.
+    let r = h
+        .exec(
+            &id,
+            &[
+                "sh",
+                "-c",
+                "printf 'echo \"from a script: $1\"\\n' > s && chmod +x s",
+            ],
+        )
+        .await;
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let r = h.exec(&id, &["./s", "arg"]).await;
+    assert_eq!(r.out(), "from a script: arg\n", "{r:?}");
 
     h.delete(&id, 0).await;
     h.wait_for(&id, |s| s == pb::State::Completed).await;

@@ -55,6 +55,34 @@ async fn sandboxes_are_isolated() {
     let r = h.exec(&a, &["mount", "-o", "remount,rw", "/usr"]).await;
     assert_ne!(r.code, Some(0));
 
+    // The server starts processes from a thread of raised priority; the
+    // processes themselves run at the server's.
+    let here = std::process::Command::new("nice").output().unwrap().stdout;
+    let r = h.exec(&a, &["nice"]).await;
+    assert_eq!(r.out(), String::from_utf8_lossy(&here), "{}", r.err());
+
+    // An exec starts as a fresh process would: no signal blocked or ignored
+    // (the server itself ignores SIGPIPE), no privileges, none to regain.
+    let r = h
+        .exec(
+            &a,
+            &[
+                "grep",
+                "-E",
+                "^(SigBlk|SigIgn|CapInh|CapPrm|CapEff|CapAmb|NoNewPrivs)",
+                "/proc/self/status",
+            ],
+        )
+        .await;
+    assert_eq!(
+        r.out(),
+        "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n\
+         CapInh:\t0000000000000000\nCapPrm:\t0000000000000000\n\
+         CapEff:\t0000000000000000\nCapAmb:\t0000000000000000\nNoNewPrivs:\t1\n",
+        "{}",
+        r.err()
+    );
+
     // The main process holds only its stdio (no descriptor of the server's).
     let r = h.exec(&a, &["ls", "/proc/2/fd"]).await;
     assert_eq!(r.out(), "0\n1\n2\n", "{}", r.err());
@@ -237,7 +265,7 @@ async fn tty_exec_with_resize() {
         })
         .await;
     let stdin = |s: &str| pb::ExecStreamRequest {
-        message: Some(In::Stdin(s.as_bytes().to_vec())),
+        message: Some(In::Stdin(bytes::Bytes::copy_from_slice(s.as_bytes()))),
     };
     tx.send(stdin("test -t 0 && echo IS-A-TTY; stty size\n"))
         .await

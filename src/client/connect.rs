@@ -12,6 +12,13 @@ use tonic::transport::{Channel, ClientTlsConfig};
 /// tonic's 4 MiB default is too small for file transfers.
 pub(crate) const MAX_MESSAGE_SIZE: usize = 100 << 20;
 
+/// HTTP/2 flow-control windows for what the server sends (output, files):
+/// how far it may run ahead of this client per stream and per connection.
+/// Larger than hyper's 2 MiB / 5 MiB so that output a busy server has
+/// ready moves to the reader instead of waiting in the server's memory.
+const STREAM_WINDOW: u32 = 8 << 20;
+const CONNECTION_WINDOW: u32 = 32 << 20;
+
 /// How long to wait for the TCP (and TLS) handshake before calling the
 /// server unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -84,6 +91,8 @@ pub(crate) async fn open(endpoint: &Endpoint) -> Result<Rpc> {
         })?
         .connect_timeout(CONNECT_TIMEOUT)
         .tcp_nodelay(true)
+        .initial_stream_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW)
         .http2_keep_alive_interval(Duration::from_secs(30))
         .keep_alive_while_idle(true);
     if tls {

@@ -113,8 +113,16 @@ pub(crate) async fn start(
             .map_err(|_| Error::Timeout(t))??,
         None => open.await?,
     };
+    let mut started_at = None;
     let first = match first.message {
-        Some(Down::Ready(_)) => None,
+        Some(Down::Ready(r)) => {
+            started_at = r.ready_time.and_then(|t| {
+                let nanos = u32::try_from(t.nanos).ok()?;
+                let secs = u64::try_from(t.seconds).ok()?;
+                std::time::UNIX_EPOCH.checked_add(std::time::Duration::new(secs, nanos))
+            });
+            None
+        }
         Some(Down::Error(e)) => {
             return Err(Error::Server {
                 code: e.code.clone(),
@@ -160,6 +168,7 @@ pub(crate) async fn start(
         control,
         stdout: Vec::new(),
         stderr: Vec::new(),
+        started_at,
     })
 }
 

@@ -40,6 +40,8 @@ pub struct Process {
     pub(crate) control: Arc<Control>,
     pub(crate) stdout: Vec<u8>,
     pub(crate) stderr: Vec<u8>,
+    /// When the server says the command started (its `ready` frame).
+    pub(crate) started_at: Option<std::time::SystemTime>,
 }
 
 impl std::fmt::Debug for Process {
@@ -55,6 +57,12 @@ impl std::fmt::Debug for Process {
 impl Process {
     pub fn sandbox_id(&self) -> &str {
         &self.sandbox_id
+    }
+
+    /// When the command started, by the server's clock; `None` if the
+    /// server did not say.
+    pub fn started_at(&self) -> Option<std::time::SystemTime> {
+        self.started_at
     }
 
     /// The command as the caller gave it (before any `cwd` rewriting).

@@ -65,7 +65,7 @@ impl Pump {
                     };
                     let chunk = OutputChunk {
                         stream,
-                        data: o.data.into(),
+                        data: o.data,
                     };
                     if let Some(e) = self.forward(chunk, &mut reader_gone).await {
                         return e;

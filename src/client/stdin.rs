@@ -45,8 +45,12 @@ impl StdinWriter {
         if self.exited() {
             return Err(Error::ProcessExited);
         }
-        for chunk in data.chunks(STDIN_CHUNK) {
-            self.send(Message::Stdin(chunk.to_vec())).await?;
+        let mut at = 0;
+        while at < data.len() {
+            let end = data.len().min(at + STDIN_CHUNK);
+            // A slice of the caller's buffer: the frame shares it, no copy.
+            self.send(Message::Stdin(data.slice(at..end))).await?;
+            at = end;
         }
         drop(closed);
         Ok(())

@@ -77,6 +77,7 @@ mod tests {
             }),
             stdout: Vec::new(),
             stderr: Vec::new(),
+            started_at: None,
         };
         (p, out_tx, ended_tx)
     }

@@ -33,6 +33,11 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:7391";
 
 /// Largest gRPC message accepted or sent (a 32 MiB file plus framing fits).
 const MAX_MESSAGE: usize = 100 << 20;
+/// Largest HTTP/2 frame a client may send: a 64 KiB stdin message then
+/// travels in one frame instead of five, which halves the CPU a stdin
+/// stream costs on both ends. (The flow-control windows stay at hyper's
+/// 1 MiB: larger ones were measured to change nothing.)
+const MAX_FRAME: u32 = 1 << 20;
 /// Grace given to each sandbox's main process when the server shuts down.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
@@ -227,6 +232,7 @@ impl Server {
 
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let router = tonic::transport::Server::builder()
+            .max_frame_size(MAX_FRAME)
             .add_service(health_svc)
             .add_service(reflection)
             .add_service(InterceptedService::new(sandbox_svc, auth.clone()))

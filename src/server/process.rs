@@ -3,18 +3,18 @@
 //! receives events (output chunks, then exactly one exit). Channels are
 //! bounded, so a slow reader blocks the process on its pipe instead of
 //! growing a buffer here.
+mod output;
+
 use super::pty::Pty;
-use super::runtime::{spawner, ExecCommand, ExecSpec, Instance, Runtime};
+use super::runtime::{child, ExecSpec, Instance, Runtime};
 use bytes::Bytes;
+use output::Output;
 use std::os::unix::process::ExitStatusExt;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot, watch};
 
-/// Largest output chunk forwarded in one event.
-pub const CHUNK: usize = 64 << 10;
 /// After the process exits, output still arriving within this window is
 /// forwarded; a background child holding the pipe open cannot delay the
 /// exit longer than that.
@@ -22,7 +22,10 @@ const DRAIN_GRACE: Duration = Duration::from_millis(200);
 /// After the exit, at most this much more output is forwarded: more than
 /// any pipe holds, so only a background writer that never stops hits it.
 const DRAIN_MAX_BYTES: usize = 4 << 20;
-const EVENTS: usize = 16;
+/// Output chunks (up to 64 KiB each) queued toward the RPC per process.
+/// Few: output a reader is behind on should wait in the process's pipe,
+/// where it stops the writer, not in server memory.
+const EVENTS: usize = 2;
 
 #[derive(Debug)]
 pub enum Event {
@@ -42,12 +45,27 @@ pub struct Spawned {
     pub pid: Option<i32>,
 }
 
+/// Kills a process's whole group, once; the exit event still follows.
+pub struct Killer(oneshot::Sender<()>);
+
+impl Killer {
+    pub fn kill(self) {
+        let _ = self.0.send(());
+    }
+}
+
 impl Spawned {
     /// Kill the whole process group; the exit event still follows.
     pub fn kill(&mut self) {
         if let Some(k) = self.kill.take() {
             let _ = k.send(());
         }
+    }
+
+    /// The kill switch, for whoever must be able to kill apart from this
+    /// handle's owner; [`Spawned::kill`] does nothing afterwards.
+    pub fn take_killer(&mut self) -> Option<Killer> {
+        self.kill.take().map(Killer)
     }
 
     /// Something that resizes the terminal from another task (None without one).
@@ -59,7 +77,7 @@ impl Spawned {
 /// Start `spec` in the sandbox. A command the runtime cannot even start
 /// becomes a process that prints why on stderr and exits 127 (126 when not
 /// executable), as a shell would.
-pub fn spawn(
+pub async fn spawn(
     runtime: &dyn Runtime,
     instance: &Instance,
     spec: &ExecSpec,
@@ -69,26 +87,21 @@ pub fn spawn(
     let (in_tx, in_rx) = mpsc::channel::<Option<Bytes>>(1);
     let (kill_tx, kill_rx) = oneshot::channel();
 
-    let started =
-        runtime
-            .exec_command(instance, spec)
-            .and_then(|ExecCommand { mut cmd, pid_ns }| {
-                cmd.kill_on_drop(true);
-                match tty_size {
-                    Some((cols, rows)) => {
-                        let pty = Arc::new(Pty::open(cols, rows)?);
-                        pty.attach(&mut cmd)?;
-                        let child = spawner::spawn_in(cmd, pid_ns)?;
-                        Ok((child, Some(pty)))
-                    }
-                    None => {
-                        cmd.stdin(Stdio::piped())
-                            .stdout(Stdio::piped())
-                            .stderr(Stdio::piped());
-                        spawner::spawn_in(cmd, pid_ns).map(|c| (c, None))
-                    }
-                }
-            });
+    let started = async {
+        let cmd = runtime.exec_command(instance, spec)?;
+        match tty_size {
+            Some((cols, rows)) => {
+                let pty = Arc::new(Pty::open(cols, rows)?);
+                let slave = pty.take_slave()?;
+                let child = child::spawn(cmd, child::Stdio::Terminal(slave)).await?;
+                Ok((child, Some(pty)))
+            }
+            None => child::spawn(cmd, child::Stdio::Pipes)
+                .await
+                .map(|c| (c, None)),
+        }
+    }
+    .await;
     let (mut child, pty) = match started {
         Ok(x) => x,
         Err(e) => {
@@ -124,26 +137,42 @@ pub fn spawn(
     }
     let (exited_tx, exited_rx) = watch::channel(false);
     let mut pumps = Vec::new();
+    let mut start_pump = |source: std::io::Result<Output>, stream: i32| match source {
+        Ok(src) => pumps.push(tokio::spawn(pump(
+            src,
+            stream,
+            ev_tx.clone(),
+            exited_rx.clone(),
+        ))),
+        // Cannot happen short of running out of descriptors; the process
+        // then sees its output closed.
+        Err(e) => tracing::warn!(error = %e, stream, "cannot read the output of an exec"),
+    };
     match &pty {
         Some(p) => {
-            pumps.push(tokio::spawn(pump(
-                p.reader(),
-                1,
-                ev_tx.clone(),
-                exited_rx.clone(),
-            )));
+            start_pump(p.master().and_then(Output::terminal), 1);
             tokio::spawn(write_stdin(p.writer(), in_rx));
         }
         None => {
             if let Some(out) = child.stdout.take() {
-                pumps.push(tokio::spawn(pump(out, 1, ev_tx.clone(), exited_rx.clone())));
+                start_pump(Output::pipe(out), 1);
             }
             if let Some(err) = child.stderr.take() {
-                pumps.push(tokio::spawn(pump(err, 2, ev_tx.clone(), exited_rx.clone())));
+                start_pump(Output::pipe(err), 2);
             }
-            match child.stdin.take() {
-                Some(w) => {
+            match child
+                .stdin
+                .take()
+                .map(tokio::net::unix::pipe::Sender::from_owned_fd)
+            {
+                Some(Ok(w)) => {
                     tokio::spawn(write_stdin(w, in_rx));
+                }
+                // Without a writer, stdin frames are dropped as after an
+                // early exit; the process sees its stdin closed.
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "cannot write the stdin of an exec");
+                    drop(in_rx);
                 }
                 None => drop(in_rx),
             }
@@ -208,40 +237,44 @@ async fn write_stdin(mut w: impl AsyncWrite + Unpin, mut rx: mpsc::Receiver<Opti
     let _ = w.shutdown().await;
 }
 
+/// Forwards one output stream until its end. A chunk is read only once the
+/// queue has room for it, so a slow reader leaves the output in the pipe,
+/// where it blocks the writer.
 async fn pump(
-    mut r: impl AsyncRead + Unpin,
+    mut src: Output,
     stream: i32,
     tx: mpsc::Sender<Event>,
     mut exited: watch::Receiver<bool>,
 ) {
-    let mut buf = vec![0u8; CHUNK];
     let mut after_exit = 0usize;
     loop {
-        let res = if *exited.borrow() {
+        let ready = if *exited.borrow() {
             if after_exit > DRAIN_MAX_BYTES {
                 break;
             }
-            match tokio::time::timeout(DRAIN_GRACE, r.read(&mut buf)).await {
+            match tokio::time::timeout(DRAIN_GRACE, src.ready()).await {
                 Ok(res) => res,
                 Err(_) => break,
             }
         } else {
             tokio::select! {
-                res = r.read(&mut buf) => res,
+                res = src.ready() => res,
                 _ = exited.changed() => continue,
             }
         };
-        match res {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
+        if ready.is_err() {
+            break;
+        }
+        let Ok(room) = tx.reserve().await else { break };
+        match src.try_read() {
+            Ok(Some(data)) => {
                 if *exited.borrow() {
-                    after_exit += n;
+                    after_exit += data.len();
                 }
-                let data = Bytes::copy_from_slice(&buf[..n]);
-                if tx.send(Event::Output(stream, data)).await.is_err() {
-                    break;
-                }
+                room.send(Event::Output(stream, data));
             }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Ok(None) | Err(_) => break,
         }
     }
 }

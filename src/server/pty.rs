@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use tokio::io::unix::AsyncFd;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::AsyncWrite;
 
 pub struct Pty {
     master: AsyncFd<OwnedFd>,
@@ -45,32 +45,15 @@ impl Pty {
         })
     }
 
-    /// Wire the slave to `cmd`'s stdio and make it the controlling terminal
-    /// of a new session. The slave is given away: once the command is
-    /// dropped only the child holds it, so the master sees EOF at exit.
-    pub fn attach(&self, cmd: &mut tokio::process::Command) -> io::Result<()> {
-        let slave = self
-            .slave
+    /// The slave side, for the child's stdio. It is given away: once the
+    /// child has its copies and this one is dropped, the master sees EOF
+    /// when the child exits.
+    pub fn take_slave(&self) -> io::Result<OwnedFd> {
+        self.slave
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take()
-            .ok_or_else(|| io::Error::other("terminal already attached"))?;
-        cmd.stdin(std::process::Stdio::from(slave.try_clone()?))
-            .stdout(std::process::Stdio::from(slave.try_clone()?))
-            .stderr(std::process::Stdio::from(slave));
-        // SAFETY: setsid and ioctl are async-signal-safe.
-        unsafe {
-            cmd.pre_exec(|| {
-                if libc::setsid() == -1 {
-                    return Err(io::Error::last_os_error());
-                }
-                if libc::ioctl(0, libc::TIOCSCTTY as _, 0) == -1 {
-                    return Err(io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        Ok(())
+            .ok_or_else(|| io::Error::other("terminal already attached"))
     }
 
     pub fn resize(&self, cols: u16, rows: u16) {
@@ -81,8 +64,10 @@ impl Pty {
         }
     }
 
-    pub fn reader(self: &Arc<Self>) -> PtyIo {
-        PtyIo(self.clone())
+    /// A second descriptor of the master for the output reader, which
+    /// registers it with the reactor on its own.
+    pub fn master(&self) -> io::Result<OwnedFd> {
+        self.master.get_ref().try_clone()
     }
 
     pub fn writer(self: &Arc<Self>) -> PtyIo {
@@ -90,42 +75,8 @@ impl Pty {
     }
 }
 
-/// Async read/write over the master.
+/// Async writes into the master (the terminal's input).
 pub struct PtyIo(Arc<Pty>);
-
-impl AsyncRead for PtyIo {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        loop {
-            let mut guard = ready!(self.0.master.poll_read_ready(cx))?;
-            let unfilled = buf.initialize_unfilled();
-            let res = guard.try_io(|fd| {
-                // SAFETY: reading into an initialised buffer of the given length.
-                let n = unsafe {
-                    libc::read(fd.as_raw_fd(), unfilled.as_mut_ptr().cast(), unfilled.len())
-                };
-                if n < 0 {
-                    Err(io::Error::last_os_error())
-                } else {
-                    Ok(n as usize)
-                }
-            });
-            match res {
-                Ok(Ok(n)) => {
-                    buf.advance(n);
-                    return Poll::Ready(Ok(()));
-                }
-                // EIO: every slave descriptor is closed, i.e. end of output.
-                Ok(Err(e)) if e.raw_os_error() == Some(libc::EIO) => return Poll::Ready(Ok(())),
-                Ok(Err(e)) => return Poll::Ready(Err(e)),
-                Err(_would_block) => continue,
-            }
-        }
-    }
-}
 
 impl AsyncWrite for PtyIo {
     fn poll_write(

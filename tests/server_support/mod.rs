@@ -145,7 +145,7 @@ impl Harness {
             if let Some(data) = stdin {
                 for chunk in data.chunks(64 << 10) {
                     let f = pb::ExecStreamRequest {
-                        message: Some(In::Stdin(chunk.to_vec())),
+                        message: Some(In::Stdin(bytes::Bytes::copy_from_slice(chunk))),
                     };
                     if tx.send(f).await.is_err() {
                         return;
@@ -162,8 +162,8 @@ impl Harness {
         let mut res = ExecOut::default();
         while let Some(f) = out.message().await? {
             match f.message {
-                Some(Out::Output(o)) if o.stream == 2 => res.stderr.extend(o.data),
-                Some(Out::Output(o)) => res.stdout.extend(o.data),
+                Some(Out::Output(o)) if o.stream == 2 => res.stderr.extend_from_slice(&o.data),
+                Some(Out::Output(o)) => res.stdout.extend_from_slice(&o.data),
                 Some(Out::Exit(e)) => {
                     res.code = Some(e.exit_code);
                     break;

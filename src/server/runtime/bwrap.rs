@@ -5,10 +5,10 @@
 //! process of a sandbox, and the file RPCs, see one filesystem.
 use super::bwrap_fs::{filesystem_args, push};
 use super::{
-    check_executable, output_pipe, set_cloexec_from, signal_group, signal_pid, BoxFuture,
-    ExecCommand, ExecSpec, Instance, LaunchPlan, Launched, Runtime, RuntimeError,
+    check_executable, output_pipe, set_cloexec_from, signal_group, signal_pid, BoxFuture, ExecSpec,
+    Instance, LaunchPlan, Launched, Runtime, RuntimeError,
 };
-use super::{enter, spawner};
+use super::{child, enter, spawner};
 use nix::sys::signal::Signal;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
@@ -273,28 +273,13 @@ impl Runtime for Bwrap {
         })
     }
 
-    fn exec_command(&self, instance: &Instance, spec: &ExecSpec) -> std::io::Result<ExecCommand> {
+    fn exec_command(
+        &self,
+        instance: &Instance,
+        spec: &ExecSpec,
+    ) -> std::io::Result<child::Command> {
         let (entry, pid_ns) = enter::prepare(instance.anchor_pid, &spec.cwd)?;
-        // execvp looks the program up after the child has entered the
-        // sandbox, with the PATH of the exec's own environment.
-        let mut cmd = tokio::process::Command::new(&spec.argv[0]);
-        cmd.args(&spec.argv[1..]).env_clear().envs(&spec.env);
-        // SAFETY: `join` only makes async-signal-safe system calls on data
-        // prepared before the fork; set_cloexec_from is one syscall.
-        unsafe {
-            cmd.pre_exec(move || {
-                entry.join();
-                set_cloexec_from(3);
-                Ok(())
-            });
-        }
-        if !spec.tty {
-            cmd.process_group(0);
-        }
-        Ok(ExecCommand {
-            cmd,
-            pid_ns: Some(pid_ns),
-        })
+        child::Command::new(&spec.argv, &spec.env, entry, Some(pid_ns))
     }
 
     fn terminate(&self, instance: &Instance) {

@@ -1,11 +1,11 @@
-//! Joining a running bubblewrap sandbox from a freshly forked child, in
+//! Joining a running bubblewrap sandbox from a freshly started child, in
 //! the child itself: its namespaces, its root, the working directory, and
-//! no capabilities. Doing it in-process spares every exec the programs
+//! no capabilities. (On the host runtime, only the working directory.) Doing it in-process spares every exec the programs
 //! that would otherwise do each step (`nsenter`, `setpriv`, a shell for the
 //! `cd`), about two thirds of an exec's start-up cost.
 //!
 //! The pid namespace is the exception: a process cannot move itself into
-//! one, so the spawner enters it before forking (see `spawner::spawn_in`).
+//! one, so the spawner enters it before forking (see `child::spawn`).
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -24,11 +24,12 @@ const NAMESPACES: [(&str, libc::c_int); 4] = [
 /// it, only async-signal-safe system calls are allowed (no allocation).
 pub struct Entry {
     namespaces: Vec<(OwnedFd, libc::c_int)>,
-    root: OwnedFd,
+    root: Option<OwnedFd>,
     cwd: CString,
     /// `cd: <cwd>: `, completed with the reason if the directory is unusable.
     cd_error: Vec<u8>,
-    last_cap: libc::c_ulong,
+    /// The highest capability to drop; None keeps the server's privileges.
+    last_cap: Option<libc::c_ulong>,
 }
 
 /// The sandbox whose namespace init is `anchor` (a host pid), entered at
@@ -38,7 +39,7 @@ pub fn prepare(anchor: i32, cwd: &str) -> io::Result<(Entry, OwnedFd)> {
     let open = |what: &str| -> io::Result<OwnedFd> {
         std::fs::File::open(format!("/proc/{anchor}/{what}"))
             .map(OwnedFd::from)
-            .map_err(|e| io::Error::new(e.kind(), format!("the sandbox is gone ({e})")))
+            .map_err(|e| io::Error::other(format!("the sandbox is gone ({e})")))
     };
     let pid_ns = open("ns/pid")?;
     let namespaces = NAMESPACES
@@ -46,33 +47,38 @@ pub fn prepare(anchor: i32, cwd: &str) -> io::Result<(Entry, OwnedFd)> {
         .map(|(name, flag)| Ok((open(&format!("ns/{name}"))?, *flag)))
         .collect::<io::Result<Vec<_>>>()?;
     let root = open("root")?;
-    let cwd = CString::new(cwd).map_err(|_| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "the working directory contains a NUL byte",
-        )
-    })?;
-    let cd_error = format!("cd: {}: ", cwd.to_string_lossy()).into_bytes();
-    Ok((
-        Entry {
-            namespaces,
-            root,
-            cwd,
-            cd_error,
-            last_cap: last_capability(),
-        },
-        pid_ns,
-    ))
+    let mut entry = Entry::host(cwd)?;
+    entry.namespaces = namespaces;
+    entry.root = Some(root);
+    entry.last_cap = Some(last_capability());
+    Ok((entry, pid_ns))
 }
 
 impl Entry {
+    /// No sandbox to enter: only change into `cwd` (a host path).
+    pub fn host(cwd: &str) -> io::Result<Entry> {
+        let cwd_c = CString::new(cwd).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the working directory contains a NUL byte",
+            )
+        })?;
+        Ok(Entry {
+            namespaces: Vec::new(),
+            root: None,
+            cwd: cwd_c,
+            cd_error: format!("cd: {cwd}: ").into_bytes(),
+            last_cap: None,
+        })
+    }
+
     /// Runs in the child between fork and exec. Failures are reported on
     /// the child's stderr, which is already the exec's output, and end the
     /// child, because std would carry only an errno back to the server and
     /// an errno alone would read as "command not found".
     ///
     /// # Safety
-    /// Only between fork and exec: it changes the calling process's
+    /// Only in a child between its start and exec: it changes the calling process's
     /// namespaces, root and capabilities for good.
     pub unsafe fn join(&self) {
         for (fd, flag) in &self.namespaces {
@@ -85,8 +91,10 @@ impl Entry {
         }
         // Entering the mount namespace leaves the root at the namespace's
         // original root; the sandbox's is where bubblewrap pivoted to.
-        if libc::fchdir(self.root.as_raw_fd()) == -1 || libc::chroot(c".".as_ptr()) == -1 {
-            fail(&[b"sandscope: cannot enter the sandbox's root\n"], 126);
+        if let Some(root) = &self.root {
+            if libc::fchdir(root.as_raw_fd()) == -1 || libc::chroot(c".".as_ptr()) == -1 {
+                fail(&[b"sandscope: cannot enter the sandbox's root\n"], 126);
+            }
         }
         // Inside the new root, so a symlinked directory cannot lead out.
         if libc::chdir(self.cwd.as_ptr()) == -1 {
@@ -99,7 +107,9 @@ impl Entry {
             };
             fail(&[&self.cd_error, reason], 1);
         }
-        drop_privileges(self.last_cap);
+        if let Some(last) = self.last_cap {
+            drop_privileges(last);
+        }
     }
 }
 

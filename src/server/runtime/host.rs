@@ -1,9 +1,11 @@
 //! The host runtime: plain processes in their own process groups, with the
 //! sandbox directory as working directory and TMPDIR. It isolates nothing,
 //! which the server reports loudly.
+use super::child;
+use super::enter::Entry;
 use super::{
-    check_executable, close_inherited_fds, output_pipe, signal_group, spawner, BoxFuture,
-    ExecCommand, ExecSpec, Instance, LaunchPlan, Launched, Runtime, RuntimeError,
+    check_executable, close_inherited_fds, output_pipe, signal_group, spawner, BoxFuture, ExecSpec,
+    Instance, LaunchPlan, Launched, Runtime, RuntimeError,
 };
 use nix::sys::signal::Signal;
 use std::process::Stdio;
@@ -86,9 +88,11 @@ impl Runtime for Host {
         })
     }
 
-    fn exec_command(&self, instance: &Instance, spec: &ExecSpec) -> std::io::Result<ExecCommand> {
-        let mut cmd = tokio::process::Command::new(&spec.argv[0]);
-        close_inherited_fds(&mut cmd, 3);
+    fn exec_command(
+        &self,
+        instance: &Instance,
+        spec: &ExecSpec,
+    ) -> std::io::Result<child::Command> {
         let mut env = spec.env.clone();
         env.entry("TMPDIR".into()).or_insert_with(|| {
             instance
@@ -97,14 +101,9 @@ impl Runtime for Host {
                 .to_string_lossy()
                 .into_owned()
         });
-        cmd.args(&spec.argv[1..])
-            .env_clear()
-            .envs(&env)
-            .current_dir(resolve(&instance.workspace, &spec.cwd));
-        if !spec.tty {
-            cmd.process_group(0);
-        }
-        Ok(ExecCommand { cmd, pid_ns: None })
+        let cwd = resolve(&instance.workspace, &spec.cwd);
+        let entry = Entry::host(&cwd.to_string_lossy())?;
+        child::Command::new(&spec.argv, &env, entry, None)
     }
 
     fn terminate(&self, instance: &Instance) {

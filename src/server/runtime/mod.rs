@@ -8,6 +8,7 @@ use std::pin::Pin;
 
 pub mod bwrap;
 mod bwrap_fs;
+pub mod child;
 mod enter;
 pub mod host;
 pub mod spawner;
@@ -94,9 +95,6 @@ pub struct ExecSpec {
     pub env: BTreeMap<String, String>,
     /// Absolute path as the sandbox sees it.
     pub cwd: String,
-    /// Runs on a terminal: the process will start its own session, so the
-    /// runtime must not put it in a new process group itself.
-    pub tty: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -118,14 +116,6 @@ impl RuntimeError {
             source,
         }
     }
-}
-
-/// A process ready to start in a sandbox. A pid namespace can only be
-/// given to a process at its birth, by its parent: `pid_ns` is the one
-/// the spawner enters before forking it (None: the server's own).
-pub struct ExecCommand {
-    pub cmd: tokio::process::Command,
-    pub pid_ns: Option<std::os::fd::OwnedFd>,
 }
 
 /// A started main process.
@@ -164,8 +154,9 @@ pub trait Runtime: Send + Sync {
     fn isolation(&self) -> &'static str;
     fn launch<'a>(&'a self, plan: &'a LaunchPlan) -> BoxFuture<'a, Result<Launched, RuntimeError>>;
     /// A command that runs `spec` inside the sandbox; stdio is left to the
-    /// caller. Unless `spec.tty`, the command leads its own process group.
-    fn exec_command(&self, instance: &Instance, spec: &ExecSpec) -> std::io::Result<ExecCommand>;
+    /// caller. Unless on a terminal, it will lead its own process group.
+    fn exec_command(&self, instance: &Instance, spec: &ExecSpec)
+        -> std::io::Result<child::Command>;
     /// Ask the main process to stop (SIGTERM).
     fn terminate(&self, instance: &Instance);
     /// Kill everything in the sandbox (SIGKILL).

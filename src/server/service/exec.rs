@@ -1,32 +1,24 @@
 //! StreamExec (bidirectional) and unary Exec.
+mod stream;
+
 use super::errors;
 use super::lifecycle::{exec_env, lookup};
 use super::Shared;
 use crate::proto::v1 as pb;
-use crate::server::process::{self, Event, Spawned};
-use crate::server::registry::now_ts;
+use crate::server::process::{self, Event};
 use crate::server::runtime::{ExecSpec, Instance};
 use pb::exec_stream_request::Message as In;
-use pb::exec_stream_response::Message as Out;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+use stream::REAP_WAIT;
 use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Status, Streaming};
 
-/// Response frames buffered toward a client; more output waits in the pipe.
-const FRAMES: usize = 16;
+pub use stream::ExecStream;
+
 /// Default and maximum output kept by unary Exec.
 const DEFAULT_MAX_OUTPUT: usize = 16 << 20;
-/// After a kill, how long the exit may take before the stream gives up.
-const REAP_WAIT: Duration = Duration::from_secs(5);
-
-pub type ExecStream = ReceiverStream<Result<pb::ExecStreamResponse, Status>>;
-
-fn frame(m: Out) -> Result<pb::ExecStreamResponse, Status> {
-    Ok(pb::ExecStreamResponse { message: Some(m) })
-}
 
 /// Validate an exec request and find where it runs.
 fn prepare(
@@ -68,7 +60,6 @@ fn prepare(
         argv: command,
         env: full_env,
         cwd: instance.default_cwd.clone(),
-        tty,
     };
     Ok((instance, spec))
 }
@@ -101,15 +92,9 @@ pub async fn stream_exec(
         init.tty,
     )?;
     tracing::debug!(sandbox = %init.sandbox_id, argv = ?spec.argv, tty = init.tty, "exec");
-    let proc = process::spawn(&*shared.runtime, &instance, &spec, tty);
-    let (tx, rx) = mpsc::channel(FRAMES);
-    let ready = pb::ExecStreamReady {
-        ready_time: Some(now_ts()),
-    };
-    // The channel is empty, so the ready frame goes first without waiting.
-    let _ = tx.try_send(frame(Out::Ready(ready)));
-    tokio::spawn(drive(proc, input, tx, deadline));
-    Ok(ReceiverStream::new(rx))
+    let proc = process::spawn(&*shared.runtime, &instance, &spec, tty).await;
+    let feeder = tokio::spawn(feed(input, proc.stdin.clone(), proc.resizer()));
+    Ok(ExecStream::new(proc, feeder, deadline))
 }
 
 /// Feed request frames to the process: stdin with backpressure, close and
@@ -125,7 +110,7 @@ async fn feed(
             Ok(Some(f)) => match f.message {
                 Some(In::Stdin(data)) => {
                     if let Some(s) = &stdin {
-                        if s.send(Some(data.into())).await.is_err() {
+                        if s.send(Some(data)).await.is_err() {
                             stdin = None;
                         }
                     }
@@ -154,84 +139,6 @@ async fn feed(
     }
 }
 
-enum End {
-    Exited,
-    ClientGone,
-    TimedOut,
-}
-
-async fn drive(
-    mut proc: Spawned,
-    input: Streaming<pb::ExecStreamRequest>,
-    tx: mpsc::Sender<Result<pb::ExecStreamResponse, Status>>,
-    deadline: Option<Duration>,
-) {
-    let feeder = tokio::spawn(feed(input, proc.stdin.clone(), proc.resizer()));
-    let expiry = sleep_opt(deadline);
-    tokio::pin!(expiry);
-    let end = loop {
-        let ev = tokio::select! {
-            ev = proc.events.recv() => ev,
-            _ = tx.closed() => break End::ClientGone,
-            _ = &mut expiry => break End::TimedOut,
-        };
-        let msg = match ev {
-            Some(Event::Output(stream, data)) => Out::Output(pb::ExecStreamOutput {
-                stream,
-                data: data.to_vec(),
-            }),
-            Some(Event::Exit(code)) => {
-                let exit = pb::ExecStreamExit {
-                    exit_code: code,
-                    completed_time: Some(now_ts()),
-                };
-                let _ = tx.send(frame(Out::Exit(exit))).await;
-                break End::Exited;
-            }
-            None => {
-                let _ = tx
-                    .send(Err(errors::internal("the process handle was lost")))
-                    .await;
-                break End::Exited;
-            }
-        };
-        tokio::select! {
-            r = tx.send(frame(msg)) => if r.is_err() { break End::ClientGone },
-            _ = &mut expiry => break End::TimedOut,
-        }
-    };
-    feeder.abort();
-    if matches!(end, End::Exited) {
-        return;
-    }
-    // Cancelled or out of time: kill the group and reap it before leaving.
-    proc.kill();
-    let reaped = tokio::time::timeout(REAP_WAIT, async {
-        while let Some(ev) = proc.events.recv().await {
-            if matches!(ev, Event::Exit(_)) {
-                break;
-            }
-        }
-    })
-    .await;
-    if reaped.is_err() {
-        tracing::warn!(pid = ?proc.pid, "exec did not exit after SIGKILL");
-    }
-    if let End::TimedOut = end {
-        let secs = deadline.map_or(0.0, |d| d.as_secs_f64());
-        // A client that stopped reading gets a few seconds to take it.
-        let status = Err(errors::command_timeout(secs));
-        let _ = tokio::time::timeout(REAP_WAIT, tx.send(status)).await;
-    }
-}
-
-async fn sleep_opt(d: Option<Duration>) {
-    match d {
-        Some(d) => tokio::time::sleep(d).await,
-        None => std::future::pending().await,
-    }
-}
-
 pub async fn exec(
     shared: Arc<Shared>,
     deadline: Option<Duration>,
@@ -249,7 +156,7 @@ pub async fn exec(
         n if n <= 0 => DEFAULT_MAX_OUTPUT,
         n => n as usize,
     };
-    let mut proc = process::spawn(&*shared.runtime, &instance, &spec, None);
+    let mut proc = process::spawn(&*shared.runtime, &instance, &spec, None).await;
     let _ = proc.stdin.send(None).await;
     let mut resp = pb::ExecResponse::default();
     let collect = async {

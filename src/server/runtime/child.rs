@@ -1,0 +1,477 @@
+//! Starting an exec'd process without copying the server. `fork()` copies
+//! the page tables of the whole server and makes every page it touches
+//! afterwards fault (copy-on-write), so its cost grows with the server's
+//! memory: with hundreds of processes alive it dominated exec latency. The
+//! child here shares the server's memory (`CLONE_VM | CLONE_VFORK`, what
+//! `posix_spawn` does) and runs a few system calls on its own stack until it
+//! execs; a spawner thread waits for that moment and nothing else does.
+//!
+//! The exit is collected through a pidfd, so Tokio's own child reaping
+//! never sees these processes.
+use super::enter::Entry;
+use super::spawner;
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
+use std::sync::atomic::{AtomicI32, Ordering};
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+
+/// What the child's stdin, stdout and stderr are.
+pub enum Stdio {
+    /// Three pipes, read and written by the server.
+    Pipes,
+    /// A terminal's slave side: the child starts a session and makes it
+    /// its controlling terminal.
+    Terminal(OwnedFd),
+}
+
+/// A process ready to start, every string already in the form the child
+/// needs (nothing is allocated after the clone).
+pub struct Command {
+    argv: Vec<CString>,
+    env: Vec<CString>,
+    /// Full paths to try in order, as `execvp` would from the exec's PATH.
+    candidates: Vec<CString>,
+    entry: Entry,
+    /// The pid namespace the child is born in (None: the server's).
+    pub pid_ns: Option<OwnedFd>,
+}
+
+impl Command {
+    /// `argv[0]` is looked up in the `PATH` of `env` (inside the sandbox,
+    /// when `entry` enters one).
+    pub fn new<'a>(
+        argv: &[String],
+        env: impl IntoIterator<Item = (&'a String, &'a String)>,
+        entry: Entry,
+        pid_ns: Option<OwnedFd>,
+    ) -> io::Result<Command> {
+        let c = |s: &str, what: &str| {
+            CString::new(s).map_err(|_| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("the {what} contains a NUL byte"),
+                )
+            })
+        };
+        let program = argv
+            .first()
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the command is empty"))?;
+        let mut path = super::DEFAULT_PATH.to_string();
+        let mut env_c = Vec::new();
+        for (k, v) in env {
+            if k == "PATH" {
+                path = v.clone();
+            }
+            env_c.push(c(&format!("{k}={v}"), "environment")?);
+        }
+        let candidates = if program.contains('/') {
+            vec![c(program, "command")?]
+        } else {
+            // An empty PATH entry means the current directory, as for execvp.
+            path.split(':')
+                .map(|d| {
+                    let d = if d.is_empty() { "." } else { d };
+                    c(&format!("{}/{program}", d.trim_end_matches('/')), "PATH")
+                })
+                .collect::<io::Result<_>>()?
+        };
+        Ok(Command {
+            argv: argv
+                .iter()
+                .map(|a| c(a, "argument"))
+                .collect::<io::Result<_>>()?,
+            env: env_c,
+            candidates,
+            entry,
+            pid_ns,
+        })
+    }
+}
+
+/// A started process: the server's ends of its pipes (when it has pipes,
+/// blocking descriptors for the caller to wrap) and its exit.
+pub struct Child {
+    pid: i32,
+    pidfd: AsyncFd<OwnedFd>,
+    status: Option<ExitStatus>,
+    pub stdin: Option<OwnedFd>,
+    pub stdout: Option<OwnedFd>,
+    pub stderr: Option<OwnedFd>,
+}
+
+impl Child {
+    pub fn id(&self) -> Option<u32> {
+        if self.status.is_some() {
+            None
+        } else {
+            u32::try_from(self.pid).ok()
+        }
+    }
+
+    /// Wait for the exit (cancel-safe: a dropped wait loses nothing).
+    pub async fn wait(&mut self) -> io::Result<ExitStatus> {
+        if let Some(s) = self.status {
+            return Ok(s);
+        }
+        loop {
+            let mut guard = self.pidfd.readable().await?;
+            match reap(self.pidfd.get_ref(), false)? {
+                Some(s) => {
+                    self.status = Some(s);
+                    return Ok(s);
+                }
+                None => guard.clear_ready(),
+            }
+        }
+    }
+}
+
+impl Drop for Child {
+    /// Like Tokio's `kill_on_drop`: a process nobody waits for any more is
+    /// killed and reaped, never left running or as a zombie.
+    fn drop(&mut self) {
+        if self.status.is_some() {
+            return;
+        }
+        // SAFETY: pidfd_send_signal on a pidfd we own: never another process.
+        unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                self.pidfd.get_ref().as_raw_fd(),
+                libc::SIGKILL,
+                std::ptr::null::<libc::siginfo_t>(),
+                0,
+            );
+        }
+        let _ = reap(self.pidfd.get_ref(), true);
+    }
+}
+
+/// The exit status, if the process has exited (or once it has, if `block`).
+fn reap(pidfd: &OwnedFd, block: bool) -> io::Result<Option<ExitStatus>> {
+    // SAFETY: waitid fills the zeroed siginfo we pass.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let flags = libc::WEXITED | if block { 0 } else { libc::WNOHANG };
+    loop {
+        // SAFETY: see above; P_PIDFD takes the descriptor as the id.
+        let r = unsafe {
+            libc::waitid(
+                libc::P_PIDFD,
+                pidfd.as_raw_fd() as libc::id_t,
+                &mut info,
+                flags,
+            )
+        };
+        if r == -1 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        break;
+    }
+    // SAFETY: si_pid/si_status are valid for the SIGCHLD info waitid fills.
+    let (pid, status) = unsafe { (info.si_pid(), info.si_status()) };
+    if pid == 0 {
+        return Ok(None); // WNOHANG and still running
+    }
+    let raw = match info.si_code {
+        libc::CLD_EXITED => (status & 0xff) << 8,
+        libc::CLD_DUMPED => status | 0x80,
+        _ => status,
+    };
+    Ok(Some(ExitStatus::from_raw(raw)))
+}
+
+/// Start `cmd` with `stdio`. A program that cannot be executed (not found,
+/// not executable) is an error here, with the errno `execve` gave; a failure
+/// to enter the sandbox or its directory is reported by the child itself
+/// on its stderr, with its exit code.
+pub async fn spawn(cmd: Command, stdio: Stdio) -> io::Result<Child> {
+    let pipes = match &stdio {
+        Stdio::Pipes => Some(ChildPipes::new()?),
+        Stdio::Terminal(_) => None,
+    };
+    let child_fds: [RawFd; 3] = match (&stdio, &pipes) {
+        (_, Some(p)) => [
+            p.stdin.0.as_raw_fd(),
+            p.stdout.1.as_raw_fd(),
+            p.stderr.1.as_raw_fd(),
+        ],
+        (Stdio::Terminal(slave), None) => [slave.as_raw_fd(); 3],
+        (Stdio::Pipes, None) => unreachable!("pipes were made above"),
+    };
+    let tty = matches!(stdio, Stdio::Terminal(_));
+    let (pid, pidfd) = spawner::run(move || {
+        let go = || start(&cmd, child_fds, tty);
+        match &cmd.pid_ns {
+            Some(ns) => spawner::in_pid_namespace(ns, go),
+            None => go(),
+        }
+    })
+    .await??;
+    // The child has its copies; ours of its ends must go, or no EOF comes.
+    drop(stdio);
+    let (stdin, stdout, stderr) = match pipes {
+        Some(p) => (Some(p.stdin.1), Some(p.stdout.0), Some(p.stderr.0)),
+        None => (None, None, None),
+    };
+    // SAFETY: the Child owns the pidfd for as long as the AsyncFd exists.
+    let pidfd = unsafe { AsyncFd::register_with_interest(pidfd, Interest::READABLE) }?;
+    Ok(Child {
+        pid,
+        pidfd,
+        status: None,
+        stdin,
+        stdout,
+        stderr,
+    })
+}
+
+/// (read end, write end) of the three pipes, all close-on-exec (the child's
+/// `dup2` onto 0, 1, 2 clears that flag on its copies).
+struct ChildPipes {
+    stdin: (OwnedFd, OwnedFd),
+    stdout: (OwnedFd, OwnedFd),
+    stderr: (OwnedFd, OwnedFd),
+}
+
+impl ChildPipes {
+    fn new() -> io::Result<ChildPipes> {
+        let pipe = || -> io::Result<(OwnedFd, OwnedFd)> {
+            let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+            Ok((above_stdio(r)?, above_stdio(w)?))
+        };
+        Ok(ChildPipes {
+            stdin: pipe()?,
+            stdout: pipe()?,
+            stderr: pipe()?,
+        })
+    }
+}
+
+/// A descriptor numbered 3 or above, so the child's `dup2`s onto 0, 1 and 2
+/// cannot overwrite one another's source (a server started with a closed
+/// stdin gets 0 for its first pipe).
+fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
+    if fd.as_raw_fd() > 2 {
+        return Ok(fd);
+    }
+    // SAFETY: F_DUPFD_CLOEXEC returns a new descriptor we then own.
+    let n = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
+    if n == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `n` is a fresh descriptor nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(n) })
+}
+
+const SHELL: &std::ffi::CStr = c"/bin/sh";
+
+/// The child's stack; each spawner thread starts one child at a time.
+const STACK_SIZE: usize = 256 << 10;
+
+thread_local! {
+    static STACK: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Everything the child reads, laid out before the clone.
+struct ChildArgs<'a> {
+    stdio: [RawFd; 3],
+    tty: bool,
+    entry: &'a Entry,
+    candidates: Vec<*const libc::c_char>,
+    argv: Vec<*const libc::c_char>,
+    /// `/bin/sh <path> argv[1..]`, for a file without `#!` (execvp runs
+    /// those with the shell too); the child fills in the path.
+    script_argv: std::cell::UnsafeCell<Vec<*const libc::c_char>>,
+    envp: Vec<*const libc::c_char>,
+    server: libc::pid_t,
+    nice: libc::c_int,
+    mask: libc::sigset_t,
+    /// The errno of the last execve, written by the child if none worked.
+    exec_errno: AtomicI32,
+}
+
+/// Clone the child and wait until it has exec'd (or failed to).
+fn start(cmd: &Command, stdio: [RawFd; 3], tty: bool) -> io::Result<(i32, OwnedFd)> {
+    let ptrs = |v: &[CString]| -> Vec<*const libc::c_char> {
+        v.iter()
+            .map(|s| s.as_ptr())
+            .chain(std::iter::once(std::ptr::null()))
+            .collect()
+    };
+    // SAFETY: sigset_t is plain data; sigfillset/pthread_sigmask fill it.
+    let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
+    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+    unsafe {
+        libc::sigfillset(&mut all);
+        // No signal handler of the server may run in the child: it shares
+        // the server's memory until exec. The child restores the mask.
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+    }
+    let args = ChildArgs {
+        stdio,
+        tty,
+        entry: &cmd.entry,
+        candidates: cmd.candidates.iter().map(|c| c.as_ptr()).collect(),
+        argv: ptrs(&cmd.argv),
+        script_argv: std::cell::UnsafeCell::new(
+            [SHELL.as_ptr(), std::ptr::null()]
+                .into_iter()
+                .chain(ptrs(&cmd.argv).into_iter().skip(1))
+                .collect(),
+        ),
+        envp: ptrs(&cmd.env),
+        server: std::process::id() as libc::pid_t,
+        nice: spawner::server_nice(),
+        mask: old,
+        exec_errno: AtomicI32::new(0),
+    };
+    let pid = STACK.with(|stack| {
+        let mut stack = stack.borrow_mut();
+        if stack.len() < STACK_SIZE {
+            stack.resize(STACK_SIZE, 0);
+        }
+        // The stack grows down from the end; keep it 16-byte aligned.
+        let top = (stack.as_mut_ptr() as usize + STACK_SIZE) & !0xf;
+        // SAFETY: CLONE_VFORK suspends this thread until the child execs
+        // or exits, so `args` and the stack outlive every use by the child.
+        unsafe {
+            libc::clone(
+                child_main,
+                top as *mut libc::c_void,
+                libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+                &args as *const ChildArgs as *mut libc::c_void,
+            )
+        }
+    });
+    let clone_err = io::Error::last_os_error();
+    // SAFETY: restores the mask saved above.
+    unsafe {
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+    }
+    if pid == -1 {
+        return Err(clone_err);
+    }
+    // SAFETY: pidfd_open returns a new descriptor we then own. The child
+    // is ours and unreaped, so the pid cannot have been reused.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    let pidfd = if pidfd < 0 {
+        let e = io::Error::last_os_error();
+        // SAFETY: plain kill/waitpid of our own child.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+            libc::waitpid(pid, std::ptr::null_mut(), 0);
+        }
+        return Err(e);
+    } else {
+        // SAFETY: a fresh descriptor (CLOEXEC is the pidfd default).
+        unsafe { OwnedFd::from_raw_fd(pidfd as RawFd) }
+    };
+    let errno = args.exec_errno.load(Ordering::Acquire);
+    if errno != 0 {
+        // The child has exited already (vfork): collect it.
+        let _ = reap(&pidfd, true);
+        return Err(io::Error::from_raw_os_error(errno));
+    }
+    Ok((pid, pidfd))
+}
+
+/// The kernel's `struct sigaction` for rt_sigaction (not glibc's).
+#[repr(C)]
+struct KernelSigaction {
+    handler: libc::sighandler_t,
+    flags: libc::c_ulong,
+    restorer: usize,
+    mask: u64,
+}
+
+/// The child, between clone and exec: async-signal-safe system calls only,
+/// no allocation, no panics, never a return into the server's code.
+extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` points at the parent's ChildArgs, alive while it waits.
+    unsafe {
+        let a = &*(arg as *const ChildArgs);
+        // Default dispositions for everything (the server ignores SIGPIPE,
+        // for one), then the mask the spawner thread had.
+        // The raw call: glibc's wrapper refuses the real-time signals it
+        // keeps for itself, which would then stay as the server had them.
+        // (Invalid numbers and SIGKILL/SIGSTOP just fail.)
+        let dfl = KernelSigaction {
+            handler: libc::SIG_DFL,
+            flags: 0,
+            restorer: 0,
+            mask: 0,
+        };
+        for sig in 1..=64 {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                &dfl as *const KernelSigaction,
+                std::ptr::null_mut::<KernelSigaction>(),
+                std::mem::size_of::<u64>(),
+            );
+        }
+        libc::pthread_sigmask(libc::SIG_SETMASK, &a.mask, std::ptr::null_mut());
+        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+            libc::_exit(126);
+        }
+        // A child born in a sandbox's pid namespace sees its live parent as
+        // 0 (outside); orphaned, it would see the sandbox's init, 1.
+        let parent = libc::getppid();
+        if parent != a.server && parent != 0 {
+            libc::_exit(126);
+        }
+        for (i, fd) in a.stdio.iter().enumerate() {
+            if libc::dup2(*fd, i as RawFd) == -1 {
+                libc::_exit(126);
+            }
+        }
+        if a.tty {
+            if libc::setsid() == -1 || libc::ioctl(0, libc::TIOCSCTTY as _, 0) == -1 {
+                libc::_exit(126);
+            }
+        } else if libc::setpgid(0, 0) == -1 {
+            libc::_exit(126);
+        }
+        a.entry.join();
+        // Nothing of the server's reaches the command (its own descriptors
+        // are close-on-exec already; this covers inherited ones too).
+        libc::syscall(libc::SYS_close_range, 3u32, libc::c_uint::MAX, 0u32);
+        // The setup above ran with the spawner threads' boost, since a
+        // spawner waits for it; the command runs at the server's priority.
+        libc::setpriority(libc::PRIO_PROCESS, 0, a.nice);
+        let mut errno = libc::ENOENT;
+        for path in &a.candidates {
+            libc::execve(*path, a.argv.as_ptr(), a.envp.as_ptr());
+            if *libc::__errno_location() == libc::ENOEXEC {
+                // Only this child uses the vector, and the parent is
+                // suspended until it execs or exits.
+                let script = &mut *a.script_argv.get();
+                script[1] = *path;
+                libc::execve(SHELL.as_ptr(), script.as_ptr(), a.envp.as_ptr());
+                errno = *libc::__errno_location();
+                break;
+            }
+            match *libc::__errno_location() {
+                // Try the next directory, as execvp does; remember a
+                // "found but not executable" over "not found".
+                libc::ENOENT | libc::ENOTDIR | libc::ESTALE | libc::ENODEV | libc::ETIMEDOUT => {}
+                libc::EACCES => errno = libc::EACCES,
+                other => {
+                    errno = other;
+                    break;
+                }
+            }
+        }
+        a.exec_errno.store(errno, Ordering::Release);
+        libc::_exit(127)
+    }
+}
