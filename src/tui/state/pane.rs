@@ -16,6 +16,10 @@ use crate::client::StreamKind;
 /// Longest line kept; longer output is split so one endless line cannot
 /// grow without bound.
 const MAX_LINE_CHARS: usize = 4096;
+/// Longest escape sequence carried over to the next chunk when a chunk
+/// ends inside it; longer unfinished ones are dropped, so garbage cannot
+/// hold text back forever.
+const MAX_ESCAPE: usize = 256;
 /// Bytes the inbox may hold before the stream task has to wait.
 pub const INBOX_LIMIT: usize = 256 * 1024;
 
@@ -179,17 +183,48 @@ impl Pane {
     /// sequences (they would corrupt the screen).
     pub fn append(&mut self, stream: StreamKind, data: &[u8]) {
         self.bytes_out += data.len() as u64;
+        let before = self.total();
+        match plain_text(&self.pending[idx(stream)], data) {
+            Some(text) => self.append_plain(stream, text),
+            None => self.append_general(stream, data),
+        }
+        if self.scroll > 0 {
+            // Keep the text the reader is looking at in place.
+            self.scroll = self.scroll.saturating_add((self.total() - before) as usize);
+            self.clamp_scroll();
+        }
+    }
+
+    /// Text with nothing to strip or carry over: lines go straight from the
+    /// chunk into the ring, without the copies the general path makes.
+    fn append_plain(&mut self, stream: StreamKind, text: &str) {
+        let mut pieces = text.split('\n');
+        if let Some(first) = pieces.next() {
+            self.put(stream, first);
+        }
+        for piece in pieces {
+            self.close_line(stream);
+            self.put(stream, piece);
+        }
+    }
+
+    fn append_general(&mut self, stream: StreamKind, data: &[u8]) {
         let mut buf = std::mem::take(&mut self.pending[idx(stream)]);
         buf.extend_from_slice(data);
         let (mut text, rest) = decode_utf8(&buf);
-        self.pending[idx(stream)] = rest.to_vec();
+        let mut tail = rest.to_vec();
         if rest.is_empty() && text.ends_with('\r') {
             // Maybe the first half of a CRLF: decide when the next byte comes.
             text.pop();
-            self.pending[idx(stream)] = b"\r".to_vec();
+            tail.push(b'\r');
         }
-        let before = self.total();
-        let clean = strip_controls(&text);
+        // Tabs line up with what the open line already holds.
+        let col = self.open_line(stream).map_or(0, |l| l.text.chars().count());
+        let (clean, unfinished) = strip_controls(&text, col);
+        // An escape sequence cut by the chunk's end is finished by the next.
+        let mut carry = unfinished.as_bytes().to_vec();
+        carry.extend_from_slice(&tail);
+        self.pending[idx(stream)] = carry;
         let pieces: Vec<&str> = clean.split('\n').collect();
         let last = pieces.len() - 1;
         for (i, piece) in pieces.into_iter().enumerate() {
@@ -203,11 +238,6 @@ impl Pane {
             };
             self.extend_line(stream, piece);
         }
-        if self.scroll > 0 {
-            // Keep the text the reader is looking at in place.
-            self.scroll = self.scroll.saturating_add((self.total() - before) as usize);
-            self.clamp_scroll();
-        }
     }
 
     /// Shows what was sent to stdin the way a terminal would have echoed
@@ -215,7 +245,7 @@ impl Pane {
     /// process's own output is not touched; this only marks the pane.
     pub fn echo_input(&mut self, data: &str) {
         let before = self.total();
-        let clean = strip_controls(&data.replace("\r\n", "\n"));
+        let (clean, _) = strip_controls(&data.replace("\r\n", "\n"), 0);
         let body = clean.strip_suffix('\n').unwrap_or(&clean);
         for (i, piece) in body.split('\n').enumerate() {
             let piece = piece.trim_end_matches('\r');
@@ -279,35 +309,46 @@ impl Pane {
                 l.text.clear();
             }
         }
-        if piece.is_empty() {
-            return;
-        }
+        self.put(stream, piece);
+    }
+
+    /// Adds text without line breaks to the open line of `stream` (or a new
+    /// one), splitting at `MAX_LINE_CHARS`.
+    fn put(&mut self, stream: StreamKind, piece: &str) {
         let mut rest = piece;
         while !rest.is_empty() {
-            if self.open_line(stream).is_none() {
-                self.push_line(Line::output(stream, String::new(), false));
-            }
-            let Some(line) = self.open_line(stream) else {
-                return;
+            let used = match self.open_line(stream) {
+                Some(line) => line.text.chars().count(),
+                None => 0,
             };
-            let room = MAX_LINE_CHARS.saturating_sub(line.text.chars().count());
-            let cut = rest
-                .char_indices()
-                .nth(room)
-                .map(|(i, _)| i)
-                .unwrap_or(rest.len());
-            line.text.push_str(&rest[..cut]);
-            rest = &rest[cut..];
-            if !rest.is_empty() {
-                line.complete = true;
+            let room = MAX_LINE_CHARS.saturating_sub(used);
+            // A character takes at least a byte: text no longer than the
+            // room in bytes fits without counting its characters.
+            let cut = if rest.len() <= room {
+                rest.len()
+            } else {
+                rest.char_indices()
+                    .nth(room)
+                    .map(|(i, _)| i)
+                    .unwrap_or(rest.len())
+            };
+            let (now, later) = rest.split_at(cut);
+            let full = !later.is_empty();
+            match self.open_line(stream) {
+                Some(line) => {
+                    line.text.push_str(now);
+                    line.complete = full;
+                }
+                None => self.push_text(stream, now, full),
             }
+            rest = later;
         }
     }
 
     fn close_line(&mut self, stream: StreamKind) {
         match self.open_line(stream) {
             Some(l) => l.complete = true,
-            None => self.push_line(Line::output(stream, String::new(), true)),
+            None => self.push_text(stream, "", true),
         }
     }
 
@@ -316,7 +357,37 @@ impl Pane {
             self.lines.pop_front();
             self.first += 1;
         }
+        self.grow();
         self.lines.push_back(line);
+    }
+
+    /// Grows the ring by doubling, as usual, but never past its bound: a
+    /// full pane holds exactly `capacity` slots, not the next power of two.
+    fn grow(&mut self) {
+        let len = self.lines.len();
+        if len == self.lines.capacity() && len < self.capacity {
+            self.lines
+                .reserve_exact(len.max(4).min(self.capacity - len));
+        }
+    }
+
+    /// A new output line; once the ring is full, the dropped line's buffer
+    /// is reused when it is about the right size, which spares an
+    /// allocation and a free per line under a flood.
+    fn push_text(&mut self, stream: StreamKind, text: &str, complete: bool) {
+        let mut buf = String::new();
+        if self.lines.len() >= self.capacity {
+            if let Some(old) = self.lines.pop_front() {
+                self.first += 1;
+                if old.text.capacity() <= 2 * text.len() + 64 {
+                    buf = old.text;
+                    buf.clear();
+                }
+            }
+        }
+        buf.push_str(text);
+        self.grow();
+        self.lines.push_back(Line::output(stream, buf, complete));
     }
 
     /// Drops a trailing empty open line: it only marks "a newline was the
@@ -443,41 +514,55 @@ fn decode_utf8(buf: &[u8]) -> (String, &[u8]) {
     }
 }
 
+/// `data` as text when it needs none of the general path's work: nothing
+/// carried over from the previous chunk, valid UTF-8, and no byte that
+/// stripping or carriage-return handling would act on.
+fn plain_text<'a>(pending: &[u8], data: &'a [u8]) -> Option<&'a str> {
+    if !pending.is_empty() || !data.chunks(256).all(is_plain) {
+        return None;
+    }
+    std::str::from_utf8(data).ok()
+}
+
+/// No control characters besides newline. 0xC2 starts the C1 controls
+/// (U+0080..U+009F) and a few printable characters alike; those go the
+/// general way too. Checked without early exit so the loop vectorises.
+fn is_plain(block: &[u8]) -> bool {
+    !block.iter().fold(false, |bad, &b| {
+        bad | ((b < 0x20) & (b != b'\n')) | (b == 0x7f) | (b == 0xc2)
+    })
+}
+
+/// Bytes that may start something `strip_controls` must look at: C0
+/// controls, DEL, and the lead byte of the C1 controls.
+fn maybe_control(b: u8) -> bool {
+    b < 0x20 || b == 0x7f || b == 0xc2
+}
+
 /// Removes escape sequences and control characters except newline and
-/// carriage return; tabs become spaces to the next multiple of 8.
-fn strip_controls(s: &str) -> String {
+/// carriage return; tabs become spaces to the next multiple of 8, counting
+/// from column `col`. Returns the cleaned text and the escape sequence the
+/// text ends in the middle of (empty if none, or if it is already too long
+/// to be anything but garbage).
+fn strip_controls(s: &str, mut col: usize) -> (String, &str) {
     let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    let mut col = 0usize;
-    while let Some(c) = chars.next() {
+    let mut rest = s;
+    loop {
+        // Ordinary text is copied in runs, not character by character.
+        let run = rest.bytes().position(maybe_control).unwrap_or(rest.len());
+        let (plain, tail) = rest.split_at(run);
+        out.push_str(plain);
+        col += plain.chars().count();
+        let mut chars = tail.chars();
+        let Some(c) = chars.next() else { break };
         match c {
-            '\u{1b}' => match chars.peek() {
-                Some('[') => {
-                    chars.next();
-                    // CSI: parameters then one final byte in @..~
-                    for c in chars.by_ref() {
-                        if ('@'..='~').contains(&c) {
-                            break;
-                        }
-                    }
+            '\u{1b}' => match skip_escape(chars.as_str()) {
+                Some(after) => {
+                    rest = after;
+                    continue;
                 }
-                Some(']') => {
-                    chars.next();
-                    // OSC: until BEL or ESC \
-                    while let Some(c) = chars.next() {
-                        if c == '\u{7}' {
-                            break;
-                        }
-                        if c == '\u{1b}' {
-                            chars.next();
-                            break;
-                        }
-                    }
-                }
-                Some(_) => {
-                    chars.next();
-                }
-                None => {}
+                None if tail.len() <= MAX_ESCAPE => return (out, tail),
+                None => break,
             },
             '\n' | '\r' => {
                 col = 0;
@@ -494,8 +579,41 @@ fn strip_controls(s: &str) -> String {
                 out.push(c);
             }
         }
+        rest = chars.as_str();
     }
-    out
+    (out, "")
+}
+
+/// What follows an escape sequence whose ESC has been read: CSI runs to its
+/// final byte, OSC to BEL or ESC \, anything else is one character. `None`
+/// when the text ends before the sequence does.
+fn skip_escape(s: &str) -> Option<&str> {
+    let mut chars = s.chars();
+    match chars.next()? {
+        '[' => {
+            // CSI: parameters then one final byte in @..~
+            loop {
+                if ('@'..='~').contains(&chars.next()?) {
+                    break;
+                }
+            }
+        }
+        ']' => {
+            // OSC: until BEL or ESC \
+            loop {
+                match chars.next()? {
+                    '\u{7}' => break,
+                    '\u{1b}' => {
+                        chars.next()?;
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        _ => {}
+    }
+    Some(chars.as_str())
 }
 
 #[cfg(test)]
@@ -550,10 +668,91 @@ mod tests {
     }
 
     #[test]
+    fn a_full_ring_holds_no_spare_slots() {
+        let mut p = Pane::new(1000, false);
+        for i in 0..3000 {
+            p.append(Stdout, format!("{i}\n").as_bytes());
+        }
+        assert_eq!(p.len(), 1000);
+        // Not the next power of two.
+        assert!(p.lines().capacity() < 1024, "{}", p.lines().capacity());
+    }
+
+    #[test]
     fn long_lines_are_split() {
         let mut p = Pane::new(100, false);
         p.append(Stdout, "x".repeat(MAX_LINE_CHARS * 2 + 5).as_bytes());
         assert_eq!(p.len(), 3);
+    }
+
+    fn lines_of(chunks: &[&[u8]], capacity: usize) -> Vec<(StreamKind, String, bool)> {
+        let mut p = Pane::new(capacity, false);
+        for c in chunks {
+            p.append(Stdout, c);
+        }
+        p.lines()
+            .iter()
+            .map(|l| (l.stream, l.text.clone(), l.complete))
+            .collect()
+    }
+
+    #[test]
+    fn any_chunking_gives_the_same_lines() {
+        // Plain chunks take the fast path, the rest the general one; where
+        // the cut falls must not matter.
+        let text = "plain line\n\x1b[1mbold\x1b[0m\ttab\r\nhé日本\nprogress 10%\rdone\n\
+                    \u{85}c1 \u{a9} sign\nlast open"
+            .as_bytes();
+        let whole = lines_of(&[text], 100);
+        for cut in 0..=text.len() {
+            let (a, b) = text.split_at(cut);
+            assert_eq!(lines_of(&[a, b], 100), whole, "cut at {cut}");
+        }
+        let shown: Vec<&str> = whole.iter().map(|(_, t, _)| t.as_str()).collect();
+        assert_eq!(
+            shown,
+            vec![
+                "plain line",
+                "bold    tab",
+                "hé日本",
+                "done",
+                "c1 \u{a9} sign",
+                "last open"
+            ]
+        );
+    }
+
+    #[test]
+    fn unfinished_escapes_wait_for_the_next_chunk_but_not_forever() {
+        let mut p = Pane::new(10, false);
+        p.append(Stdout, b"red\x1b[3");
+        p.append(Stdout, b"1mtext\x1b");
+        p.append(Stdout, b"[0m\n");
+        assert_eq!(texts(&p), vec!["redtext"]);
+        let mut garbage = b"a\x1b]".to_vec();
+        garbage.extend(std::iter::repeat(b'x').take(MAX_ESCAPE * 2));
+        p.append(Stdout, &garbage);
+        p.append(Stdout, b"\nb\n");
+        assert_eq!(texts(&p), vec!["redtext", "a", "b"]);
+    }
+
+    #[test]
+    fn full_ring_reuses_lines_without_mixing_their_text() {
+        let mut p = Pane::new(3, false);
+        p.append(Stdout, format!("{}\n", "long ".repeat(100)).as_bytes());
+        for line in ["a\n", "bb\n", "ccc\n", "dddd\n", "e"] {
+            p.append(Stdout, line.as_bytes());
+        }
+        assert_eq!(texts(&p), vec!["ccc", "dddd", "e"]);
+        assert_eq!(p.first_number(), 3);
+        // A line that filled up exactly continues on a new line.
+        let mut p = Pane::new(10, false);
+        p.append(Stdout, "x".repeat(MAX_LINE_CHARS).as_bytes());
+        p.append(Stdout, b"yz\n");
+        assert_eq!(
+            texts(&p),
+            vec!["x".repeat(MAX_LINE_CHARS), "yz".to_string()]
+        );
     }
 
     #[test]

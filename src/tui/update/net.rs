@@ -39,7 +39,10 @@ pub fn on_net(state: &mut State, ev: NetEvent, fx: &mut Vec<Effect>) -> bool {
             state.fix_proc_selection();
         }
         NetEvent::SandboxFailed { what, error } => state.error(format!("{what}: {error}")),
-        NetEvent::ExecStarted { key, stdin } => exec_started(state, key, stdin, fx),
+        NetEvent::ExecStarted { key, stdin } => {
+            tracing::info!(key, "process started");
+            exec_started(state, key, stdin, fx);
+        }
         NetEvent::ExecFailed { key, error } => {
             let now = state.now;
             if let Some(p) = state.proc_mut(key) {
@@ -62,6 +65,9 @@ pub fn on_net(state: &mut State, ev: NetEvent, fx: &mut Vec<Effect>) -> bool {
             };
             // Output that arrived before the exit belongs before the status.
             p.pane.drain_inbox();
+            // What the pane received, to check a run against what the
+            // process printed.
+            tracing::info!(key, bytes_out = p.pane.bytes_out, %status, "process finished");
             p.phase = Phase::Ended(status.clone());
             p.ended = Some(now);
             let mut text = format!(
