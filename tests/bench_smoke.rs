@@ -4,6 +4,12 @@
 
 #[path = "../benches/suite/measure.rs"]
 mod measure;
+#[path = "../benches/suite/mprocs.rs"]
+mod mprocs;
+#[path = "../benches/suite/parts.rs"]
+mod parts;
+#[path = "../benches/suite/proc_stat.rs"]
+mod proc_stat;
 #[path = "../benches/suite/python.rs"]
 mod python;
 #[path = "../benches/suite/report.rs"]
@@ -16,6 +22,16 @@ mod server_proc;
 mod stats;
 #[path = "../benches/suite/suite.rs"]
 mod suite;
+#[path = "../benches/suite/tmux.rs"]
+mod tmux;
+#[path = "../benches/suite/tui.rs"]
+mod tui;
+#[path = "../benches/suite/tui_headless.rs"]
+mod tui_headless;
+#[path = "../benches/suite/tui_log.rs"]
+mod tui_log;
+#[path = "../benches/suite/tui_tmux.rs"]
+mod tui_tmux;
 
 use std::path::Path;
 
@@ -41,6 +57,59 @@ fn summary_json_is_one_flat_escaped_object() {
     );
 }
 
+#[test]
+fn only_selects_parts_in_suite_order() {
+    let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let p = parts::Parts::from_args(&args(&["--only", "stdin,stdout", "--bench"])).unwrap();
+    assert_eq!(p.names(), "stdout,stdin");
+    assert!(p.has(parts::Part::Stdin) && !p.has(parts::Part::Exec));
+    let p = parts::Parts::from_args(&args(&["--smoke", "--only=tui"])).unwrap();
+    assert_eq!(p.names(), "tui");
+    assert_eq!(
+        parts::Parts::from_args(&args(&["--bench"])).unwrap(),
+        parts::Parts::all()
+    );
+    assert!(parts::Parts::from_args(&args(&["--only", "stdot"])).is_err());
+    assert!(parts::Parts::from_args(&args(&["--only"])).is_err());
+    assert!(parts::Parts::from_args(&args(&["--only", ","])).is_err());
+}
+
+#[test]
+fn absent_targets_are_not_measured_and_not_missed() {
+    let mut s = report::Summary::default();
+    s.num("stdin_mb_per_s", 1.0);
+    let (table, missed) = report::targets_table(&s);
+    assert_eq!(missed, 1, "only the stdin target is judged:\n{table}");
+    assert_eq!(
+        table.matches("not measured").count(),
+        report::TARGETS.len() - 1
+    );
+}
+
+#[test]
+fn tui_log_lines_are_read() {
+    let mut ev = tui_log::Events::default();
+    tui_log::parse_line(
+        "2026-01-01T00:00:00.1Z  INFO sandscope::tui::update::net: process started key=3",
+        &mut ev,
+    );
+    tui_log::parse_line(
+        "2026-01-01T00:00:01.1Z  INFO sandscope::tui::update::net: process finished \
+         key=3 bytes_out=1024 status=exit 0",
+        &mut ev,
+    );
+    tui_log::parse_line("unrelated line key=9", &mut ev);
+    assert_eq!(ev.started, vec![3]);
+    assert_eq!(
+        ev.finished,
+        vec![tui_log::Finished {
+            key: 3,
+            bytes_out: 1024,
+            status: "exit 0".into()
+        }]
+    );
+}
+
 fn is_snake_case(k: &str) -> bool {
     !k.is_empty()
         && k.chars()
@@ -60,7 +129,13 @@ fn tiny_suite_verifies_every_byte() {
         .build()
         .expect("tokio runtime");
     let target = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let outcome = match rt.block_on(suite::run_all(bin, target, out_dir.path(), &sizes)) {
+    let outcome = match rt.block_on(suite::run_all(
+        bin,
+        target,
+        out_dir.path(),
+        &sizes,
+        &parts::Parts::all(),
+    )) {
         Ok(o) => o,
         Err(e) => panic!("suite failed: {e}"),
     };
@@ -79,10 +154,12 @@ fn tiny_suite_verifies_every_byte() {
     assert_eq!(num("stdin_bytes"), sizes.stdin_bytes as f64);
     assert!(num("stdout_mb_per_s") > 0.0 && num("local_pipe_mb_per_s") > 0.0);
 
-    let flood = &outcome.flood;
+    let flood = outcome.flood.as_ref().expect("the flood part ran");
     assert_eq!(flood.errors, 0, "flood error: {:?}", flood.first_error);
     assert_eq!(flood.processes, sizes.flood_sandboxes * sizes.flood_procs);
     assert_eq!(flood.bytes_verified, flood.bytes_expected);
+    // Every process's start time came back from the server.
+    assert_eq!(flood.exec_started_by_server.n, flood.processes);
     assert_eq!(num("flood_bytes_unverified"), 0.0);
     assert!(num("flood_server_peak_rss_mb") > 0.0, "server RSS not read");
 
@@ -93,6 +170,35 @@ fn tiny_suite_verifies_every_byte() {
         assert_eq!(t.idle_exec_start.n, t.idle_processes);
         assert_eq!(t.loaded_exec.n, sizes.tier_exec_iters);
         assert!(t.server_rss_idle_kib > 0 && t.server_peak_rss_kib >= t.server_rss_idle_kib);
+    }
+
+    // The TUI parts fail the run themselves when a pane misses a byte, a
+    // process exits non-zero or the screen does not show the result.
+    let tui = outcome.tui.as_ref().expect("the tui part ran");
+    let ts = &sizes.tui;
+    let h = &tui.headless;
+    assert_eq!(
+        h.bytes,
+        ts.headless_panes as u64 * ts.headless_bytes_per_pane
+    );
+    assert!(h.frames.n > 0 && h.tiles > 0 && h.lines_kept > 0);
+    assert_eq!(tui.single.bytes, ts.single_bytes);
+    assert_eq!(tui.multi.panes, ts.multi_panes);
+    assert_eq!(
+        tui.multi.bytes,
+        ts.multi_panes as u64 * ts.multi_bytes_per_pane
+    );
+    assert!(
+        tui.single.peak_rss_kib > 0 && tui.multi.peak_rss_kib > 0,
+        "TUI RSS not read"
+    );
+    assert!(tui.idle.secs >= ts.idle.as_secs_f64() && tui.idle.rss_kib > 0);
+    assert!(s.get("tui_idle_cpu_percent").is_some());
+    match mprocs::find() {
+        Some(_) => {
+            assert!(tui.mprocs.is_some() && s.get("mprocs_vs_tui_cpu_per_gb_ratio").is_some())
+        }
+        None => assert!(tui.mprocs.is_none() && s.has("mprocs_1_pane")),
     }
 
     let json = std::fs::read_to_string(out_dir.path().join("summary.json")).expect("summary.json");

@@ -3,12 +3,20 @@
 //! and writes `target/bench/summary.json` and `target/bench/scale.svg`/`.png`.
 
 mod measure;
+mod mprocs;
+mod parts;
+mod proc_stat;
 mod python;
 mod report;
 mod scale;
 mod server_proc;
 mod stats;
 mod suite;
+mod tmux;
+mod tui;
+mod tui_headless;
+mod tui_log;
+mod tui_tmux;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -21,11 +29,20 @@ fn target_dir() -> PathBuf {
 
 fn main() -> ExitCode {
     // `cargo bench -- NAME` filters are meaningless here; `--smoke` runs the
-    // tiny sizes (the same ones the test suite uses).
-    let sizes = if std::env::args().any(|a| a == "--smoke") {
+    // tiny sizes (the same ones the test suite uses), `--only a,b` some of
+    // the parts.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let sizes = if args.iter().any(|a| a == "--smoke") {
         suite::Sizes::smoke()
     } else {
         suite::Sizes::full()
+    };
+    let parts = match parts::Parts::from_args(&args) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
     };
     let bin = Path::new(env!("CARGO_BIN_EXE_sandscope"));
     let out_dir = target_dir().join("bench");
@@ -40,7 +57,7 @@ fn main() -> ExitCode {
         }
     };
     let started = std::time::Instant::now();
-    let outcome = match rt.block_on(suite::run_all(bin, &target_dir(), &out_dir, &sizes)) {
+    let outcome = match rt.block_on(suite::run_all(bin, &target_dir(), &out_dir, &sizes, &parts)) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("benchmark failed: {e}");
@@ -48,15 +65,21 @@ fn main() -> ExitCode {
         }
     };
     println!(
-        "\nsandscope benchmark ({} sizes, {:.0} s)\n",
+        "\nsandscope benchmark ({} sizes, parts {}, {:.0} s)\n",
         sizes.mode,
+        parts.names(),
         started.elapsed().as_secs_f64()
     );
     println!("{}", outcome.summary.table());
     let (targets, missed) = report::targets_table(&outcome.summary);
     println!("targets:\n{targets}");
     println!("wrote {}", out_dir.join("summary.json").display());
-    println!("wrote {}", out_dir.join("scale.svg").display());
+    if let Some(plot) = &outcome.plot {
+        println!("wrote {}", out_dir.join("scale.svg").display());
+        if plot.extension().is_some_and(|e| e == "png") {
+            println!("wrote {}", plot.display());
+        }
+    }
     if missed > 0 {
         println!("{missed} target(s) missed (see BENCHMARKS.md for the measured causes)");
     }

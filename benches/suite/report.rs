@@ -27,6 +27,10 @@ impl Summary {
         self.entries.push((key.into(), Val::Text(v.into())));
     }
 
+    pub fn has(&self, key: &str) -> bool {
+        self.entries.iter().any(|(k, _)| k == key)
+    }
+
     pub fn get(&self, key: &str) -> Option<f64> {
         self.entries
             .iter()
@@ -182,6 +186,36 @@ pub const TARGETS: &[Target] = &[
         at_most: true,
         bound: 1.5,
         what: "KiB per idle process, largest / smallest tier",
+    },
+    Target {
+        key: "tui_tmux_16_panes_cpu_cores",
+        at_most: true,
+        bound: 1.0,
+        what: "TUI, 16 flooding panes: CPU (cores)",
+    },
+    Target {
+        key: "tui_tmux_16_panes_peak_rss_mb",
+        at_most: true,
+        bound: 150.0,
+        what: "TUI, 16 flooding panes: peak RSS (MB)",
+    },
+    Target {
+        key: "mprocs_vs_tui_cpu_per_gb_ratio",
+        at_most: false,
+        bound: 3.0,
+        what: "mprocs / TUI CPU per GB, one flooding pane",
+    },
+    Target {
+        key: "tui_idle_cpu_percent",
+        at_most: true,
+        bound: 0.5,
+        what: "idle TUI CPU (% of a core)",
+    },
+    Target {
+        key: "tui_headless_frame_max_ms",
+        at_most: true,
+        bound: 16.0,
+        what: "TUI frame render time, max (ms)",
     },
 ];
 

@@ -98,19 +98,23 @@ pub struct FloodReport {
     pub first_error: Option<String>,
     pub create: Dist,
     pub exec_start: Dist,
+    /// From the exec call to the start time in the server's ready frame
+    /// (same machine, same clock): when the process really started, apart
+    /// from how long this client then took to read the frame.
+    pub exec_started_by_server: Dist,
     pub wall_secs: f64,
     pub server_rss_idle_kib: u64,
     pub server_peak_rss_kib: u64,
 }
 
 /// Runs one output process, checking every byte; returns (exec-start time,
-/// verified bytes) or what went wrong.
+/// start time by the server's clock, verified bytes) or what went wrong.
 async fn flood_one(
     client: Client,
     id: String,
     tag: String,
     bytes: u64,
-) -> Result<(Duration, u64), String> {
+) -> Result<(Duration, Option<Duration>, u64), String> {
     let argv = vec![
         "sh".to_string(),
         "-c".to_string(),
@@ -119,11 +123,15 @@ async fn flood_one(
         bytes.to_string(),
     ];
     let started = Instant::now();
+    let called_at = std::time::SystemTime::now();
     let mut p = client
         .exec(&id, &argv, ExecOptions::default())
         .await
         .map_err(|e| format!("{tag}: exec: {e}"))?;
     let exec_start = started.elapsed();
+    let by_server = p
+        .started_at()
+        .map(|t| t.duration_since(called_at).unwrap_or_default());
     let mut out = p.take_output().ok_or_else(|| format!("{tag}: no output"))?;
     let mut pattern = Pattern::new(&tag);
     let (mut seen, mut good) = (0u64, true);
@@ -144,7 +152,7 @@ async fn flood_one(
             if good { "right" } else { "WRONG" }
         ));
     }
-    Ok((exec_start, seen))
+    Ok((exec_start, by_server, seen))
 }
 
 /// `sandboxes` × `procs` processes started at once, each printing `bytes`
@@ -177,14 +185,16 @@ pub async fn flood(
         ..FloodReport::default()
     };
     let mut starts = Vec::with_capacity(tasks.len());
+    let mut server_starts = Vec::with_capacity(tasks.len());
     for t in tasks {
         let outcome = t
             .await
             .map_err(|e| format!("flood task: {e}"))
             .and_then(|r| r);
         match outcome {
-            Ok((start, seen)) => {
+            Ok((start, by_server, seen)) => {
                 starts.push(start);
+                server_starts.extend(by_server);
                 report.bytes_verified += seen;
             }
             Err(e) => {
@@ -195,6 +205,7 @@ pub async fn flood(
     }
     report.wall_secs = started.elapsed().as_secs_f64();
     report.exec_start = dist(&starts);
+    report.exec_started_by_server = dist(&server_starts);
     report.server_peak_rss_kib = server.peak_rss_kib().unwrap_or(0);
     stop_sandboxes(&clients, &ids).await;
     Ok(report)

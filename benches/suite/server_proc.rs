@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+use crate::proc_stat;
+
 /// How long the server may take to print its address.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long `serve` may take to stop every sandbox after SIGTERM.
@@ -88,43 +90,22 @@ impl ServerProc {
 
     /// Current resident set size of the server process, KiB.
     pub fn rss_kib(&self) -> Option<u64> {
-        self.status_field("VmRSS:")
+        proc_stat::rss_kib(self.pid()?)
     }
 
     /// Peak resident set size of the server process since it started, KiB.
     pub fn peak_rss_kib(&self) -> Option<u64> {
-        self.status_field("VmHWM:")
+        proc_stat::peak_rss_kib(self.pid()?)
     }
 
     /// CPU time (user + system) the server process has used so far, seconds.
     pub fn cpu_secs(&self) -> Option<f64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()?)).ok()?;
-        // Fields after the parenthesised command name; utime and stime are
-        // fields 14 and 15 of the whole line.
-        let rest = stat.rsplit_once(')')?.1;
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks: u64 =
-            fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-        // SAFETY: sysconf only reads a configuration value.
-        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-        (hz > 0).then(|| ticks as f64 / hz as f64)
+        proc_stat::cpu_secs(self.pid()?)
     }
 
     /// Open file descriptors of the server process.
     pub fn open_fds(&self) -> Option<u64> {
-        let dir = std::fs::read_dir(format!("/proc/{}/fd", self.pid()?)).ok()?;
-        Some(dir.count() as u64)
-    }
-
-    fn status_field(&self, name: &str) -> Option<u64> {
-        let text = std::fs::read_to_string(format!("/proc/{}/status", self.pid()?)).ok()?;
-        let line = text.lines().find(|l| l.starts_with(name))?;
-        line[name.len()..]
-            .trim()
-            .trim_end_matches("kB")
-            .trim()
-            .parse()
-            .ok()
+        proc_stat::open_fds(self.pid()?)
     }
 
     /// SIGTERM (the server stops its sandboxes), then waits; SIGKILL if it hangs.

@@ -7,13 +7,15 @@ use std::time::Duration;
 
 use sandscope::client::{Client, Endpoint, SandboxRequest};
 
+use crate::parts::{Part, Parts};
 use crate::report::{plot_svg, Series, Summary};
 use crate::scale::{FloodReport, TierReport};
 use crate::server_proc::ServerProc;
-use crate::stats::{dist, own_cpu_secs, ratio, Throughput};
-use crate::{measure, python, scale};
+use crate::stats::{dist, own_cpu_secs, ratio, Dist, Throughput};
+use crate::tui::{TuiReport, TuiSizes};
+use crate::{measure, python, scale, tui};
 
-const TOKEN: &str = "bench-token-0123456789";
+pub const TOKEN: &str = "bench-token-0123456789";
 const MIB: u64 = 1 << 20;
 const GIB: f64 = (1u64 << 30) as f64;
 /// Exec and bare-spawn samples are taken in alternating blocks so that a
@@ -34,6 +36,7 @@ pub struct Sizes {
     pub tiers: Vec<usize>,
     pub tier_procs: usize,
     pub tier_exec_iters: usize,
+    pub tui: TuiSizes,
 }
 
 #[derive(Debug, Clone)]
@@ -61,6 +64,7 @@ impl Sizes {
             // need more than 20,000, a common RLIMIT_NOFILE hard limit.
             tier_procs: 8,
             tier_exec_iters: 200,
+            tui: TuiSizes::full(),
         }
     }
 
@@ -77,14 +81,21 @@ impl Sizes {
             tiers: vec![1, 3],
             tier_procs: 3,
             tier_exec_iters: 10,
+            tui: TuiSizes::smoke(),
         }
     }
 }
 
 pub struct Outcome {
     pub summary: Summary,
-    pub flood: FloodReport,
+    /// None when the flood part was not run.
+    pub flood: Option<FloodReport>,
+    /// Empty when the scale part was not run.
     pub tiers: Vec<TierReport>,
+    /// None when the tui part was not run.
+    pub tui: Option<TuiReport>,
+    /// The scale plot, when the scale part ran.
+    pub plot: Option<PathBuf>,
 }
 
 fn progress(msg: &str) {
@@ -129,16 +140,18 @@ fn mb(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
-/// Runs every measurement against `bin serve` and writes
-/// `out_dir/summary.json` and the scale plot.
+/// Runs the measurements of `parts` against `bin serve` and writes
+/// `out_dir/summary.json` (and the scale plot when scale ran).
 pub async fn run_all(
     bin: &Path,
     target_dir: &Path,
     out_dir: &Path,
     sizes: &Sizes,
+    parts: &Parts,
 ) -> Result<Outcome, String> {
     let mut s = Summary::default();
     s.text("bench_mode", sizes.mode);
+    s.text("bench_parts", parts.names());
     s.text(
         "server_measured",
         "child process `sandscope serve --runtime bubblewrap`",
@@ -154,8 +167,56 @@ pub async fn run_all(
             .map_or(0, |d| d.as_secs()) as f64,
     );
 
+    let single = [Part::Exec, Part::Python, Part::Stdout, Part::Stdin];
+    if single.iter().any(|p| parts.has(*p)) {
+        single_sandbox(&mut s, bin, target_dir, sizes, parts).await?;
+    }
+    let flood = match parts.has(Part::Flood) {
+        true => Some(flood_part(&mut s, bin, sizes).await?),
+        false => None,
+    };
+    let tiers = match parts.has(Part::Scale) {
+        true => scale_part(&mut s, bin, sizes).await?,
+        false => Vec::new(),
+    };
+    let tui = match parts.has(Part::Tui) {
+        true => Some(tui::run(&mut s, bin, &sizes.tui).await?),
+        false => None,
+    };
+
+    std::fs::create_dir_all(out_dir).map_err(|e| format!("create {}: {e}", out_dir.display()))?;
+    let plot = match tiers.is_empty() {
+        true => None,
+        false => Some(write_plot(out_dir, &tiers)?),
+    };
+    s.write_json(&out_dir.join("summary.json"))?;
+    Ok(Outcome {
+        summary: s,
+        flood,
+        tiers,
+        tui,
+        plot,
+    })
+}
+
+/// The isolation of the first server started in this run.
+fn note_isolation(s: &mut Summary, server: &ServerProc) {
+    if !s.has("server_isolation") {
+        s.text("server_isolation", server.isolation.clone());
+    }
+}
+
+/// Exec round trips, the Python client, stdout and stdin: one server, one
+/// sandbox, whichever of these parts were asked for.
+async fn single_sandbox(
+    s: &mut Summary,
+    bin: &Path,
+    target_dir: &Path,
+    sizes: &Sizes,
+    parts: &Parts,
+) -> Result<(), String> {
     let mut server = ServerProc::start(bin, TOKEN)?;
-    s.text("server_isolation", server.isolation.clone());
+    note_isolation(s, &server);
     let client = Client::connect(Endpoint::new(server.url.clone(), Some(TOKEN.to_string())))
         .await
         .map_err(|e| format!("connect: {e}"))?;
@@ -165,18 +226,113 @@ pub async fn run_all(
         .map_err(|e| format!("create sandbox: {e}"))?
         .id;
 
+    let exec = match parts.has(Part::Exec) {
+        true => Some(exec_part(s, &server, &client, &id, sizes).await?),
+        false => None,
+    };
+    let py = match (&sizes.python, parts.has(Part::Python)) {
+        (Some(p), true) => Some((python::venv_python(target_dir)?, p)),
+        _ => None,
+    };
+    if let Some((python_bin, p)) = &py {
+        progress(&format!("Python client: {} x `true`", p.exec_iters));
+        let t = dist(&python::exec_round_trips(
+            python_bin,
+            &server,
+            p.exec_iters,
+        )?);
+        s.num("python_exec_iterations", t.n as f64);
+        s.num("python_exec_p50_ms", t.p50_ms);
+        s.num("python_exec_p99_ms", t.p99_ms);
+        if let Some(exec) = &exec {
+            s.num(
+                "python_vs_rust_exec_p50_ratio",
+                ratio(t.p50_ms, exec.p50_ms),
+            );
+            s.num(
+                "python_vs_rust_exec_p99_ratio",
+                ratio(t.p99_ms, exec.p99_ms),
+            );
+        }
+    }
+
+    let mut out = None;
+    if parts.has(Part::Stdout) {
+        progress(&format!(
+            "stdout: {} MiB through StreamExec, beside a local pipe",
+            sizes.stdout_bytes / MIB
+        ));
+        let local = measure::local_pipe(sizes.stdout_bytes)?;
+        let cpu_before = server.cpu_secs().unwrap_or(0.0);
+        let own_before = own_cpu_secs();
+        let t = measure::stdout_stream(&client, &id, sizes.stdout_bytes).await?;
+        let cpu = Cpu {
+            server_s: server.cpu_secs().unwrap_or(0.0) - cpu_before,
+            client_s: own_cpu_secs() - own_before,
+        };
+        record_transfer(s, "stdout", &t, "local_pipe", &local, cpu);
+        out = Some(t);
+    }
+    if let Some((python_bin, p)) = &py {
+        progress(&format!(
+            "Python client: {} MiB stdout",
+            p.stdout_bytes / MIB
+        ));
+        let t = python::stdout_stream(python_bin, &server, p.stdout_bytes)?;
+        s.num("python_stdout_bytes", t.bytes as f64);
+        s.num("python_stdout_mb_per_s", t.mb_per_s());
+        if let Some(out) = &out {
+            s.num(
+                "rust_vs_python_stdout_ratio",
+                ratio(out.mb_per_s(), t.mb_per_s()),
+            );
+        }
+    }
+
+    if parts.has(Part::Stdin) {
+        progress(&format!(
+            "stdin: {} MiB into `wc -c`, beside a local pipe",
+            sizes.stdin_bytes / MIB
+        ));
+        let local_in = measure::local_stdin_pipe(sizes.stdin_bytes)?;
+        let cpu_before = server.cpu_secs().unwrap_or(0.0);
+        let own_before = own_cpu_secs();
+        let input = measure::stdin_stream(&client, &id, sizes.stdin_bytes).await?;
+        let cpu = Cpu {
+            server_s: server.cpu_secs().unwrap_or(0.0) - cpu_before,
+            client_s: own_cpu_secs() - own_before,
+        };
+        record_transfer(s, "stdin", &input, "local_stdin_pipe", &local_in, cpu);
+    }
+    s.num(
+        "single_sandbox_server_peak_rss_mb",
+        mb(server.peak_rss_kib().unwrap_or(0)),
+    );
+    let _ = client.stop(&id, Duration::ZERO).await;
+    drop(client);
+    server.stop()
+}
+
+/// `true` round trips beside bare spawns, in alternating blocks.
+async fn exec_part(
+    s: &mut Summary,
+    server: &ServerProc,
+    client: &Client,
+    id: &str,
+    sizes: &Sizes,
+) -> Result<Dist, String> {
     progress(&format!(
         "exec round trip: {} x `true`, beside bare spawns",
         sizes.exec_iters
     ));
-    measure::exec_round_trips(&client, &id, 20).await?;
+    measure::exec_round_trips(client, id, 20).await?;
     measure::bare_spawns(20)?;
     let (mut execs, mut spawns) = (Vec::new(), Vec::new());
     let cpu_before = server.cpu_secs().unwrap_or(0.0);
     let per_block = sizes.exec_iters.div_ceil(BLOCKS);
     while execs.len() < sizes.exec_iters {
         let n = per_block.min(sizes.exec_iters - execs.len());
-        execs.extend(measure::exec_round_trips(&client, &id, n).await?);
+        execs.extend(measure::exec_round_trips(client, id, n).await?);
         spawns.extend(measure::bare_spawns(n)?);
     }
     let exec_cpu = server.cpu_secs().unwrap_or(0.0) - cpu_before;
@@ -199,79 +355,10 @@ pub async fn run_all(
         "exec_server_cpu_ms_per_exec",
         exec_cpu * 1e3 / exec.n.max(1) as f64,
     );
+    Ok(exec)
+}
 
-    let py = match &sizes.python {
-        Some(p) => Some((python::venv_python(target_dir)?, p)),
-        None => None,
-    };
-    if let Some((python_bin, p)) = &py {
-        progress(&format!("Python client: {} x `true`", p.exec_iters));
-        let t = dist(&python::exec_round_trips(
-            python_bin,
-            &server,
-            p.exec_iters,
-        )?);
-        s.num("python_exec_iterations", t.n as f64);
-        s.num("python_exec_p50_ms", t.p50_ms);
-        s.num("python_exec_p99_ms", t.p99_ms);
-        s.num(
-            "python_vs_rust_exec_p50_ratio",
-            ratio(t.p50_ms, exec.p50_ms),
-        );
-        s.num(
-            "python_vs_rust_exec_p99_ratio",
-            ratio(t.p99_ms, exec.p99_ms),
-        );
-    }
-
-    progress(&format!(
-        "stdout: {} MiB through StreamExec, beside a local pipe",
-        sizes.stdout_bytes / MIB
-    ));
-    let local = measure::local_pipe(sizes.stdout_bytes)?;
-    let cpu_before = server.cpu_secs().unwrap_or(0.0);
-    let own_before = own_cpu_secs();
-    let out = measure::stdout_stream(&client, &id, sizes.stdout_bytes).await?;
-    let cpu = Cpu {
-        server_s: server.cpu_secs().unwrap_or(0.0) - cpu_before,
-        client_s: own_cpu_secs() - own_before,
-    };
-    record_transfer(&mut s, "stdout", &out, "local_pipe", &local, cpu);
-    if let Some((python_bin, p)) = &py {
-        progress(&format!(
-            "Python client: {} MiB stdout",
-            p.stdout_bytes / MIB
-        ));
-        let t = python::stdout_stream(python_bin, &server, p.stdout_bytes)?;
-        s.num("python_stdout_bytes", t.bytes as f64);
-        s.num("python_stdout_mb_per_s", t.mb_per_s());
-        s.num(
-            "rust_vs_python_stdout_ratio",
-            ratio(out.mb_per_s(), t.mb_per_s()),
-        );
-    }
-
-    progress(&format!(
-        "stdin: {} MiB into `wc -c`, beside a local pipe",
-        sizes.stdin_bytes / MIB
-    ));
-    let local_in = measure::local_stdin_pipe(sizes.stdin_bytes)?;
-    let cpu_before = server.cpu_secs().unwrap_or(0.0);
-    let own_before = own_cpu_secs();
-    let input = measure::stdin_stream(&client, &id, sizes.stdin_bytes).await?;
-    let cpu = Cpu {
-        server_s: server.cpu_secs().unwrap_or(0.0) - cpu_before,
-        client_s: own_cpu_secs() - own_before,
-    };
-    record_transfer(&mut s, "stdin", &input, "local_stdin_pipe", &local_in, cpu);
-    s.num(
-        "single_sandbox_server_peak_rss_mb",
-        mb(server.peak_rss_kib().unwrap_or(0)),
-    );
-    let _ = client.stop(&id, Duration::ZERO).await;
-    drop(client);
-    server.stop()?;
-
+async fn flood_part(s: &mut Summary, bin: &Path, sizes: &Sizes) -> Result<FloodReport, String> {
     progress(&format!(
         "flood: {} sandboxes x {} processes x {} KiB, every byte checked",
         sizes.flood_sandboxes,
@@ -279,6 +366,7 @@ pub async fn run_all(
         sizes.flood_bytes >> 10
     ));
     let mut server = ServerProc::start(bin, TOKEN)?;
+    note_isolation(s, &server);
     let flood = scale::flood(
         &server,
         sizes.flood_sandboxes,
@@ -302,6 +390,14 @@ pub async fn run_all(
     s.num("flood_sandbox_create_p50_ms", flood.create.p50_ms);
     s.num("flood_exec_start_p50_ms", flood.exec_start.p50_ms);
     s.num("flood_exec_start_p99_ms", flood.exec_start.p99_ms);
+    s.num(
+        "flood_exec_started_by_server_p50_ms",
+        flood.exec_started_by_server.p50_ms,
+    );
+    s.num(
+        "flood_exec_started_by_server_p99_ms",
+        flood.exec_started_by_server.p99_ms,
+    );
     s.num("flood_wall_s", flood.wall_secs);
     s.num(
         "flood_mb_per_s",
@@ -312,7 +408,11 @@ pub async fn run_all(
         mb(flood.server_rss_idle_kib),
     );
     s.num("flood_server_peak_rss_mb", mb(flood.server_peak_rss_kib));
+    Ok(flood)
+}
 
+/// Each tier on a fresh server, so its memory figures are its own.
+async fn scale_part(s: &mut Summary, bin: &Path, sizes: &Sizes) -> Result<Vec<TierReport>, String> {
     let mut tiers = Vec::new();
     for &n in &sizes.tiers {
         progress(&format!(
@@ -320,6 +420,7 @@ pub async fn run_all(
             sizes.tier_procs
         ));
         let mut server = ServerProc::start(bin, TOKEN)?;
+        note_isolation(s, &server);
         let t = scale::tier(&server, n, sizes.tier_procs, sizes.tier_exec_iters).await?;
         server.stop()?;
         if let Some(e) = &t.first_error {
@@ -370,15 +471,7 @@ pub async fn run_all(
             ratio(last.kib_per_idle_process(), first.kib_per_idle_process()),
         );
     }
-
-    std::fs::create_dir_all(out_dir).map_err(|e| format!("create {}: {e}", out_dir.display()))?;
-    write_plot(out_dir, &tiers)?;
-    s.write_json(&out_dir.join("summary.json"))?;
-    Ok(Outcome {
-        summary: s,
-        flood,
-        tiers,
-    })
+    Ok(tiers)
 }
 
 /// `scale.svg`, and `scale.png` when ImageMagick's `convert` is installed.
