@@ -353,3 +353,62 @@ pub async fn tier(
     stop_sandboxes(&clients, &ids).await;
     Ok(report)
 }
+
+/// The floor for the flood's start times: the same pipelines started all
+/// at once by this process on the host (no server, no sandbox, no RPC),
+/// each output read to the end and checked. Returns when each process
+/// existed, counted from the moment all were asked for.
+pub async fn local_flood(procs: usize, bytes: u64) -> Result<Dist, String> {
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..procs)
+        .map(|i| tokio::spawn(local_flood_one(format!("local-process{i}"), bytes, started)))
+        .collect();
+    let mut starts = Vec::with_capacity(procs);
+    for t in tasks {
+        starts.push(t.await.map_err(|e| format!("local flood task: {e}"))??);
+    }
+    Ok(dist(&starts))
+}
+
+async fn local_flood_one(tag: String, bytes: u64, t0: Instant) -> Result<Duration, String> {
+    use tokio::io::AsyncReadExt;
+    let mut child = tokio::process::Command::new("sh")
+        .args(["-c", "yes \"$0\" | head -c \"$1\""])
+        .arg(&tag)
+        .arg(bytes.to_string())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("{tag}: spawn: {e}"))?;
+    let start = t0.elapsed();
+    let mut out = child
+        .stdout
+        .take()
+        .ok_or_else(|| format!("{tag}: no stdout"))?;
+    let mut pattern = Pattern::new(&tag);
+    let (mut seen, mut good) = (0u64, true);
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let n = out
+            .read(&mut buf)
+            .await
+            .map_err(|e| format!("{tag}: read: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        good &= pattern.check(&buf[..n]);
+        seen += n as u64;
+    }
+    let status = child
+        .wait()
+        .await
+        .map_err(|e| format!("{tag}: wait: {e}"))?;
+    if !status.success() || !good || seen != bytes {
+        return Err(format!(
+            "{tag}: {status}, {seen} of {bytes} bytes, content {}",
+            if good { "right" } else { "WRONG" }
+        ));
+    }
+    Ok(start)
+}

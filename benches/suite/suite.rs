@@ -365,6 +365,8 @@ async fn flood_part(s: &mut Summary, bin: &Path, sizes: &Sizes) -> Result<FloodR
         sizes.flood_procs,
         sizes.flood_bytes >> 10
     ));
+    let local =
+        scale::local_flood(sizes.flood_sandboxes * sizes.flood_procs, sizes.flood_bytes).await?;
     let mut server = ServerProc::start(bin, TOKEN)?;
     note_isolation(s, &server);
     let flood = scale::flood(
@@ -397,6 +399,12 @@ async fn flood_part(s: &mut Summary, bin: &Path, sizes: &Sizes) -> Result<FloodR
     s.num(
         "flood_exec_started_by_server_p99_ms",
         flood.exec_started_by_server.p99_ms,
+    );
+    s.num("local_flood_start_p50_ms", local.p50_ms);
+    s.num("local_flood_start_p99_ms", local.p99_ms);
+    s.num(
+        "flood_exec_started_by_server_p99_vs_local_ratio",
+        ratio(flood.exec_started_by_server.p99_ms, local.p99_ms),
     );
     s.num("flood_wall_s", flood.wall_secs);
     s.num(
