@@ -161,7 +161,7 @@ impl Config {
             Some(p) => p.resolve_api_key(),
             None => env_nonempty(DEFAULT_API_KEY_ENV),
         };
-        Ok(Some(Endpoint { url, api_key }))
+        Ok(Some(Endpoint::new(url, api_key)))
     }
 }
 

@@ -12,12 +12,31 @@ use tonic::transport::{Channel, ClientTlsConfig};
 /// tonic's 4 MiB default is too small for file transfers.
 pub(crate) const MAX_MESSAGE_SIZE: usize = 100 << 20;
 
-/// HTTP/2 flow-control windows for what the server sends (output, files):
-/// how far it may run ahead of this client per stream and per connection.
-/// Larger than hyper's 2 MiB / 5 MiB so that output a busy server has
-/// ready moves to the reader instead of waiting in the server's memory.
-const STREAM_WINDOW: u32 = 8 << 20;
-const CONNECTION_WINDOW: u32 = 32 << 20;
+/// How much of what the server sends (output, files) may be on its way to
+/// this client, per stream and per connection (HTTP/2 flow-control windows).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Buffering {
+    /// Large windows (8 MiB per stream, 32 MiB per connection), above
+    /// hyper's 2 MiB / 5 MiB: output a busy server has ready moves to the
+    /// reader instead of waiting in the server's memory. For transfers and
+    /// many parallel commands.
+    #[default]
+    Bulk,
+    /// Small windows (1 MiB per stream, 4 MiB per connection): a reader
+    /// that shows output to a person holds little of it in flight, and a
+    /// flood slows the command down instead.
+    Interactive,
+}
+
+impl Buffering {
+    /// (per stream, per connection) in bytes.
+    fn windows(self) -> (u32, u32) {
+        match self {
+            Buffering::Bulk => (8 << 20, 32 << 20),
+            Buffering::Interactive => (1 << 20, 4 << 20),
+        }
+    }
+}
 
 /// How long to wait for the TCP (and TLS) handshake before calling the
 /// server unreachable.
@@ -30,6 +49,7 @@ pub struct Endpoint {
     pub url: String,
     /// Sent as `authorization: Bearer <key>` on every call.
     pub api_key: Option<String>,
+    pub buffering: Buffering,
 }
 
 impl Endpoint {
@@ -37,7 +57,13 @@ impl Endpoint {
         Self {
             url: url.into(),
             api_key,
+            buffering: Buffering::default(),
         }
+    }
+
+    pub fn with_buffering(mut self, buffering: Buffering) -> Self {
+        self.buffering = buffering;
+        self
     }
 }
 
@@ -91,8 +117,8 @@ pub(crate) async fn open(endpoint: &Endpoint) -> Result<Rpc> {
         })?
         .connect_timeout(CONNECT_TIMEOUT)
         .tcp_nodelay(true)
-        .initial_stream_window_size(STREAM_WINDOW)
-        .initial_connection_window_size(CONNECTION_WINDOW)
+        .initial_stream_window_size(endpoint.buffering.windows().0)
+        .initial_connection_window_size(endpoint.buffering.windows().1)
         .http2_keep_alive_interval(Duration::from_secs(30))
         .keep_alive_while_idle(true);
     if tls {

@@ -25,7 +25,7 @@ mod stdin;
 mod types;
 mod wait;
 
-pub use connect::Endpoint;
+pub use connect::{Buffering, Endpoint};
 pub use error::{Error, Result};
 pub use logs::{LogOptions, LogStream};
 pub use process::{OutputStream, Process, StatusWatch};

@@ -24,7 +24,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use tokio::sync::mpsc;
 
-use crate::client::Client;
+use crate::client::{Buffering, Client};
 use settings::Settings;
 use state::{State, View};
 
@@ -66,7 +66,9 @@ pub async fn run(opts: TuiOptions) -> anyhow::Result<()> {
     };
     let url = endpoint.url.clone();
     let result = async {
-        let client = Client::connect(endpoint)
+        // Output is shown to a person: little of it in flight, and a flood
+        // slows the command rather than filling this process's memory.
+        let client = Client::connect(endpoint.with_buffering(Buffering::Interactive))
             .await
             .with_context(|| format!("cannot connect to {url}"))?;
         Ok::<_, anyhow::Error>(client)
