@@ -214,3 +214,24 @@ fn tiny_suite_verifies_every_byte() {
     let svg = std::fs::read_to_string(out_dir.path().join("scale.svg")).expect("scale.svg");
     assert!(svg.starts_with("<svg") && svg.contains("<polyline"));
 }
+
+#[test]
+fn a_missed_target_names_the_floor_measured_beside_it() {
+    let mut s = report::Summary::default();
+    s.num("flood_exec_start_p99_ms", 2963.0);
+    s.num("flood_exec_started_by_server_p99_ms", 1941.0);
+    s.num("local_flood_start_p99_ms", 1758.0);
+    s.num("python_exec_p50_ms", 1.9);
+    s.num("bare_spawn_p50_ms", 0.66);
+    s.num("python_vs_rust_exec_p50_ratio", 1.9);
+    let (table, missed) = report::targets_table(&s);
+    assert_eq!(missed, 2, "{table}");
+    assert!(
+        table.contains("floor: the same processes started locally, no server: p99 1758 ms"),
+        "{table}"
+    );
+    assert!(
+        table.contains("needs a Rust exec p50 of 0.38 ms; a bare local spawn takes 0.66 ms"),
+        "{table}"
+    );
+}

@@ -95,7 +95,7 @@ async fn sandboxes_are_isolated() {
     let planted = glob_one(&h.dir.path().join("sandboxes"), &a).join("workspace");
     let marker = h.dir.path().join("planted-ran");
     let script = format!("#!/bin/sh\ntouch {}\n", marker.display());
-    for name in ["nsenter", "setpriv", "setsid", "sh"] {
+    for name in ["bwrap", "setpriv", "sh"] {
         let p = planted.join(name);
         std::fs::write(&p, &script).unwrap();
         use std::os::unix::fs::PermissionsExt;
@@ -107,7 +107,7 @@ async fn sandboxes_are_isolated() {
     tx.send(pb::ExecStreamRequest {
         message: Some(In::Init(pb::ExecStreamInit {
             sandbox_id: a.clone(),
-            command: vec!["nsenter".into()],
+            command: vec!["sh".into()],
             env,
             ..Default::default()
         })),
@@ -128,7 +128,7 @@ async fn sandboxes_are_isolated() {
         }
     }
     assert!(!marker.exists(), "a planted program ran on the host");
-    for name in ["nsenter", "setpriv", "setsid", "sh"] {
+    for name in ["bwrap", "setpriv", "sh"] {
         std::fs::remove_file(planted.join(name)).unwrap();
     }
 

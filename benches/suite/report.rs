@@ -250,8 +250,49 @@ pub fn targets_table(s: &Summary) -> (String, usize) {
             None => ("-".to_string(), "not measured"),
         };
         let _ = writeln!(out, "  {:<46} {value:>12} {bound:>10}  {verdict}", t.what);
+        if verdict == "MISSED" {
+            if let Some(why) = floor_note(t, s) {
+                let _ = writeln!(out, "      floor: {why}");
+            }
+        }
     }
     (out, missed)
+}
+
+/// For a target bounded by what the machine itself does, the floor measured
+/// in the same run that puts it out of reach (None when the run lacks it).
+fn floor_note(t: &Target, s: &Summary) -> Option<String> {
+    match t.key {
+        "rust_vs_python_stdout_ratio" => {
+            let need = s.get("python_stdout_mb_per_s")? * t.bound;
+            let pipe = s.get("local_pipe_mb_per_s")?;
+            Some(format!(
+                "{}x Python's rate is {} MB/s; a local pipe does {} MB/s",
+                format_num(t.bound),
+                format_num(need.round()),
+                format_num(pipe.round())
+            ))
+        }
+        "python_vs_rust_exec_p50_ratio" => {
+            let need = s.get("python_exec_p50_ms")? / t.bound;
+            let bare = s.get("bare_spawn_p50_ms")?;
+            Some(format!(
+                "needs a Rust exec p50 of {} ms; a bare local spawn takes {} ms",
+                format_num(need),
+                format_num(bare)
+            ))
+        }
+        "flood_exec_start_p99_ms" => {
+            let local = s.get("local_flood_start_p99_ms")?;
+            let server = s.get("flood_exec_started_by_server_p99_ms")?;
+            Some(format!(
+                "the same processes started locally, no server: p99 {} ms (by the server's clock: {} ms)",
+                format_num(local.round()),
+                format_num(server.round())
+            ))
+        }
+        _ => None,
+    }
 }
 
 /// One line on a plot panel.
