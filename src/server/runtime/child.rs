@@ -194,36 +194,56 @@ fn reap(pidfd: &OwnedFd, block: bool) -> io::Result<Option<ExitStatus>> {
 /// to enter the sandbox or its directory is reported by the child itself
 /// on its stderr, with its exit code.
 pub async fn spawn(cmd: Command, stdio: Stdio) -> io::Result<Child> {
-    let pipes = match &stdio {
-        Stdio::Pipes => Some(ChildPipes::new()?),
-        Stdio::Terminal(_) => None,
+    // The child's ends travel with the start job and are closed only after
+    // the clone, even if this future is dropped meanwhile: closed early,
+    // their numbers could be reused by the server for something else.
+    let (theirs, ours, child_fds) = match stdio {
+        Stdio::Pipes => {
+            let p = ChildPipes::new()?;
+            let fds = [
+                p.stdin.0.as_raw_fd(),
+                p.stdout.1.as_raw_fd(),
+                p.stderr.1.as_raw_fd(),
+            ];
+            (
+                vec![p.stdin.0, p.stdout.1, p.stderr.1],
+                Some((p.stdin.1, p.stdout.0, p.stderr.0)),
+                fds,
+            )
+        }
+        Stdio::Terminal(slave) => {
+            let fd = slave.as_raw_fd();
+            (vec![slave], None, [fd; 3])
+        }
     };
-    let child_fds: [RawFd; 3] = match (&stdio, &pipes) {
-        (_, Some(p)) => [
-            p.stdin.0.as_raw_fd(),
-            p.stdout.1.as_raw_fd(),
-            p.stderr.1.as_raw_fd(),
-        ],
-        (Stdio::Terminal(slave), None) => [slave.as_raw_fd(); 3],
-        (Stdio::Pipes, None) => unreachable!("pipes were made above"),
-    };
-    let tty = matches!(stdio, Stdio::Terminal(_));
-    let (pid, pidfd) = spawner::run(move || {
+    let tty = ours.is_none();
+    // If this future is dropped meanwhile (the caller went away), the
+    // `Started` is dropped where it lands, which kills and reaps the child.
+    let started = spawner::run(move || {
         let go = || start(&cmd, child_fds, tty);
-        match &cmd.pid_ns {
+        let res = match &cmd.pid_ns {
             Some(ns) => spawner::in_pid_namespace(ns, go),
             None => go(),
-        }
+        };
+        // The child has its copies; the server's must go, or no EOF comes.
+        drop(theirs);
+        res
     })
     .await??;
-    // The child has its copies; ours of its ends must go, or no EOF comes.
-    drop(stdio);
-    let (stdin, stdout, stderr) = match pipes {
-        Some(p) => (Some(p.stdin.1), Some(p.stdout.0), Some(p.stderr.0)),
+    let (stdin, stdout, stderr) = match ours {
+        Some((i, o, e)) => (Some(i), Some(o), Some(e)),
         None => (None, None, None),
     };
+    let (pid, pidfd) = started.into_parts();
     // SAFETY: the Child owns the pidfd for as long as the AsyncFd exists.
-    let pidfd = unsafe { AsyncFd::register_with_interest(pidfd, Interest::READABLE) }?;
+    let pidfd = match unsafe { AsyncFd::register_with_interest(pidfd, Interest::READABLE) } {
+        Ok(fd) => fd,
+        Err(e) => {
+            let (pidfd, e) = e.into_parts();
+            drop(Started { pid, pidfd });
+            return Err(e);
+        }
+    };
     Ok(Child {
         pid,
         pidfd,
@@ -300,7 +320,7 @@ struct ChildArgs<'a> {
 }
 
 /// Clone the child and wait until it has exec'd (or failed to).
-fn start(cmd: &Command, stdio: [RawFd; 3], tty: bool) -> io::Result<(i32, OwnedFd)> {
+fn start(cmd: &Command, stdio: [RawFd; 3], tty: bool) -> io::Result<Started> {
     let ptrs = |v: &[CString]| -> Vec<*const libc::c_char> {
         v.iter()
             .map(|s| s.as_ptr())
@@ -381,7 +401,39 @@ fn start(cmd: &Command, stdio: [RawFd; 3], tty: bool) -> io::Result<(i32, OwnedF
         let _ = reap(&pidfd, true);
         return Err(io::Error::from_raw_os_error(errno));
     }
-    Ok((pid, pidfd))
+    Ok(Started { pid, pidfd })
+}
+
+/// A child that has exec'd, until a `Child` takes it over: dropped before
+/// that, it is killed and reaped, never left running unsupervised.
+struct Started {
+    pid: i32,
+    pidfd: OwnedFd,
+}
+
+impl Started {
+    fn into_parts(self) -> (i32, OwnedFd) {
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: `this` is never used or dropped again, so the descriptor
+        // is moved out exactly once.
+        (this.pid, unsafe { std::ptr::read(&this.pidfd) })
+    }
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        // SAFETY: pidfd_send_signal on our own child's pidfd.
+        unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                self.pidfd.as_raw_fd(),
+                libc::SIGKILL,
+                std::ptr::null::<libc::siginfo_t>(),
+                0,
+            );
+        }
+        let _ = reap(&self.pidfd, true);
+    }
 }
 
 /// The kernel's `struct sigaction` for rt_sigaction (not glibc's).
@@ -473,5 +525,75 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
         }
         a.exec_errno.store(errno, Ordering::Release);
         libc::_exit(127)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    fn command(argv: &[&str]) -> Command {
+        let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+        let env = BTreeMap::from([("PATH".to_string(), super::super::DEFAULT_PATH.to_string())]);
+        let entry = Entry::host("/").unwrap_or_else(|e| panic!("entry: {e}"));
+        Command::new(&argv, &env, entry, None).unwrap_or_else(|e| panic!("command: {e}"))
+    }
+
+    /// Processes (zombies included) whose name is `name`.
+    fn named(name: &str) -> Vec<String> {
+        let comm = format!("({name})");
+        std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+            .filter(|stat| stat.contains(&comm))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn runs_and_reports_the_exit() {
+        let mut c = spawn(command(&["sh", "-c", "exit 7"]), Stdio::Pipes)
+            .await
+            .unwrap_or_else(|e| panic!("spawn: {e}"));
+        let status = c.wait().await.unwrap_or_else(|e| panic!("wait: {e}"));
+        assert_eq!(status.code(), Some(7));
+        let missing = spawn(command(&["no-such-program-here"]), Stdio::Pipes).await;
+        assert_eq!(
+            missing.err().map(|e| e.kind()),
+            Some(io::ErrorKind::NotFound)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_start_abandoned_halfway_leaves_no_process() {
+        // A copy of sleep under a name of its own (at most 15 characters,
+        // the kernel's limit for a process name), to find it by.
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+        let name = format!("sbab{}", std::process::id() % 100_000_000);
+        let program = dir.path().join(&name);
+        std::fs::copy("/bin/sleep", &program).unwrap_or_else(|e| panic!("copy sleep: {e}"));
+        let program = program.to_string_lossy().into_owned();
+        // The first poll hands the start to a spawner thread; dropping the
+        // future then abandons it before a Child takes the process over.
+        let mut start = Box::pin(spawn(command(&[&program, "1000"]), Stdio::Pipes));
+        assert!(futures::poll!(start.as_mut()).is_pending());
+        drop(start);
+        // Long enough for the spawner thread to have started it.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let left = named(&name);
+            if left.is_empty() {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "left behind: {left:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }
