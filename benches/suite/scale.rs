@@ -63,28 +63,55 @@ async fn stop_sandboxes(clients: &[Client], ids: &[String]) {
 
 /// What process `tag` must print: `tag\n` repeated, cut at `len` bytes.
 struct Pattern {
+    tag: String,
     line: Vec<u8>,
     pos: usize,
+    seen: u64,
+    good: bool,
 }
 
 impl Pattern {
     fn new(tag: &str) -> Pattern {
         let mut line = tag.as_bytes().to_vec();
         line.push(b'\n');
-        Pattern { line, pos: 0 }
+        Pattern {
+            tag: tag.to_string(),
+            line,
+            pos: 0,
+            seen: 0,
+            good: true,
+        }
     }
 
-    /// True when `data` continues the pattern exactly.
-    fn check(&mut self, data: &[u8]) -> bool {
-        let mut ok = true;
+    /// Checks that `data` continues the pattern exactly, and counts it.
+    fn feed(&mut self, data: &[u8]) {
         for &b in data {
-            ok &= b == self.line[self.pos];
+            self.good &= b == self.line[self.pos];
             self.pos += 1;
             if self.pos == self.line.len() {
                 self.pos = 0;
             }
         }
-        ok
+        self.seen += data.len() as u64;
+    }
+
+    /// The bytes verified, if the process ended well (`ended`, described
+    /// by `exit`) and exactly `bytes` of the right content arrived.
+    fn verdict(
+        &self,
+        ended: bool,
+        exit: impl std::fmt::Display,
+        bytes: u64,
+    ) -> Result<u64, String> {
+        if ended && self.good && self.seen == bytes {
+            return Ok(self.seen);
+        }
+        Err(format!(
+            "{}: {exit}, {} of {bytes} bytes, content {}",
+            self.tag,
+            self.seen,
+            if self.good { "right" } else { "WRONG" }
+        ))
     }
 }
 
@@ -134,7 +161,6 @@ async fn flood_one(
         .map(|t| t.duration_since(called_at).unwrap_or_default());
     let mut out = p.take_output().ok_or_else(|| format!("{tag}: no output"))?;
     let mut pattern = Pattern::new(&tag);
-    let (mut seen, mut good) = (0u64, true);
     while let Some(chunk) = out.next().await {
         if chunk.stream == StreamKind::Stderr {
             return Err(format!(
@@ -142,16 +168,10 @@ async fn flood_one(
                 String::from_utf8_lossy(&chunk.data)
             ));
         }
-        good &= pattern.check(&chunk.data);
-        seen += chunk.data.len() as u64;
+        pattern.feed(&chunk.data);
     }
     let code = p.wait().await.map_err(|e| format!("{tag}: wait: {e}"))?;
-    if code != 0 || !good || seen != bytes {
-        return Err(format!(
-            "{tag}: exit {code}, {seen} of {bytes} bytes, content {}",
-            if good { "right" } else { "WRONG" }
-        ));
-    }
+    let seen = pattern.verdict(code == 0, format_args!("exit {code}"), bytes)?;
     Ok((exec_start, by_server, seen))
 }
 
@@ -387,7 +407,6 @@ async fn local_flood_one(tag: String, bytes: u64, t0: Instant) -> Result<Duratio
         .take()
         .ok_or_else(|| format!("{tag}: no stdout"))?;
     let mut pattern = Pattern::new(&tag);
-    let (mut seen, mut good) = (0u64, true);
     let mut buf = vec![0u8; 64 << 10];
     loop {
         let n = out
@@ -397,18 +416,12 @@ async fn local_flood_one(tag: String, bytes: u64, t0: Instant) -> Result<Duratio
         if n == 0 {
             break;
         }
-        good &= pattern.check(&buf[..n]);
-        seen += n as u64;
+        pattern.feed(&buf[..n]);
     }
     let status = child
         .wait()
         .await
         .map_err(|e| format!("{tag}: wait: {e}"))?;
-    if !status.success() || !good || seen != bytes {
-        return Err(format!(
-            "{tag}: {status}, {seen} of {bytes} bytes, content {}",
-            if good { "right" } else { "WRONG" }
-        ));
-    }
+    pattern.verdict(status.success(), status, bytes)?;
     Ok(start)
 }
