@@ -138,18 +138,23 @@ impl Drop for Child {
         if self.status.is_some() {
             return;
         }
-        // SAFETY: pidfd_send_signal on a pidfd we own: never another process.
-        unsafe {
-            libc::syscall(
-                libc::SYS_pidfd_send_signal,
-                self.pidfd.get_ref().as_raw_fd(),
-                libc::SIGKILL,
-                std::ptr::null::<libc::siginfo_t>(),
-                0,
-            );
-        }
-        let _ = reap(self.pidfd.get_ref(), true);
+        kill_and_reap(self.pidfd.get_ref());
     }
+}
+
+/// SIGKILL the child behind `pidfd` and wait for it to be gone.
+fn kill_and_reap(pidfd: &OwnedFd) {
+    // SAFETY: pidfd_send_signal on a pidfd we own: never another process.
+    unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            libc::SIGKILL,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        );
+    }
+    let _ = reap(pidfd, true);
 }
 
 /// The exit status, if the process has exited (or once it has, if `block`).
@@ -422,17 +427,7 @@ impl Started {
 
 impl Drop for Started {
     fn drop(&mut self) {
-        // SAFETY: pidfd_send_signal on our own child's pidfd.
-        unsafe {
-            libc::syscall(
-                libc::SYS_pidfd_send_signal,
-                self.pidfd.as_raw_fd(),
-                libc::SIGKILL,
-                std::ptr::null::<libc::siginfo_t>(),
-                0,
-            );
-        }
-        let _ = reap(&self.pidfd, true);
+        kill_and_reap(&self.pidfd);
     }
 }
 
@@ -578,9 +573,17 @@ mod tests {
         let program = program.to_string_lossy().into_owned();
         // The first poll hands the start to a spawner thread; dropping the
         // future then abandons it before a Child takes the process over.
-        let mut start = Box::pin(spawn(command(&[&program, "1000"]), Stdio::Pipes));
-        assert!(futures::poll!(start.as_mut()).is_pending());
-        drop(start);
+        // A spawner thread may win the race and finish within that poll
+        // (the Child then kills its process on drop): try again.
+        let mut abandoned = false;
+        for _ in 0..20 {
+            let mut start = Box::pin(spawn(command(&[&program, "1000"]), Stdio::Pipes));
+            if futures::poll!(start.as_mut()).is_pending() {
+                abandoned = true;
+                break;
+            }
+        }
+        assert!(abandoned, "every start finished within its first poll");
         // Long enough for the spawner thread to have started it.
         tokio::time::sleep(Duration::from_millis(500)).await;
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
