@@ -43,6 +43,11 @@ fn spawner() -> io::Result<&'static Mutex<mpsc::Sender<Job>>> {
         let own = std::fs::File::open("/proc/self/ns/pid")?;
         let _ = OWN_PID_NS.set(own.into());
     }
+    // Read on the calling thread, which runs at the server's priority, before
+    // any spawner thread boosts itself or starts a child.
+    if let Some(nice) = this_thread_nice() {
+        SERVER_NICE.store(nice, Ordering::Relaxed);
+    }
     let (tx, rx) = mpsc::channel::<Job>();
     // The receiver lives in the threads; if two callers race here, the
     // loser's threads end at once because its sender is dropped.
@@ -76,10 +81,11 @@ fn spawner() -> io::Result<&'static Mutex<mpsc::Sender<Job>>> {
 pub fn spawn(mut cmd: tokio::process::Command) -> io::Result<tokio::process::Child> {
     let handle = tokio::runtime::Handle::try_current()
         .map_err(|e| io::Error::other(format!("spawning outside a runtime: {e}")))?;
-    die_with_server(&mut cmd);
     let (reply_tx, reply_rx) = mpsc::sync_channel(1);
     submit(Box::new(move || {
         let _entered = handle.enter();
+        // Here, once the spawner is set up: it knows the server's nice value.
+        die_with_server(&mut cmd);
         let res = cmd.spawn();
         drop(cmd);
         let _ = reply_tx.send(res);
@@ -164,16 +170,21 @@ pub(super) fn server_nice() -> i32 {
     SERVER_NICE.load(Ordering::Relaxed)
 }
 
-fn boost_this_thread() {
-    // SAFETY: plain get/setpriority on this thread (a tid is a valid
-    // PRIO_PROCESS target on Linux); failure leaves the priority as it was.
+/// The calling thread's nice value, if it can be read.
+fn this_thread_nice() -> Option<i32> {
+    // SAFETY: getpriority on this thread; errno tells -1 from an error.
     unsafe {
         *libc::__errno_location() = 0;
         let nice = libc::getpriority(libc::PRIO_PROCESS, 0);
-        if nice == -1 && *libc::__errno_location() != 0 {
-            return;
-        }
-        SERVER_NICE.store(nice, Ordering::Relaxed);
+        (nice != -1 || *libc::__errno_location() == 0).then_some(nice)
+    }
+}
+
+fn boost_this_thread() {
+    let nice = server_nice();
+    // SAFETY: setpriority on this thread (a tid is a valid PRIO_PROCESS
+    // target on Linux); failure leaves the priority as it was.
+    unsafe {
         let tid = libc::gettid() as libc::id_t;
         libc::setpriority(libc::PRIO_PROCESS, tid, (nice - SPAWNER_BOOST).max(-20));
     }
