@@ -75,9 +75,6 @@ async fn stage(start: &mut Start) -> std::io::Result<()> {
         tokio::fs::write(&staged, content).await?;
         start.plan.files.push((path.clone(), staged));
     }
-    for (dir, _, _) in &start.plan.volumes {
-        tokio::fs::create_dir_all(dir).await?;
-    }
     Ok(())
 }
 

@@ -4,11 +4,13 @@
 //! masked. Execs are born in the same namespaces (see `enter`), so every
 //! process of a sandbox, and the file RPCs, see one filesystem.
 use super::bwrap_fs::{filesystem_args, push};
+use super::identity::{SandboxUser, UidPool};
+use super::layout::{self, Layout};
 use super::{
     check_executable, output_pipe, set_cloexec_from, signal_group, signal_pid, BoxFuture, ExecSpec,
     Instance, LaunchPlan, Launched, Runtime, RuntimeError,
 };
-use super::{child, enter, spawner};
+use super::{child, enter, seccomp, spawner, userns};
 use nix::sys::signal::Signal;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
@@ -30,16 +32,37 @@ const DROP_PRIVILEGES: &[&str] = &[
     "--",
 ];
 
+/// With a user namespace of its own (server run as root), the wrapper
+/// starts as the host's root moved into it, with just the capabilities to
+/// change ids: it becomes the namespace's root, the sandbox's leased uid.
+const BECOME_SANDBOX_ROOT: &[&str] = &["--reuid=0", "--regid=0", "--clear-groups"];
+/// What bubblewrap keeps of its capabilities for that wrapper.
+const WRAPPER_CAPS: &[&str] = &[
+    "--cap-drop",
+    "ALL",
+    "--cap-add",
+    "CAP_SETUID",
+    "--cap-add",
+    "CAP_SETGID",
+    "--cap-add",
+    "CAP_SETPCAP",
+];
+
 /// Runs as `sh -c MAIN_WRAPPER sandbox-main SETPRIV... ARGV...`: once the
 /// sandbox is fully built, report that on fd 3 (which only this wrapper
-/// holds), then become the main command without privileges.
-const MAIN_WRAPPER: &str = r#"echo ready >&3; exec 3>&-; exec "$@""#;
+/// holds), close it and the user namespace bubblewrap leaves open (fd 6),
+/// then become the main command without privileges.
+const MAIN_WRAPPER: &str = r#"echo ready >&3; exec 3>&- 6>&-; exec "$@""#;
 
 /// Descriptor numbers the bwrap process gets: the readiness pipe, the info
-/// pipe, then one per `files` entry.
+/// pipe, the system-call filter, then the user namespace if there is one.
 const READY_FD: RawFd = 3;
 const INFO_FD: RawFd = 4;
-const FIRST_FILE_FD: RawFd = 5;
+const SECCOMP_FD: RawFd = 5;
+const USERNS_FD: RawFd = 6;
+
+/// Size of a sandbox's `/tmp` (RAM, also counted in its memory limit).
+pub const TMP_SIZE: u64 = 512 << 20;
 
 /// Absolute paths of the programs the runtime runs. Never looked up through
 /// a PATH at spawn time: the environment given to those commands comes from
@@ -77,6 +100,8 @@ pub struct Bwrap {
     /// The server's data directory (canonical), hidden from every sandbox.
     data_dir: PathBuf,
     tools: Tools,
+    /// Host uids for sandboxes, when the server runs as root.
+    uids: Option<UidPool>,
 }
 
 impl Bwrap {
@@ -106,17 +131,38 @@ impl Bwrap {
             .stderr(Stdio::null())
             .status()
             .is_ok_and(|s| s.success());
-        works.then_some(Self { data_dir, tools })
+        if !works {
+            return None;
+        }
+        // SAFETY: geteuid cannot fail.
+        let uids = if unsafe { libc::geteuid() } == 0 {
+            match UidPool::open(&data_dir) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot set up host uids for sandboxes");
+                    return None;
+                }
+            }
+        } else {
+            None
+        };
+        Some(Self {
+            data_dir,
+            tools,
+            uids,
+        })
     }
 
-    fn args(
-        &self,
-        plan: &LaunchPlan,
-        workspace: &Path,
-        info_fd: RawFd,
-        file_fds: &[RawFd],
-    ) -> Vec<String> {
+    fn args(&self, plan: &LaunchPlan, layout: &Layout, user: &SandboxUser) -> Vec<String> {
         let mut a: Vec<String> = Vec::new();
+        if user.is_leased() {
+            push(&mut a, &["--userns2", &USERNS_FD.to_string()]);
+            push(&mut a, WRAPPER_CAPS);
+        } else {
+            // An ordinary user's server: bubblewrap's own user namespace,
+            // with no further one allowed inside.
+            push(&mut a, &["--unshare-user", "--disable-userns"]);
+        }
         push(&mut a, &["--unshare-pid", "--unshare-ipc", "--unshare-uts"]);
         if !plan.allow_network {
             push(&mut a, &["--unshare-net"]);
@@ -125,10 +171,14 @@ impl Bwrap {
         let host = format!("sb-{}", plan.sandbox_id.chars().take(8).collect::<String>());
         push(&mut a, &["--hostname", &host]);
 
-        a.extend(filesystem_args(plan, workspace, &self.data_dir, file_fds));
-        push(&mut a, &["--info-fd", &info_fd.to_string(), "--"]);
+        a.extend(filesystem_args(layout, &self.data_dir, TMP_SIZE));
+        push(&mut a, &["--seccomp", &SECCOMP_FD.to_string()]);
+        push(&mut a, &["--info-fd", &INFO_FD.to_string(), "--"]);
         push(&mut a, &["/bin/sh", "-c", MAIN_WRAPPER, "sandbox-main"]);
         a.push(self.tools.setpriv.to_string_lossy().into_owned());
+        if user.is_leased() {
+            push(&mut a, BECOME_SANDBOX_ROOT);
+        }
         push(&mut a, DROP_PRIVILEGES);
         a.extend(plan.argv.iter().cloned());
         a
@@ -142,9 +192,14 @@ impl Runtime for Bwrap {
 
     fn launch<'a>(&'a self, plan: &'a LaunchPlan) -> BoxFuture<'a, Result<Launched, RuntimeError>> {
         Box::pin(async move {
-            let workspace = plan.sandbox_dir.join("workspace");
-            std::fs::create_dir_all(&workspace)
-                .map_err(|e| RuntimeError::io("creating the workspace", e))?;
+            let user = match &self.uids {
+                Some(pool) => pool
+                    .lease()
+                    .map_err(|e| RuntimeError::io("choosing the sandbox's uid", e))?,
+                None => SandboxUser::server(),
+            };
+            let layout = layout::prepare(plan, &user)
+                .map_err(|e| RuntimeError::io("preparing the workspace", e))?;
             let path_var = plan
                 .env
                 .get("PATH")
@@ -153,16 +208,24 @@ impl Runtime for Bwrap {
             let mut sandbox_only = vec![WORKSPACE.to_string(), "/tmp".to_string()];
             sandbox_only.extend(plan.volumes.iter().map(|(_, p, _)| p.clone()));
             sandbox_only.extend(plan.files.iter().map(|(p, _)| p.clone()));
+            sandbox_only.extend(layout.workdir.iter().map(|(_, p)| p.clone()));
             check_executable(&plan.argv[0], path_var, &sandbox_only)
                 .map_err(RuntimeError::Start)?;
 
-            let mut files = Vec::new();
-            for (_, staged) in &plan.files {
-                files.push(
-                    std::fs::File::open(staged)
-                        .map_err(|e| RuntimeError::io("staging a file", e))?,
-                );
-            }
+            let userns = if user.is_leased() {
+                let (uid, gid) = user.host;
+                Some(
+                    tokio::task::spawn_blocking(move || userns::create(uid, gid))
+                        .await
+                        .map_err(|e| RuntimeError::Start(format!("user namespace: {e}")))?
+                        .map_err(|e| RuntimeError::io("creating the user namespace", e))?,
+                )
+            } else {
+                None
+            };
+            let filter = seccomp::program_bytes().map_err(RuntimeError::Start)?;
+            let filter = sealed_memfd(&filter)
+                .map_err(|e| RuntimeError::io("passing the system-call filter", e))?;
             let pipe = || {
                 nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
                     .map_err(|e| RuntimeError::io("creating a pipe", e.into()))
@@ -170,14 +233,11 @@ impl Runtime for Bwrap {
             let (ready_r, ready_w): (OwnedFd, OwnedFd) = pipe()?;
             let (info_r, info_w): (OwnedFd, OwnedFd) = pipe()?;
             // Descriptors handed to bwrap, in the order of their fixed numbers.
-            let sources: Vec<RawFd> = [ready_w.as_raw_fd(), info_w.as_raw_fd()]
+            let sources: Vec<RawFd> = [ready_w.as_raw_fd(), info_w.as_raw_fd(), filter.as_raw_fd()]
                 .into_iter()
-                .chain(files.iter().map(|f| f.as_raw_fd()))
+                .chain(userns.as_ref().map(|u| u.as_raw_fd()))
                 .collect();
-            let file_fds: Vec<RawFd> = (0..files.len() as RawFd)
-                .map(|i| FIRST_FILE_FD + i)
-                .collect();
-            let args = self.args(plan, &workspace, INFO_FD, &file_fds);
+            let args = self.args(plan, &layout, &user);
 
             let (mut output, out_w, err_w) = output_pipe()?;
             let mut cmd = tokio::process::Command::new(&self.tools.bwrap);
@@ -187,8 +247,8 @@ impl Runtime for Bwrap {
                 .stdin(Stdio::null())
                 .stdout(out_w)
                 .stderr(err_w)
-                .process_group(0)
                 .kill_on_drop(true);
+            let nofile = enter::sandbox_nofile();
             // Park every source above all of them and the targets, then move
             // it to its fixed number (dup2 also clears close-on-exec).
             let park = sources
@@ -198,8 +258,9 @@ impl Runtime for Bwrap {
                 .unwrap_or(0)
                 .max(READY_FD + sources.len() as RawFd)
                 + 1;
-            // SAFETY: only async-signal-safe dup2/close calls between fork and
-            // exec, and no allocation (`sources` was built before the fork).
+            // SAFETY: only async-signal-safe dup2/close/setsid/setrlimit calls
+            // between fork and exec, and no allocation (`sources` and
+            // `nofile` were built before the fork).
             unsafe {
                 cmd.pre_exec(move || {
                     for (i, fd) in sources.iter().enumerate() {
@@ -215,6 +276,12 @@ impl Runtime for Bwrap {
                         libc::close(parked);
                     }
                     set_cloexec_from((READY_FD + sources.len() as RawFd) as u32);
+                    // A session of its own (which is also a process group
+                    // for the kill below): nothing in the sandbox has the
+                    // server's terminal. Fewer open files than the server.
+                    if libc::setsid() == -1 || libc::setrlimit(libc::RLIMIT_NOFILE, &nofile) == -1 {
+                        return Err(std::io::Error::last_os_error());
+                    }
                     Ok(())
                 });
             }
@@ -228,7 +295,8 @@ impl Runtime for Bwrap {
             };
             drop(ready_w);
             drop(info_w);
-            drop(files);
+            drop(filter);
+            drop(userns);
 
             let info = read_until(info_r, |b| parse_child_pid(b).is_some()).await;
             let anchor = parse_child_pid(&info);
@@ -254,20 +322,15 @@ impl Runtime for Bwrap {
                 }));
             };
             setup.disarm();
-            let default_cwd = if plan.working_dir.is_empty() {
-                WORKSPACE.to_string()
-            } else {
-                plan.working_dir.clone()
-            };
             Ok(Launched {
                 child,
                 output,
                 instance: Instance {
                     anchor_pid,
-                    default_cwd,
-                    workspace,
-                    isolated: true,
+                    default_cwd: layout.cwd,
+                    workspace: layout.workspace,
                     execs: Default::default(),
+                    user,
                 },
             })
         })
@@ -278,8 +341,20 @@ impl Runtime for Bwrap {
         instance: &Instance,
         spec: &ExecSpec,
     ) -> std::io::Result<child::Command> {
-        let (entry, pid_ns) = enter::prepare(instance.anchor_pid, &spec.cwd)?;
+        let (entry, pid_ns) =
+            enter::prepare(instance.anchor_pid, &spec.cwd, &instance.user, Vec::new())?;
         child::Command::new(&spec.argv, &spec.env, entry, Some(pid_ns))
+    }
+
+    fn open_file<'a>(
+        &'a self,
+        instance: &'a Instance,
+        req: child::open::OpenRequest,
+    ) -> BoxFuture<'a, std::io::Result<OwnedFd>> {
+        Box::pin(async move {
+            let (entry, _) = enter::prepare(instance.anchor_pid, "/", &instance.user, Vec::new())?;
+            child::open::open_in(entry, req).await
+        })
     }
 
     fn terminate(&self, instance: &Instance) {
@@ -322,6 +397,32 @@ impl Drop for SetupGuard {
             signal_group(pgid, Signal::SIGKILL);
         }
     }
+}
+
+/// A memory file holding `data`, sealed against change, read from the start.
+fn sealed_memfd(data: &[u8]) -> std::io::Result<OwnedFd> {
+    use std::io::{Seek, Write};
+    // SAFETY: memfd_create returns a new descriptor, which we then own.
+    let fd = unsafe {
+        libc::memfd_create(
+            c"sandscope-seccomp".as_ptr(),
+            libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: a fresh descriptor nobody else owns.
+    let mut f =
+        std::fs::File::from(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) });
+    f.write_all(data)?;
+    f.rewind()?;
+    let seals = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE | libc::F_SEAL_SEAL;
+    // SAFETY: fcntl on a descriptor we own.
+    if unsafe { libc::fcntl(f.as_raw_fd(), libc::F_ADD_SEALS, seals) } == -1 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(f.into())
 }
 
 /// What was written to a pipe, read until `done` says it is enough or the

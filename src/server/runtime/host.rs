@@ -63,8 +63,18 @@ impl Runtime for Host {
                 .stdin(Stdio::null())
                 .stdout(out_w)
                 .stderr(err_w)
-                .process_group(0)
                 .kill_on_drop(true);
+            // A session of its own, away from the server's terminal (and a
+            // process group, which stop signals).
+            // SAFETY: setsid is async-signal-safe.
+            unsafe {
+                cmd.pre_exec(|| {
+                    if libc::setsid() == -1 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
             // The spawner drops `cmd`: only the child may hold the write
             // ends, or the log never ends. It also ties the process to the
             // server's life, which nothing else does without namespaces.
@@ -81,8 +91,8 @@ impl Runtime for Host {
                     anchor_pid,
                     default_cwd: cwd.to_string_lossy().into_owned(),
                     workspace,
-                    isolated: false,
                     execs: Default::default(),
+                    user: super::SandboxUser::server(),
                 },
             })
         })
@@ -104,6 +114,16 @@ impl Runtime for Host {
         let cwd = resolve(&instance.workspace, &spec.cwd);
         let entry = Entry::host(&cwd.to_string_lossy())?;
         child::Command::new(&spec.argv, &env, entry, None)
+    }
+
+    fn open_file<'a>(
+        &'a self,
+        _instance: &'a Instance,
+        req: child::open::OpenRequest,
+    ) -> BoxFuture<'a, std::io::Result<std::os::fd::OwnedFd>> {
+        // No sandbox to enter: the host's files, as the server's user
+        // without capabilities.
+        Box::pin(async move { child::open::open_in(Entry::host("/")?, req).await })
     }
 
     fn terminate(&self, instance: &Instance) {

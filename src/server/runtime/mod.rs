@@ -11,7 +11,13 @@ mod bwrap_fs;
 pub mod child;
 mod enter;
 pub mod host;
+pub mod identity;
+mod layout;
+pub mod seccomp;
 pub mod spawner;
+mod userns;
+
+pub use identity::SandboxUser;
 
 /// Default PATH inside sandboxes; the server's own environment never leaks in.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -44,11 +50,12 @@ pub struct Instance {
     pub default_cwd: String,
     /// Host path of the workspace directory.
     pub workspace: PathBuf,
-    pub isolated: bool,
     /// Process-group leaders of execs still running in this sandbox, so a
     /// stop can take them down too (the host runtime has no pid namespace
     /// that would do it).
     pub execs: ExecGroups,
+    /// Who the sandbox's processes are.
+    pub user: SandboxUser,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -73,17 +80,6 @@ impl ExecGroups {
         for pid in pids {
             kill_tree(pid);
             signal_group(pid, nix::sys::signal::Signal::SIGKILL);
-        }
-    }
-}
-
-impl Instance {
-    /// Directory whose view is the sandbox's root filesystem.
-    pub fn fs_root(&self) -> PathBuf {
-        if self.isolated {
-            PathBuf::from(format!("/proc/{}/root", self.anchor_pid))
-        } else {
-            PathBuf::from("/")
         }
     }
 }
@@ -157,6 +153,12 @@ pub trait Runtime: Send + Sync {
     /// caller. Unless on a terminal, it will lead its own process group.
     fn exec_command(&self, instance: &Instance, spec: &ExecSpec)
         -> std::io::Result<child::Command>;
+    /// Open a file as a process of the sandbox would (for the file RPCs).
+    fn open_file<'a>(
+        &'a self,
+        instance: &'a Instance,
+        req: child::open::OpenRequest,
+    ) -> BoxFuture<'a, std::io::Result<std::os::fd::OwnedFd>>;
     /// Ask the main process to stop (SIGTERM).
     fn terminate(&self, instance: &Instance);
     /// Kill everything in the sandbox (SIGKILL).

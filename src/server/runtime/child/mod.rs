@@ -8,14 +8,18 @@
 //!
 //! The exit is collected through a pidfd, so Tokio's own child reaping
 //! never sees these processes.
+pub(super) mod clone;
+pub mod open;
+mod start;
+
 use super::enter::Entry;
 use super::spawner;
+use start::Started;
 use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
-use std::sync::atomic::{AtomicI32, Ordering};
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
@@ -225,11 +229,7 @@ pub async fn spawn(cmd: Command, stdio: Stdio) -> io::Result<Child> {
     // If this future is dropped meanwhile (the caller went away), the
     // `Started` is dropped where it lands, which kills and reaps the child.
     let started = spawner::run(move || {
-        let go = || start(&cmd, child_fds, tty);
-        let res = match &cmd.pid_ns {
-            Some(ns) => spawner::in_pid_namespace(ns, go),
-            None => go(),
-        };
+        let res = start::start(&cmd, child_fds, tty);
         // The child has its copies; the server's must go, or no EOF comes.
         drop(theirs);
         res
@@ -295,232 +295,6 @@ fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
     }
     // SAFETY: `n` is a fresh descriptor nobody else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(n) })
-}
-
-const SHELL: &std::ffi::CStr = c"/bin/sh";
-
-/// The child's stack; each spawner thread starts one child at a time.
-const STACK_SIZE: usize = 256 << 10;
-
-thread_local! {
-    static STACK: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Everything the child reads, laid out before the clone.
-struct ChildArgs<'a> {
-    stdio: [RawFd; 3],
-    tty: bool,
-    entry: &'a Entry,
-    candidates: Vec<*const libc::c_char>,
-    argv: Vec<*const libc::c_char>,
-    /// `/bin/sh <path> argv[1..]`, for a file without `#!` (execvp runs
-    /// those with the shell too); the child fills in the path.
-    script_argv: std::cell::UnsafeCell<Vec<*const libc::c_char>>,
-    envp: Vec<*const libc::c_char>,
-    server: libc::pid_t,
-    nice: libc::c_int,
-    mask: libc::sigset_t,
-    /// The errno of the last execve, written by the child if none worked.
-    exec_errno: AtomicI32,
-}
-
-/// Clone the child and wait until it has exec'd (or failed to).
-fn start(cmd: &Command, stdio: [RawFd; 3], tty: bool) -> io::Result<Started> {
-    let ptrs = |v: &[CString]| -> Vec<*const libc::c_char> {
-        v.iter()
-            .map(|s| s.as_ptr())
-            .chain(std::iter::once(std::ptr::null()))
-            .collect()
-    };
-    // SAFETY: sigset_t is plain data; sigfillset/pthread_sigmask fill it.
-    let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
-    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
-    unsafe {
-        libc::sigfillset(&mut all);
-        // No signal handler of the server may run in the child: it shares
-        // the server's memory until exec. The child restores the mask.
-        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
-    }
-    let args = ChildArgs {
-        stdio,
-        tty,
-        entry: &cmd.entry,
-        candidates: cmd.candidates.iter().map(|c| c.as_ptr()).collect(),
-        argv: ptrs(&cmd.argv),
-        script_argv: std::cell::UnsafeCell::new(
-            [SHELL.as_ptr(), std::ptr::null()]
-                .into_iter()
-                .chain(ptrs(&cmd.argv).into_iter().skip(1))
-                .collect(),
-        ),
-        envp: ptrs(&cmd.env),
-        server: std::process::id() as libc::pid_t,
-        nice: spawner::server_nice(),
-        mask: old,
-        exec_errno: AtomicI32::new(0),
-    };
-    let pid = STACK.with(|stack| {
-        let mut stack = stack.borrow_mut();
-        if stack.len() < STACK_SIZE {
-            stack.resize(STACK_SIZE, 0);
-        }
-        // The stack grows down from the end; keep it 16-byte aligned.
-        let top = (stack.as_mut_ptr() as usize + STACK_SIZE) & !0xf;
-        // SAFETY: CLONE_VFORK suspends this thread until the child execs
-        // or exits, so `args` and the stack outlive every use by the child.
-        unsafe {
-            libc::clone(
-                child_main,
-                top as *mut libc::c_void,
-                libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
-                &args as *const ChildArgs as *mut libc::c_void,
-            )
-        }
-    });
-    let clone_err = io::Error::last_os_error();
-    // SAFETY: restores the mask saved above.
-    unsafe {
-        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
-    }
-    if pid == -1 {
-        return Err(clone_err);
-    }
-    // SAFETY: pidfd_open returns a new descriptor we then own. The child
-    // is ours and unreaped, so the pid cannot have been reused.
-    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    let pidfd = if pidfd < 0 {
-        let e = io::Error::last_os_error();
-        // SAFETY: plain kill/waitpid of our own child.
-        unsafe {
-            libc::kill(pid, libc::SIGKILL);
-            libc::waitpid(pid, std::ptr::null_mut(), 0);
-        }
-        return Err(e);
-    } else {
-        // SAFETY: a fresh descriptor (CLOEXEC is the pidfd default).
-        unsafe { OwnedFd::from_raw_fd(pidfd as RawFd) }
-    };
-    let errno = args.exec_errno.load(Ordering::Acquire);
-    if errno != 0 {
-        // The child has exited already (vfork): collect it.
-        let _ = reap(&pidfd, true);
-        return Err(io::Error::from_raw_os_error(errno));
-    }
-    Ok(Started { pid, pidfd })
-}
-
-/// A child that has exec'd, until a `Child` takes it over: dropped before
-/// that, it is killed and reaped, never left running unsupervised.
-struct Started {
-    pid: i32,
-    pidfd: OwnedFd,
-}
-
-impl Started {
-    fn into_parts(self) -> (i32, OwnedFd) {
-        let this = std::mem::ManuallyDrop::new(self);
-        // SAFETY: `this` is never used or dropped again, so the descriptor
-        // is moved out exactly once.
-        (this.pid, unsafe { std::ptr::read(&this.pidfd) })
-    }
-}
-
-impl Drop for Started {
-    fn drop(&mut self) {
-        kill_and_reap(&self.pidfd);
-    }
-}
-
-/// The kernel's `struct sigaction` for rt_sigaction (not glibc's).
-#[repr(C)]
-struct KernelSigaction {
-    handler: libc::sighandler_t,
-    flags: libc::c_ulong,
-    restorer: usize,
-    mask: u64,
-}
-
-/// The child, between clone and exec: async-signal-safe system calls only,
-/// no allocation, no panics, never a return into the server's code.
-extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
-    // SAFETY: `arg` points at the parent's ChildArgs, alive while it waits.
-    unsafe {
-        let a = &*(arg as *const ChildArgs);
-        // Default dispositions for everything (the server ignores SIGPIPE,
-        // for one), then the mask the spawner thread had.
-        // The raw call: glibc's wrapper refuses the real-time signals it
-        // keeps for itself, which would then stay as the server had them.
-        // (Invalid numbers and SIGKILL/SIGSTOP just fail.)
-        let dfl = KernelSigaction {
-            handler: libc::SIG_DFL,
-            flags: 0,
-            restorer: 0,
-            mask: 0,
-        };
-        for sig in 1..=64 {
-            libc::syscall(
-                libc::SYS_rt_sigaction,
-                sig,
-                &dfl as *const KernelSigaction,
-                std::ptr::null_mut::<KernelSigaction>(),
-                std::mem::size_of::<u64>(),
-            );
-        }
-        libc::pthread_sigmask(libc::SIG_SETMASK, &a.mask, std::ptr::null_mut());
-        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
-            libc::_exit(126);
-        }
-        // A child born in a sandbox's pid namespace sees its live parent as
-        // 0 (outside); orphaned, it would see the sandbox's init, 1.
-        let parent = libc::getppid();
-        if parent != a.server && parent != 0 {
-            libc::_exit(126);
-        }
-        for (i, fd) in a.stdio.iter().enumerate() {
-            if libc::dup2(*fd, i as RawFd) == -1 {
-                libc::_exit(126);
-            }
-        }
-        if a.tty {
-            if libc::setsid() == -1 || libc::ioctl(0, libc::TIOCSCTTY as _, 0) == -1 {
-                libc::_exit(126);
-            }
-        } else if libc::setpgid(0, 0) == -1 {
-            libc::_exit(126);
-        }
-        a.entry.join();
-        // Nothing of the server's reaches the command (its own descriptors
-        // are close-on-exec already; this covers inherited ones too).
-        libc::syscall(libc::SYS_close_range, 3u32, libc::c_uint::MAX, 0u32);
-        // The setup above ran with the spawner threads' boost, since a
-        // spawner waits for it; the command runs at the server's priority.
-        libc::setpriority(libc::PRIO_PROCESS, 0, a.nice);
-        let mut errno = libc::ENOENT;
-        for path in &a.candidates {
-            libc::execve(*path, a.argv.as_ptr(), a.envp.as_ptr());
-            if *libc::__errno_location() == libc::ENOEXEC {
-                // Only this child uses the vector, and the parent is
-                // suspended until it execs or exits.
-                let script = &mut *a.script_argv.get();
-                script[1] = *path;
-                libc::execve(SHELL.as_ptr(), script.as_ptr(), a.envp.as_ptr());
-                errno = *libc::__errno_location();
-                break;
-            }
-            match *libc::__errno_location() {
-                // Try the next directory, as execvp does; remember a
-                // "found but not executable" over "not found".
-                libc::ENOENT | libc::ENOTDIR | libc::ESTALE | libc::ENODEV | libc::ETIMEDOUT => {}
-                libc::EACCES => errno = libc::EACCES,
-                other => {
-                    errno = other;
-                    break;
-                }
-            }
-        }
-        a.exec_errno.store(errno, Ordering::Release);
-        libc::_exit(127)
-    }
 }
 
 #[cfg(test)]
