@@ -88,8 +88,7 @@ async fn natural_exit_and_start_failure() {
     assert!(reason.starts_with("StartError:"), "{reason}");
 
     // A sandbox that cannot be set up fails with the runtime's reason.
-    let mut bad = keep_alive();
-    bad.containers[0].working_dir = "/proc/no-such-dir".into();
+    let bad = spec_with(&["/no-such-dir/no-such-program"]);
     let sb2 = h.create(bad).await;
     let failed = h
         .wait_for(&sb2.sandbox_id, |s| s == pb::State::Failed)

@@ -73,14 +73,39 @@ fn allows_egress(spec: &pb::SandboxSpec) -> bool {
         .is_some_and(|n| n.deny_egress == Some(false) || !n.egress.is_empty())
 }
 
-/// Paths the sandbox can never have something mounted at.
-fn bad_mount_path(p: &str) -> bool {
-    !p.starts_with('/')
-        || p == "/"
-        || ["/proc", "/dev", "/workspace"]
-            .iter()
-            .any(|r| p == *r || p.starts_with(&format!("{r}/")))
-        || p.split('/').any(|c| c == "..")
+/// `path` with `.`, `..` and repeated slashes resolved lexically (as the
+/// sandbox's root would, `..` stopping at `/`); None unless absolute.
+/// Every check below runs on this form, so no spelling gets around one.
+pub fn normalize(path: &str) -> Option<String> {
+    if !path.starts_with('/') {
+        return None;
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for c in path.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    Some(format!("/{}", parts.join("/")))
+}
+
+/// Kernel interfaces: nothing is ever mounted or written there.
+const KERNEL_TREES: &[&str] = &["/proc", "/dev", "/sys"];
+
+fn under_any(p: &str, roots: &[&str]) -> bool {
+    roots
+        .iter()
+        .any(|r| p == *r || p.starts_with(&format!("{r}/")))
+}
+
+/// A volume's mount path, normalised, if the sandbox may have one there.
+fn mount_path(p: &str) -> Option<String> {
+    let p = normalize(p)?;
+    (p != "/" && !under_any(&p, KERNEL_TREES) && !under_any(&p, &["/workspace"])).then_some(p)
 }
 
 fn join_in(dir: &str, path: &str) -> String {
@@ -137,11 +162,16 @@ pub async fn create(
     if c.name.is_empty() {
         c.name = "main".into();
     }
-    if !c.working_dir.is_empty() && !c.working_dir.starts_with('/') {
-        return Err(errors::invalid(
-            "spec.containers[0].working_dir",
-            "must be an absolute path",
-        ));
+    if !c.working_dir.is_empty() {
+        match normalize(&c.working_dir).filter(|p| !under_any(p, KERNEL_TREES)) {
+            Some(p) => c.working_dir = p,
+            None => {
+                return Err(errors::invalid(
+                    "spec.containers[0].working_dir",
+                    "must be an absolute path outside /proc, /dev and /sys",
+                ))
+            }
+        }
     }
     let c = c.clone();
 
@@ -227,12 +257,12 @@ fn volume_dirs(
     let mut volumes = Vec::new();
     for (i, m) in c.volume_mounts.iter().enumerate() {
         let field = format!("spec.containers[0].volume_mounts[{i}]");
-        if bad_mount_path(&m.mount_path) {
+        let Some(mount) = mount_path(&m.mount_path) else {
             return Err(errors::invalid(
                 &format!("{field}.mount_path"),
-                "must be an absolute path outside /proc, /dev and /workspace",
+                "must be an absolute path outside /proc, /dev, /sys and /workspace",
             ));
-        }
+        };
         let Some((vi, vol)) = spec
             .volumes
             .iter()
@@ -265,7 +295,7 @@ fn volume_dirs(
         if !m.sub_path.is_empty() {
             dir = dir.join(&m.sub_path);
         }
-        volumes.push((dir, m.mount_path.clone(), m.read_only));
+        volumes.push((dir, mount, m.read_only));
     }
     Ok(volumes)
 }
@@ -274,13 +304,15 @@ fn volume_dirs(
 fn spec_files(c: &pb::Container, default_cwd: &str) -> Result<Vec<(String, Vec<u8>)>, Status> {
     let mut files = Vec::new();
     for (i, f) in c.files.iter().enumerate() {
-        let path = join_in(default_cwd, &f.path);
-        if f.path.is_empty() || bad_mount_path(&path) && !path.starts_with("/workspace/") {
+        let path = normalize(&join_in(default_cwd, &f.path))
+            .filter(|p| !f.path.is_empty() && p != "/" && p != "/workspace")
+            .filter(|p| !under_any(p, KERNEL_TREES));
+        let Some(path) = path else {
             return Err(errors::invalid(
                 &format!("spec.containers[0].files[{i}].path"),
-                "must name a file outside /proc and /dev",
+                "must name a file outside /proc, /dev and /sys",
             ));
-        }
+        };
         files.push((path, f.content.clone()));
     }
 
@@ -336,5 +368,25 @@ fn initial_status(shared: &Shared, spec: &pb::SandboxSpec, c: &pb::Container) ->
         effective_resource_requirements: requirements,
         effective_runtime_class: runtime_class,
         ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_checked_after_normalising() {
+        assert_eq!(
+            normalize("/workspace/../proc/sys/x").as_deref(),
+            Some("/proc/sys/x")
+        );
+        assert_eq!(normalize("/a/./b//c/..").as_deref(), Some("/a/b"));
+        assert_eq!(normalize("/../..").as_deref(), Some("/"));
+        assert_eq!(normalize("rel/x"), None);
+        assert_eq!(mount_path("/data/../proc/x"), None);
+        assert_eq!(mount_path("/data/../workspace"), None);
+        assert_eq!(mount_path("/sys"), None);
+        assert_eq!(mount_path("/data/./x/").as_deref(), Some("/data/x"));
     }
 }

@@ -25,11 +25,7 @@ pub async fn read_file(
     }
     let inst = running_instance(&shared, &req.sandbox_id, &req.container)?;
     let abs = fs::absolute(&inst.default_cwd, &req.path);
-    let root = inst.fs_root();
-    let res = tokio::task::spawn_blocking(move || fs::read(&root, &abs))
-        .await
-        .map_err(|e| errors::internal(format!("read task failed: {e}")))?;
-    match res {
+    match fs::read(&*shared.runtime, &inst, &abs).await {
         Ok(content) => Ok(pb::ReadFileResponse { content }),
         Err(f) => Err(errors::file_error(f, &req.path, "read")),
     }
@@ -51,12 +47,7 @@ pub async fn write_file(
     }
     let inst = running_instance(&shared, &req.sandbox_id, &req.container)?;
     let abs = fs::absolute(&inst.default_cwd, &req.path);
-    let root = inst.fs_root();
-    let content = req.content;
-    let res = tokio::task::spawn_blocking(move || fs::write(&root, &abs, &content))
-        .await
-        .map_err(|e| errors::internal(format!("write task failed: {e}")))?;
-    match res {
+    match fs::write(&*shared.runtime, &inst, &abs, req.content).await {
         Ok(()) => Ok(pb::WriteFileResponse {}),
         Err(f) => Err(errors::file_error(f, &req.path, "write")),
     }
