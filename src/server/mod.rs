@@ -8,6 +8,7 @@
 mod auth;
 mod fs;
 mod leftovers;
+pub mod limits;
 mod logs;
 mod process;
 mod pty;
@@ -184,7 +185,17 @@ impl Server {
             }
         };
         let isolated = runtime.isolation() != runtime::host::ISOLATION;
-        let reason_prefix = no_isolation_warning(isolated, cfg.runtime);
+        let cgroups = tokio::task::spawn_blocking(limits::cgroup::Cgroups::detect)
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
+        let reason_prefix = [
+            no_isolation_warning(isolated, cfg.runtime),
+            unenforced_limits_warning(&cgroups),
+        ]
+        .into_iter()
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
         let run_dir = prepare_run_dir(&data_dir)?;
 
         let listener = tokio::net::TcpListener::bind(cfg.listen)
@@ -206,6 +217,7 @@ impl Server {
             started: SystemTime::now(),
             reason_prefix,
             isolated,
+            cgroups: cgroups.ok().map(Arc::new),
         });
         let auth = auth::Auth::new(&cfg.token);
         let sandbox_svc = SandboxServiceServer::new(SandboxApi {
@@ -281,6 +293,15 @@ impl Server {
         self.shared.runtime.isolation()
     }
 
+    /// Whether resource limits are enforced, and which are not.
+    pub fn limits(&self) -> LimitsEnforced {
+        match &self.shared.cgroups {
+            None => LimitsEnforced::No,
+            Some(c) if c.missing().is_empty() => LimitsEnforced::All,
+            Some(c) => LimitsEnforced::Partly(c.missing().to_vec()),
+        }
+    }
+
     /// Sandboxes that have not reached a terminal state.
     pub async fn active_sandboxes(&self) -> usize {
         self.shared.registry.active()
@@ -316,7 +337,14 @@ impl Server {
             }
         }
         let dir = self.run_dir.clone();
-        let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(dir)).await;
+        let cgroups = self.shared.cgroups.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            if let Some(c) = cgroups {
+                c.remove();
+            }
+            std::fs::remove_dir_all(dir)
+        })
+        .await;
     }
 }
 
@@ -354,6 +382,32 @@ fn no_isolation_warning(isolated: bool, choice: RuntimeChoice) -> String {
         "bubblewrap unavailable"
     };
     format!("WARNING: runs on the host with NO ISOLATION ({why})")
+}
+
+/// Whether the server enforces sandboxes' resource limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LimitsEnforced {
+    All,
+    /// These controllers are missing: their limits are not enforced.
+    Partly(Vec<&'static str>),
+    No,
+}
+
+/// The warning logged at start and put into every sandbox's state_reason
+/// when limits cannot be enforced (empty when they are).
+fn unenforced_limits_warning(cgroups: &Result<limits::cgroup::Cgroups, String>) -> String {
+    match cgroups {
+        Ok(c) if c.missing().is_empty() => String::new(),
+        Ok(c) => {
+            let which = c.missing().join(", ");
+            tracing::warn!(controllers = %which, "these resource limits are NOT ENFORCED");
+            format!("WARNING: {which} limits are NOT ENFORCED (no such cgroup controller)")
+        }
+        Err(why) => {
+            tracing::warn!(reason = %why, "resource limits are NOT ENFORCED");
+            format!("WARNING: resource limits are NOT ENFORCED ({why})")
+        }
+    }
 }
 
 /// A per-process directory for sandbox workspaces. Directories left by

@@ -179,6 +179,7 @@ pub async fn spawn(
         }
     }
     let pty_for_task = pty.clone();
+    let cgroup = instance.cgroup.clone();
     tokio::spawn(async move {
         let kill_group = |pid: Option<i32>| {
             if let Some(pid) = pid {
@@ -215,6 +216,19 @@ pub async fn spawn(
                 .unwrap_or(-1),
             Err(_) => -1,
         };
+        // SIGKILL from the kernel at the sandbox's memory limit: say so, as
+        // the exit code alone reads like any kill.
+        if code == 128 + libc::SIGKILL {
+            if let Some(cg) = &cgroup {
+                if cg.new_oom_kills() > 0 {
+                    let msg = format!(
+                        "sandscope: killed: the sandbox is out of memory (limit {})\n",
+                        cg.memory_limit()
+                    );
+                    let _ = ev_tx.send(Event::Output(2, Bytes::from(msg))).await;
+                }
+            }
+        }
         let _ = ev_tx.send(Event::Exit(code)).await;
     });
     Spawned {

@@ -1,6 +1,8 @@
 //! One task per sandbox: starts the main process, feeds its output into the
 //! log buffer, enforces stop requests and the maximum lifetime, and writes
 //! the terminal state (with the exit code in the same update).
+use super::limits::cgroup::{Cgroups, SandboxCgroup};
+use super::limits::Limits;
 use super::registry::{is_terminal, now_ts, Entry};
 use super::runtime::{LaunchPlan, Launched, Runtime};
 use crate::proto::v1 as pb;
@@ -15,6 +17,9 @@ const LIFETIME_GRACE: Duration = Duration::from_secs(10);
 
 pub struct Start {
     pub plan: LaunchPlan,
+    pub limits: Limits,
+    /// Where the limits are enforced (None: they are not).
+    pub cgroups: Option<Arc<Cgroups>>,
     /// (path inside the sandbox, content) to materialise before start.
     pub files: Vec<(String, Vec<u8>)>,
     pub max_lifetime: Option<Duration>,
@@ -26,14 +31,18 @@ pub fn spawn(runtime: Arc<dyn Runtime>, entry: Arc<Entry>, start: Start) {
     tokio::spawn(async move {
         let dir = start.plan.sandbox_dir.clone();
         let isolated = runtime.isolation() != super::runtime::host::ISOLATION;
-        run(runtime, entry.clone(), start).await;
+        let cgroup = run(runtime, entry.clone(), start).await;
         entry.set_instance(None);
-        // The workspace and volumes go with the sandbox; the record stays.
-        // On the host, so do processes an exec left running in the
-        // background (bubblewrap's pid namespace takes those down itself).
+        // The workspace, volumes and cgroups go with the sandbox; the
+        // record stays. On the host, so do processes an exec left running
+        // in the background (bubblewrap's pid namespace takes those down
+        // itself).
         let _ = tokio::task::spawn_blocking(move || {
             if !isolated {
                 super::leftovers::kill_processes_using(&dir);
+            }
+            if let Some(cg) = cgroup {
+                cg.remove();
             }
             std::fs::remove_dir_all(dir)
         })
@@ -78,9 +87,54 @@ async fn stage(start: &mut Start) -> std::io::Result<()> {
     Ok(())
 }
 
-async fn run(runtime: Arc<dyn Runtime>, entry: Arc<Entry>, mut start: Start) {
+/// What a sandbox's state reason says when the kernel killed processes
+/// of it for memory.
+fn out_of_memory(limits: &Limits, main: bool) -> String {
+    let who = if main {
+        "the main process was"
+    } else {
+        "a process was"
+    };
+    format!(
+        "OOMKilled: out of memory: {who} killed at the sandbox's memory limit ({})",
+        limits.as_resources().memory
+    )
+}
+
+/// Runs the sandbox to its end; returns its cgroups for removal.
+async fn run(
+    runtime: Arc<dyn Runtime>,
+    entry: Arc<Entry>,
+    mut start: Start,
+) -> Option<Arc<SandboxCgroup>> {
     let prefix = start.reason_prefix.clone();
-    let mut stop = entry.stop_watch();
+    let stop = entry.stop_watch();
+    if let Some(cgroups) = start.cgroups.clone() {
+        let (id, limits) = (entry.id.clone(), start.limits);
+        let made = tokio::task::spawn_blocking(move || cgroups.create(&id, &limits))
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
+        match made {
+            Ok(cg) => start.plan.cgroup = Some(Arc::new(cg)),
+            Err(e) => {
+                let why = format!("StartError: setting up resource limits: {e}");
+                finish(&entry, pb::State::Failed, None, reason(&prefix, &why));
+                return None;
+            }
+        }
+    }
+    let cgroup = start.plan.cgroup.clone();
+    run_started(runtime, entry, start, prefix, stop).await;
+    cgroup
+}
+
+async fn run_started(
+    runtime: Arc<dyn Runtime>,
+    entry: Arc<Entry>,
+    mut start: Start,
+    prefix: String,
+    mut stop: tokio::sync::watch::Receiver<Option<Duration>>,
+) {
     if let Err(e) = stage(&mut start).await {
         let why = format!("StartError: preparing files and volumes: {e}");
         finish(&entry, pb::State::Failed, None, reason(&prefix, &why));
@@ -125,6 +179,7 @@ async fn run(runtime: Arc<dyn Runtime>, entry: Arc<Entry>, mut start: Start) {
     let pumps = vec![tokio::spawn(pump(output, 0, entry.clone()))];
 
     let lifetime_end = start.max_lifetime.map(|d| Instant::now() + d);
+    let mut oom = start.plan.cgroup.as_ref().map(|c| c.oom_watch());
     let mut terminated = false;
     let mut kill_at: Option<Instant> = None;
     let mut stop_open = true;
@@ -160,6 +215,14 @@ async fn run(runtime: Arc<dyn Runtime>, entry: Arc<Entry>, mut start: Start) {
                 runtime.kill(&inst);
                 kill_at = None;
             }
+            changed = changed_opt(&mut oom) => {
+                if changed {
+                    let why = out_of_memory(&start.limits, false);
+                    entry.update(|s| s.state_reason = reason(&prefix, &why));
+                } else {
+                    oom = None;
+                }
+            }
         }
     };
     inst.execs.kill_all();
@@ -181,11 +244,21 @@ async fn run(runtime: Arc<dyn Runtime>, entry: Arc<Entry>, mut start: Start) {
                 .code()
                 .or_else(|| st.signal().map(|s| 128 + s))
                 .unwrap_or(-1);
-            let why = entry
-                .snapshot()
-                .status
-                .map(|s| s.state_reason)
-                .unwrap_or_default();
+            let killed_for_memory = st.signal() == Some(libc::SIGKILL)
+                && start
+                    .plan
+                    .cgroup
+                    .as_ref()
+                    .is_some_and(|c| c.new_oom_kills() > 0);
+            let why = if killed_for_memory {
+                reason(&prefix, &out_of_memory(&start.limits, true))
+            } else {
+                entry
+                    .snapshot()
+                    .status
+                    .map(|s| s.state_reason)
+                    .unwrap_or_default()
+            };
             tracing::info!(sandbox = %entry.id, code, "sandbox completed");
             finish(&entry, pb::State::Completed, Some(code), why);
         }
@@ -195,6 +268,15 @@ async fn run(runtime: Arc<dyn Runtime>, entry: Arc<Entry>, mut start: Start) {
             None,
             reason(&prefix, &format!("lost track of the main process: {e}")),
         ),
+    }
+}
+
+/// Whether the watch changed (false once its sender is gone); pending
+/// forever without one.
+async fn changed_opt(w: &mut Option<tokio::sync::watch::Receiver<u64>>) -> bool {
+    match w {
+        Some(w) => w.changed().await.is_ok(),
+        None => std::future::pending().await,
     }
 }
 

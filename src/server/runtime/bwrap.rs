@@ -61,9 +61,6 @@ const INFO_FD: RawFd = 4;
 const SECCOMP_FD: RawFd = 5;
 const USERNS_FD: RawFd = 6;
 
-/// Size of a sandbox's `/tmp` (RAM, also counted in its memory limit).
-pub const TMP_SIZE: u64 = 512 << 20;
-
 /// Absolute paths of the programs the runtime runs. Never looked up through
 /// a PATH at spawn time: the environment given to those commands comes from
 /// requests, and must not choose what the server runs as root on the host.
@@ -171,7 +168,7 @@ impl Bwrap {
         let host = format!("sb-{}", plan.sandbox_id.chars().take(8).collect::<String>());
         push(&mut a, &["--hostname", &host]);
 
-        a.extend(filesystem_args(layout, &self.data_dir, TMP_SIZE));
+        a.extend(filesystem_args(layout, &self.data_dir, plan.tmp_size));
         push(&mut a, &["--seccomp", &SECCOMP_FD.to_string()]);
         push(&mut a, &["--info-fd", &INFO_FD.to_string(), "--"]);
         push(&mut a, &["/bin/sh", "-c", MAIN_WRAPPER, "sandbox-main"]);
@@ -249,6 +246,11 @@ impl Runtime for Bwrap {
                 .stderr(err_w)
                 .kill_on_drop(true);
             let nofile = enter::sandbox_nofile();
+            let cgroup_procs = plan
+                .cgroup
+                .as_ref()
+                .map(|c| c.raw_procs())
+                .unwrap_or_default();
             // Park every source above all of them and the targets, then move
             // it to its fixed number (dup2 also clears close-on-exec).
             let park = sources
@@ -263,6 +265,13 @@ impl Runtime for Bwrap {
             // `nofile` were built before the fork).
             unsafe {
                 cmd.pre_exec(move || {
+                    // Into the sandbox's cgroups before anything of it runs
+                    // (and before the moves below reuse descriptor numbers).
+                    for fd in &cgroup_procs {
+                        if libc::write(*fd, b"0".as_ptr().cast(), 1) != 1 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                    }
                     for (i, fd) in sources.iter().enumerate() {
                         if libc::dup2(*fd, park + i as RawFd) == -1 {
                             return Err(std::io::Error::last_os_error());
@@ -331,6 +340,7 @@ impl Runtime for Bwrap {
                     workspace: layout.workspace,
                     execs: Default::default(),
                     user,
+                    cgroup: plan.cgroup.clone(),
                 },
             })
         })
@@ -341,8 +351,12 @@ impl Runtime for Bwrap {
         instance: &Instance,
         spec: &ExecSpec,
     ) -> std::io::Result<child::Command> {
-        let (entry, pid_ns) =
-            enter::prepare(instance.anchor_pid, &spec.cwd, &instance.user, Vec::new())?;
+        let (entry, pid_ns) = enter::prepare(
+            instance.anchor_pid,
+            &spec.cwd,
+            &instance.user,
+            instance.cgroup_procs()?,
+        )?;
         child::Command::new(&spec.argv, &spec.env, entry, Some(pid_ns))
     }
 

@@ -176,6 +176,12 @@ impl Entry {
         })
     }
 
+    /// The same, also joining the cgroups whose `cgroup.procs` are given.
+    pub fn with_cgroups(mut self, cgroups: Vec<OwnedFd>) -> Entry {
+        self.cgroups = cgroups;
+        self
+    }
+
     /// Join the user namespace that owns the sandbox's namespaces, if it
     /// is not the server's. Done by the process that then forks into the
     /// sandbox's pid namespace, or by [`Entry::join`] itself.

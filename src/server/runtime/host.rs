@@ -65,12 +65,23 @@ impl Runtime for Host {
                 .stderr(err_w)
                 .kill_on_drop(true);
             // A session of its own, away from the server's terminal (and a
-            // process group, which stop signals).
-            // SAFETY: setsid is async-signal-safe.
+            // process group, which stop signals), in the sandbox's cgroups.
+            let cgroup_procs = plan
+                .cgroup
+                .as_ref()
+                .map(|c| c.raw_procs())
+                .unwrap_or_default();
+            // SAFETY: setsid and write are async-signal-safe; the vector
+            // was built before the fork.
             unsafe {
-                cmd.pre_exec(|| {
+                cmd.pre_exec(move || {
                     if libc::setsid() == -1 {
                         return Err(std::io::Error::last_os_error());
+                    }
+                    for fd in &cgroup_procs {
+                        if libc::write(*fd, b"0".as_ptr().cast(), 1) != 1 {
+                            return Err(std::io::Error::last_os_error());
+                        }
                     }
                     Ok(())
                 });
@@ -93,6 +104,7 @@ impl Runtime for Host {
                     workspace,
                     execs: Default::default(),
                     user: super::SandboxUser::server(),
+                    cgroup: plan.cgroup.clone(),
                 },
             })
         })
@@ -112,7 +124,7 @@ impl Runtime for Host {
                 .into_owned()
         });
         let cwd = resolve(&instance.workspace, &spec.cwd);
-        let entry = Entry::host(&cwd.to_string_lossy())?;
+        let entry = Entry::host(&cwd.to_string_lossy())?.with_cgroups(instance.cgroup_procs()?);
         child::Command::new(&spec.argv, &env, entry, None)
     }
 

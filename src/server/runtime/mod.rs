@@ -17,6 +17,7 @@ pub mod seccomp;
 pub mod spawner;
 mod userns;
 
+use crate::server::limits::cgroup::SandboxCgroup;
 pub use identity::SandboxUser;
 
 /// Default PATH inside sandboxes; the server's own environment never leaks in.
@@ -38,6 +39,10 @@ pub struct LaunchPlan {
     /// (path inside the sandbox, staged copy on the host)
     pub files: Vec<(String, PathBuf)>,
     pub allow_network: bool,
+    /// The cgroups every process of the sandbox joins (None: no limits).
+    pub cgroup: Option<std::sync::Arc<SandboxCgroup>>,
+    /// Size of the sandbox's `/tmp`, in bytes.
+    pub tmp_size: u64,
 }
 
 /// A started sandbox: what exec, files and stop need to reach it.
@@ -56,6 +61,14 @@ pub struct Instance {
     pub execs: ExecGroups,
     /// Who the sandbox's processes are.
     pub user: SandboxUser,
+    pub cgroup: Option<std::sync::Arc<SandboxCgroup>>,
+}
+
+impl Instance {
+    /// `cgroup.procs` descriptors for a new process of the sandbox.
+    pub fn cgroup_procs(&self) -> std::io::Result<Vec<std::os::fd::OwnedFd>> {
+        self.cgroup.as_ref().map_or(Ok(Vec::new()), |c| c.procs())
+    }
 }
 
 #[derive(Debug, Clone, Default)]

@@ -4,6 +4,7 @@ use super::errors::{self, reason};
 use super::lifecycle::RUNNER_ID;
 use super::Shared;
 use crate::proto::v1 as pb;
+use crate::server::limits::Limits;
 use crate::server::registry::now_ts;
 use crate::server::runtime::{base_env, LaunchPlan};
 use crate::server::supervisor::{self, Start};
@@ -174,6 +175,7 @@ pub async fn create(
         }
     }
     let c = c.clone();
+    let limits = Limits::from_container(&c).map_err(|(field, why)| errors::invalid(&field, why))?;
 
     let id = uuid::Uuid::new_v4().to_string();
     let sandbox_dir = shared.sandboxes_dir.join(&id);
@@ -204,7 +206,7 @@ pub async fn create(
     let max_lifetime = spec.max_lifetime_seconds;
     sandbox.sandbox_id = id.clone();
     sandbox.endpoint_share_token.clear();
-    sandbox.status = Some(initial_status(shared, &spec, &c));
+    sandbox.status = Some(initial_status(shared, &spec, &c, &limits));
     let allow_network = allows_egress(&spec);
     sandbox.spec = Some(spec);
 
@@ -221,9 +223,13 @@ pub async fn create(
         volumes,
         files: Vec::new(),
         allow_network,
+        cgroup: None,
+        tmp_size: tmp_size(&limits),
     };
     let start = Start {
         plan,
+        limits,
+        cgroups: shared.cgroups.clone(),
         files,
         max_lifetime: (max_lifetime > 0).then(|| Duration::from_secs(max_lifetime as u64)),
         reason_prefix: shared.reason_prefix.clone(),
@@ -319,19 +325,34 @@ fn spec_files(c: &pb::Container, default_cwd: &str) -> Result<Vec<(String, Vec<u
     Ok(files)
 }
 
+/// A sandbox's `/tmp` (RAM, counted in its memory): half its memory, at
+/// most 512 MiB, so a full `/tmp` says so (ENOSPC) before memory runs out.
+fn tmp_size(limits: &Limits) -> u64 {
+    (limits.memory_bytes / 2).min(512 << 20)
+}
+
 /// Status of a sandbox that has just been accepted: CREATING, with the
-/// request's resources, lifetime and runtime class echoed back.
-fn initial_status(shared: &Shared, spec: &pb::SandboxSpec, c: &pb::Container) -> pb::SandboxStatus {
+/// request's resources, lifetime and runtime class echoed back, and the
+/// limits enforced (defaults included) as its effective resources.
+fn initial_status(
+    shared: &Shared,
+    spec: &pb::SandboxSpec,
+    c: &pb::Container,
+    limits: &Limits,
+) -> pb::SandboxStatus {
     let requirements = c.resource_requirements.clone().or_else(|| {
         c.resources.clone().map(|r| pb::ResourceRequirements {
             requests: Some(r.clone()),
             limits: Some(r),
         })
     });
-    let effective_resources = c
-        .resources
-        .clone()
-        .or_else(|| requirements.as_ref().and_then(|r| r.requests.clone()));
+    let effective_resources = if shared.cgroups.is_some() {
+        Some(limits.as_resources())
+    } else {
+        c.resources
+            .clone()
+            .or_else(|| requirements.as_ref().and_then(|r| r.requests.clone()))
+    };
     let runtime_class = if spec.runtime_class.is_empty() {
         "<node-default>".to_string()
     } else {

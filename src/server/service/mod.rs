@@ -29,6 +29,8 @@ pub struct Shared {
     /// Added to every state_reason (the no-isolation warning), or empty.
     pub reason_prefix: String,
     pub isolated: bool,
+    /// Where sandboxes' limits are enforced; None where they cannot be.
+    pub cgroups: Option<Arc<crate::server::limits::cgroup::Cgroups>>,
 }
 
 impl Shared {
