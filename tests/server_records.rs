@@ -1,12 +1,18 @@
 //! What the server remembers of sandboxes: records that shrink when they
-//! finish, logs that go with a delete, and records that expire after the
-//! retention.
+//! finish, logs that go with a delete, PurgeSandboxes, and records that
+//! expire after the retention.
 mod common;
 mod server_support;
 use server_support::serve::{serve_data_dir, Serve};
 use server_support::*;
 use std::time::{Duration, Instant};
 use tonic::Code;
+
+fn tagged(command: &[&str], tags: &[&str]) -> pb::SandboxSpec {
+    let mut spec = spec_with(command);
+    spec.tags = tags.iter().map(|t| t.to_string()).collect();
+    spec
+}
 
 fn whole_log(id: &str) -> pb::StreamLogsRequest {
     pb::StreamLogsRequest {
@@ -77,6 +83,88 @@ async fn a_finished_record_forgets_file_contents() {
     let kept = files(&sb);
     assert_eq!(kept[0].path, "in.txt");
     assert!(kept[0].content.is_empty());
+    h.stop().await;
+}
+
+async fn purge(h: &Harness, req: pb::PurgeSandboxesRequest) -> Result<i32, tonic::Status> {
+    h.client
+        .clone()
+        .purge_sandboxes(req)
+        .await
+        .map(|r| r.into_inner())
+        .map(|r| {
+            assert!(r.failed_sandbox_ids.is_empty(), "{r:?}");
+            r.purge_count
+        })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purge_stops_the_active_sandboxes_it_selects() {
+    let h = Harness::start().await;
+    let tag = |t: &str| format!("{t}-{}", uuid::Uuid::new_v4());
+    let (x, y, z) = (tag("x"), tag("y"), tag("z"));
+    let xy = h.running(tagged(&[], &[&x, &y])).await;
+    let only_x = h.running(tagged(&[], &[&x])).await;
+    let only_z = h.running(tagged(&[], &[&z])).await;
+    let ended_x = h.create(tagged(&["true"], &[&x])).await.sandbox_id;
+    h.wait_for(&ended_x, |s| s == pb::State::Completed).await;
+
+    // Selections that are not one.
+    let err = purge(&h, pb::PurgeSandboxesRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(error_reason(&err), "CWSANDBOX_INVALID_REQUEST");
+    let both = pb::PurgeSandboxesRequest {
+        tags: vec![x.clone()],
+        purge_all: true,
+        ..Default::default()
+    };
+    assert_eq!(
+        purge(&h, both).await.unwrap_err().code(),
+        Code::InvalidArgument
+    );
+    let with_id = pb::PurgeSandboxesRequest {
+        purge_all: true,
+        request_id: "r-1".into(),
+        ..Default::default()
+    };
+    assert_eq!(
+        purge(&h, with_id).await.unwrap_err().code(),
+        Code::Unimplemented
+    );
+
+    // A dry run counts the active matches (not the ended one) and stops
+    // nothing.
+    let dry = pb::PurgeSandboxesRequest {
+        tags: vec![x.clone()],
+        dry_run: true,
+        ..Default::default()
+    };
+    assert_eq!(purge(&h, dry).await.unwrap(), 2);
+    for id in [&xy, &only_x, &only_z] {
+        assert_eq!(state(&h.get(id).await), pb::State::Running);
+    }
+
+    // Tags are ANDed.
+    let by_tags = pb::PurgeSandboxesRequest {
+        tags: vec![x.clone(), y.clone()],
+        ..Default::default()
+    };
+    assert_eq!(purge(&h, by_tags).await.unwrap(), 1);
+    h.wait_for(&xy, |s| s == pb::State::Completed).await;
+    assert_eq!(state(&h.get(&only_x).await), pb::State::Running);
+
+    // Everything active; the records stay.
+    let all = pb::PurgeSandboxesRequest {
+        purge_all: true,
+        ..Default::default()
+    };
+    assert_eq!(purge(&h, all).await.unwrap(), 2);
+    for id in [&only_x, &only_z] {
+        h.wait_for(id, |s| s == pb::State::Completed).await;
+    }
+    assert_eq!(h.server().active_sandboxes().await, 0);
     h.stop().await;
 }
 
