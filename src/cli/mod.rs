@@ -1,5 +1,6 @@
 //! The command line: one file per subcommand. Arguments are parsed by clap
 //! in `main.rs`; everything here works through `crate::client`.
+pub mod args;
 pub mod connect;
 pub mod create;
 pub mod exec;
