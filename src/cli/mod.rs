@@ -4,6 +4,7 @@ pub mod args;
 pub mod connect;
 pub mod create;
 pub mod exec;
+pub mod log_fields;
 pub mod logging;
 pub mod logs;
 pub mod ls;
