@@ -21,6 +21,7 @@ mod service;
 mod supervisor;
 
 pub use retention::DEFAULT_RETENTION;
+pub(crate) use service::errors::undecodable;
 
 use crate::proto::v1::discovery_service_server::DiscoveryServiceServer;
 use crate::proto::v1::sandbox_service_server::SandboxServiceServer;

@@ -108,6 +108,37 @@ pub fn invalid(field: &str, description: impl Into<String>) -> Status {
     )
 }
 
+/// A message that does not decode (a string that is not UTF-8, a malformed
+/// field): INVALID_ARGUMENT on the field prost names, as a path from the
+/// message's top (`sandbox.spec.containers.command`; a oneof goes by its
+/// own name).
+pub fn undecodable(err: &prost::DecodeError) -> Status {
+    let text = err.to_string();
+    // prost writes "failed to decode Protobuf message: " then one
+    // "Message.field: " per level, innermost first, then what was wrong.
+    let mut rest = text
+        .strip_prefix("failed to decode Protobuf message: ")
+        .unwrap_or(&text);
+    let is_ident = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || c == '_');
+    let mut fields = Vec::new();
+    while let Some((level, after)) = rest.split_once(": ") {
+        match level.split_once('.') {
+            Some((message, field)) if is_ident(message) && is_ident(field) => {
+                fields.push(field);
+                rest = after;
+            }
+            _ => break,
+        }
+    }
+    fields.reverse();
+    let field = if fields.is_empty() {
+        "request".to_string()
+    } else {
+        fields.join(".")
+    };
+    invalid(&field, rest)
+}
+
 pub fn unimplemented(what: &str) -> Status {
     status(
         Code::Unimplemented,
