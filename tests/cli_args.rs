@@ -2,12 +2,15 @@
 //! usage error (exit 2) that names the flag, never a panic, and an extreme
 //! but valid value gets past parsing without one.
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_sandscope");
 
+/// Runs the binary; one that parsed `serve` by mistake would serve for
+/// ever, so the run is bounded.
 fn sandscope(args: &[&str]) -> Output {
     let home = tempfile::tempdir().expect("home");
-    Command::new(BIN)
+    let mut child = Command::new(BIN)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOME", home.path())
@@ -19,8 +22,19 @@ fn sandscope(args: &[&str]) -> Output {
         .args(["--endpoint", "http://127.0.0.1:9"])
         .args(args)
         .stdin(Stdio::null())
-        .output()
-        .expect("sandscope runs")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sandscope runs");
+    let until = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().expect("wait").is_none() {
+        if Instant::now() > until {
+            let _ = child.kill();
+            panic!("{args:?} still runs: it got past parsing");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().expect("output")
 }
 
 /// (flag, the arguments around it with `{}` for the value)
