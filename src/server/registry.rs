@@ -11,7 +11,7 @@ use super::runtime::Instance;
 use crate::proto::v1 as pb;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{watch, Notify};
 
@@ -40,12 +40,20 @@ pub struct Entry {
     pub logs: Arc<LogBuffer>,
     /// The create's request id, if any, to forget along with the record.
     request_id: String,
-    /// When the sandbox became terminal.
-    ended: OnceLock<Instant>,
-    /// A Delete (or a purge) asked for it.
-    deleted: AtomicBool,
+    /// Whether it ended and whether it was deleted, under one lock: the
+    /// two happen in either order, and whichever comes second frees the
+    /// log.
+    life: Mutex<Life>,
     /// Wakes the retention task: something ended or was freed.
     housekeeping: Arc<Housekeeping>,
+}
+
+#[derive(Default)]
+struct Life {
+    /// When the sandbox became terminal.
+    ended: Option<Instant>,
+    /// A Delete (or a purge) asked for it.
+    deleted: bool,
 }
 
 /// The retention task's doorbell, and whether memory was freed since it
@@ -110,9 +118,13 @@ impl Entry {
     /// The sandbox has just become terminal: no output comes any more, and
     /// a deleted one needs its log no longer.
     fn on_end(&self) {
-        let _ = self.ended.set(Instant::now());
+        let deleted = {
+            let mut life = lock(&self.life);
+            life.ended.get_or_insert_with(Instant::now);
+            life.deleted
+        };
         self.logs.close();
-        if self.deleted.load(Ordering::SeqCst) {
+        if deleted {
             self.discard_logs();
         }
         // Its log now counts against what finished sandboxes may keep.
@@ -121,14 +133,18 @@ impl Entry {
 
     /// When the sandbox became terminal, if it has.
     pub fn ended_at(&self) -> Option<Instant> {
-        self.ended.get().copied()
+        lock(&self.life).ended
     }
 
     /// Remember that the sandbox was deleted: its log goes as soon as it
     /// has ended (at once, if it already has).
     pub fn mark_deleted(&self) {
-        self.deleted.store(true, Ordering::SeqCst);
-        if self.ended.get().is_some() {
+        let ended = {
+            let mut life = lock(&self.life);
+            life.deleted = true;
+            life.ended.is_some()
+        };
+        if ended {
             self.discard_logs();
         }
     }
@@ -242,8 +258,7 @@ impl Registry {
             state: watch::channel(state).0,
             logs: Arc::new(LogBuffer::new()),
             request_id: request_id.to_string(),
-            ended: OnceLock::new(),
-            deleted: AtomicBool::new(false),
+            life: Mutex::default(),
             housekeeping: self.housekeeping.clone(),
         });
         g.entries.insert(id.clone(), entry.clone());
