@@ -78,6 +78,7 @@ fn run_script(script: &str, needs_isolation: bool) {
             data_dir: data_dir.path().to_path_buf(),
             token: TOKEN.to_string(),
             runtime: RuntimeChoice::Auto,
+            retention: sandscope::server::DEFAULT_RETENTION,
         }))
         .unwrap_or_else(|e| panic!("server failed to start: {e}"));
     let isolation = server.isolation();

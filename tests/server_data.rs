@@ -434,35 +434,13 @@ async fn files_round_trip_and_errors() {
     h.stop().await;
 }
 
-async fn collect_logs(h: &Harness, req: pb::StreamLogsRequest) -> Vec<pb::LogEntry> {
-    let mut s = h
-        .client
-        .clone()
-        .stream_logs(req)
-        .await
-        .unwrap()
-        .into_inner();
-    let mut out = Vec::new();
-    while let Some(e) = s.message().await.unwrap() {
-        out.push(e);
-    }
-    out
-}
-
-fn joined(entries: &[pb::LogEntry]) -> String {
-    entries
-        .iter()
-        .map(|e| String::from_utf8_lossy(&e.data).into_owned())
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_tail_timestamps_follow_and_resume() {
     let h = Harness::start().await;
     let script = "for i in 1 2 3 4 5; do echo line-$i; done; echo oops >&2; echo last";
     let sb = h.create(spec_with(&["sh", "-c", script])).await;
     let id = sb.sandbox_id.clone();
-    let logs = |req: pb::StreamLogsRequest| collect_logs(&h, req);
+    let logs = |req: pb::StreamLogsRequest| h.logs(req);
 
     // Follow from the start: everything, then the stream ends with the process.
     let all = logs(pb::StreamLogsRequest {

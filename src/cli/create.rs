@@ -19,7 +19,8 @@ pub struct CreateArgs {
     #[arg(long = "env", value_name = "K=V", value_parser = parse_env)]
     pub env: Vec<(String, String)>,
     /// Stop the sandbox after this many seconds.
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(1..=u64::from(super::args::MAX_WIRE)))]
     pub max_lifetime: Option<u64>,
     /// A display name.
     #[arg(long)]

@@ -35,8 +35,8 @@ pub struct ExecArgs {
     #[arg(long, value_name = "DIR")]
     pub cwd: Option<String>,
     /// Kill the command after this many seconds (exit 124).
-    #[arg(long, value_name = "S")]
-    pub timeout: Option<f64>,
+    #[arg(long, value_name = "S", value_parser = super::args::seconds)]
+    pub timeout: Option<Duration>,
     /// Report a non-zero exit as an error (the exit code stays the command's).
     #[arg(long)]
     pub check: bool,
@@ -49,11 +49,6 @@ pub struct ExecArgs {
 }
 
 pub async fn run(global: &GlobalArgs, args: ExecArgs) -> anyhow::Result<ExitCode> {
-    let timeout = match args.timeout {
-        Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
-        Some(s) => anyhow::bail!("--timeout must be a positive number of seconds, got {s}"),
-        None => None,
-    };
     // Caught from the start: a signal while the command starts still stops it.
     let mut stop = StopSignals::install()?;
     let client = connect(global).await?;
@@ -61,7 +56,7 @@ pub async fn run(global: &GlobalArgs, args: ExecArgs) -> anyhow::Result<ExitCode
     let opts = ExecOptions {
         stdin: args.stdin,
         cwd: args.cwd,
-        timeout,
+        timeout: args.timeout,
         check: args.check,
         env: args.env.into_iter().collect(),
         tty: None,

@@ -1,5 +1,7 @@
 //! Tracing setup: always to a file under `config::log_dir()`, never onto a
-//! terminal the UI owns; `serve` also logs to stderr.
+//! terminal the UI owns; `serve` also logs to stderr. Both escape control
+//! characters in every field (`log_fields`).
+use super::log_fields::EscapedFields;
 use crate::config::log_dir;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -29,6 +31,7 @@ pub fn init(also_stderr: bool) -> LogGuard {
             let appender = tracing_appender::rolling::daily(&dir, "sandscope.log");
             let (writer, guard) = tracing_appender::non_blocking(appender);
             let layer = tracing_subscriber::fmt::layer()
+                .fmt_fields(EscapedFields::default())
                 .with_writer(writer)
                 .with_ansi(false)
                 .with_filter(filter());
@@ -42,6 +45,7 @@ pub fn init(also_stderr: bool) -> LogGuard {
     };
     let stderr_layer = also_stderr.then(|| {
         tracing_subscriber::fmt::layer()
+            .fmt_fields(EscapedFields::default())
             .with_writer(std::io::stderr)
             .with_ansi(std::io::stderr().is_terminal())
             .with_target(false)

@@ -13,7 +13,8 @@ pub struct LogsArgs {
     #[arg(long, short)]
     pub follow: bool,
     /// Only the last N lines.
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    #[arg(long, value_name = "N", default_value_t = 0,
+          value_parser = clap::value_parser!(u32).range(0..=i64::from(super::args::MAX_WIRE)))]
     pub tail: u32,
     /// Prefix each line with its time (RFC 3339, UTC).
     #[arg(long)]

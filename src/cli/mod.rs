@@ -1,8 +1,10 @@
 //! The command line: one file per subcommand. Arguments are parsed by clap
 //! in `main.rs`; everything here works through `crate::client`.
+pub mod args;
 pub mod connect;
 pub mod create;
 pub mod exec;
+pub mod log_fields;
 pub mod logging;
 pub mod logs;
 pub mod ls;

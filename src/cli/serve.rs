@@ -18,6 +18,10 @@ pub struct ServeArgs {
     /// or $SANDSCOPE_RUNTIME.
     #[arg(long, value_enum)]
     pub runtime: Option<Runtime>,
+    /// How long a finished sandbox's record stays, e.g. 90m, 24h, 7d.
+    /// Default: 24h.
+    #[arg(long, value_name = "DURATION", value_parser = super::args::duration)]
+    pub retention: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -41,6 +45,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut cfg = ServerConfig::from_env(args.listen).context("cannot prepare the server")?;
     if let Some(r) = args.runtime {
         cfg.runtime = r.into();
+    }
+    if let Some(r) = args.retention {
+        cfg.retention = r;
     }
     let token_from = if std::env::var(TOKEN_ENV).is_ok_and(|t| !t.is_empty()) {
         format!("from ${TOKEN_ENV}")

@@ -9,7 +9,8 @@ pub struct StopArgs {
     /// Sandbox id.
     pub id: String,
     /// Seconds between SIGTERM and SIGKILL.
-    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    #[arg(long, value_name = "SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(0..=u64::from(super::args::MAX_WIRE)))]
     pub grace: u64,
 }
 

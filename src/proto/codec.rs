@@ -3,8 +3,15 @@
 //! each per call, up front; a server holding thousands of quiet exec
 //! streams paid 16 KiB apiece for buffers that mostly never fill. They
 //! still grow to whatever a message needs.
+//!
+//! A message that does not decode (a `string` that is not UTF-8, a
+//! malformed field) is the sender's mistake, so it is INVALID_ARGUMENT
+//! naming the field rather than tonic's INTERNAL. The same codec decodes
+//! responses in the client: a server sending such a response is reported
+//! the same way.
 use std::marker::PhantomData;
-use tonic::codec::{BufferSettings, Codec, ProstCodec};
+use tonic::codec::{BufferSettings, Codec, DecodeBuf, Decoder, ProstCodec};
+use tonic::Status;
 
 /// First size of each per-call buffer.
 const FIRST_BUFFER: usize = 1 << 10;
@@ -29,13 +36,32 @@ where
     type Encode = T;
     type Decode = U;
     type Encoder = <ProstCodec<T, U> as Codec>::Encoder;
-    type Decoder = <ProstCodec<T, U> as Codec>::Decoder;
+    type Decoder = StrictDecoder<U>;
 
     fn encoder(&mut self) -> Self::Encoder {
         ProstCodec::<T, U>::raw_encoder(BufferSettings::new(FIRST_BUFFER, YIELD_THRESHOLD))
     }
 
     fn decoder(&mut self) -> Self::Decoder {
-        ProstCodec::<T, U>::raw_decoder(BufferSettings::new(FIRST_BUFFER, YIELD_THRESHOLD))
+        StrictDecoder(PhantomData)
+    }
+}
+
+/// prost's decoding, with decode errors as INVALID_ARGUMENT.
+#[derive(Debug)]
+pub struct StrictDecoder<U>(PhantomData<U>);
+
+impl<U: prost::Message + Default> Decoder for StrictDecoder<U> {
+    type Item = U;
+    type Error = Status;
+
+    fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<U>, Status> {
+        U::decode(buf)
+            .map(Some)
+            .map_err(|e| crate::server::undecodable(&e))
+    }
+
+    fn buffer_settings(&self) -> BufferSettings {
+        BufferSettings::new(FIRST_BUFFER, YIELD_THRESHOLD)
     }
 }

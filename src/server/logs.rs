@@ -1,19 +1,26 @@
 //! The main process's log: a bounded buffer of timestamped lines (one record
 //! per line, stdout and stderr interleaved in arrival order), plus the
 //! log-session registry that lets a reader resume at a byte offset.
-use bytes::Bytes;
+//!
+//! Memory is what the bounds are about: each record is charged its
+//! bookkeeping as well as its bytes, lines read together share one
+//! allocation, and a finished log is packed into a single one.
+use bytes::{Bytes, BytesMut};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::watch;
 
-/// Oldest lines are dropped beyond this many bytes per sandbox.
+/// Oldest lines are dropped beyond this many bytes per running sandbox.
 const MAX_BYTES: usize = 8 << 20;
-/// What a finished sandbox keeps of its log (records are never kept
-/// forever per sandbox at full size).
+/// What a finished sandbox keeps of its log.
 const MAX_BYTES_ENDED: usize = 1 << 20;
 /// Longer lines are split into several records.
 const MAX_RECORD: usize = 64 << 10;
+/// What a record costs beyond its bytes: its slot in the deque plus an
+/// allocation's header and rounding. Charging it keeps a flood of empty
+/// lines inside the same budget as a flood of long ones.
+const RECORD_COST: usize = std::mem::size_of::<Record>() + 32;
 /// How long a session can be resumed after its last use.
 const SESSION_TTL: Duration = Duration::from_secs(15 * 60);
 
@@ -44,7 +51,8 @@ impl Record {
 struct Inner {
     records: VecDeque<Record>,
     next_seq: u64,
-    bytes: usize,
+    /// Bytes of the records plus `RECORD_COST` each.
+    charged: usize,
     partial: [Vec<u8>; 2],
     closed: bool,
 }
@@ -85,46 +93,92 @@ impl LogBuffer {
     pub fn push(&self, stream: usize, data: &[u8]) {
         let now = SystemTime::now();
         let mut g = self.lock();
-        if g.closed {
+        if g.closed || data.is_empty() {
             return;
         }
-        let stream = stream.min(1);
-        let mut rest = data;
-        while !rest.is_empty() {
-            let (line, more, complete) = match rest.iter().position(|b| *b == b'\n') {
-                Some(i) => (&rest[..=i], &rest[i + 1..], true),
-                None => (rest, &[][..], false),
-            };
-            g.partial[stream].extend_from_slice(line);
-            if complete || g.partial[stream].len() >= MAX_RECORD {
-                let data = std::mem::take(&mut g.partial[stream]);
-                append(&mut g, now, data);
+        let s = stream.min(1);
+        let (first, last) = match (
+            data.iter().position(|b| *b == b'\n'),
+            data.iter().rposition(|b| *b == b'\n'),
+        ) {
+            (Some(f), Some(l)) => (f, l),
+            _ => {
+                g.partial[s].extend_from_slice(data);
+                flush_long_partial(&mut g, s, now);
+                drop(g);
+                self.version.send_modify(|v| *v += 1);
+                return;
             }
-            rest = more;
+        };
+        // The first line may have begun in earlier reads.
+        let mut start = 0;
+        if !g.partial[s].is_empty() {
+            g.partial[s].extend_from_slice(&data[..=first]);
+            flush_partial(&mut g, s, now);
+            start = first + 1;
         }
+        // Whole lines share one allocation, holding nothing but them, so
+        // evicting its records frees it.
+        if start <= last {
+            let lines = Bytes::copy_from_slice(&data[start..=last]);
+            let mut from = 0;
+            while from < lines.len() {
+                let end = lines[from..]
+                    .iter()
+                    .position(|b| *b == b'\n')
+                    .map_or(lines.len(), |i| from + i + 1);
+                let mut piece = from;
+                while piece < end {
+                    let cut = end.min(piece + MAX_RECORD);
+                    append(&mut g, now, lines.slice(piece..cut), MAX_BYTES);
+                    piece = cut;
+                }
+                from = end;
+            }
+        }
+        g.partial[s].extend_from_slice(&data[last + 1..]);
+        flush_long_partial(&mut g, s, now);
         drop(g);
         self.version.send_modify(|v| *v += 1);
     }
 
-    /// End of input: flush partial lines and wake followers for good.
+    /// End of input: flush partial lines, keep only the finished tail,
+    /// packed, and wake followers for good. Later calls change nothing.
     pub fn close(&self) {
         let now = SystemTime::now();
         let mut g = self.lock();
+        if g.closed {
+            return;
+        }
         for s in 0..2 {
-            let data = std::mem::take(&mut g.partial[s]);
-            if !data.is_empty() {
-                append(&mut g, now, data);
-            }
+            flush_partial(&mut g, s, now);
+            g.partial[s] = Vec::new();
         }
         g.closed = true;
-        while g.bytes > MAX_BYTES_ENDED {
-            match g.records.pop_front() {
-                Some(r) => g.bytes -= r.data.len(),
-                None => break,
-            }
-        }
+        evict(&mut g, MAX_BYTES_ENDED);
+        pack(&mut g);
         drop(g);
         self.version.send_modify(|v| *v += 1);
+    }
+
+    /// Drop every record for good (the sandbox was deleted). Readers
+    /// still inside the log get a gap; new readers find it empty and
+    /// closed.
+    pub fn discard(&self) {
+        let mut g = self.lock();
+        let next_seq = g.next_seq;
+        *g = Inner {
+            next_seq,
+            closed: true,
+            ..Inner::default()
+        };
+        drop(g);
+        self.version.send_modify(|v| *v += 1);
+    }
+
+    /// The memory charged to this log: its bytes plus per-record costs.
+    pub fn charged(&self) -> usize {
+        self.lock().charged
     }
 
     pub fn subscribe(&self) -> watch::Receiver<u64> {
@@ -159,8 +213,10 @@ impl LogBuffer {
                 closed: g.closed,
             };
         }
-        let skip = usize::try_from(from - first).unwrap_or(usize::MAX);
-        let records: Vec<Record> = g.records.iter().skip(skip).take(max).cloned().collect();
+        let skip = usize::try_from(from - first)
+            .unwrap_or(usize::MAX)
+            .min(g.records.len());
+        let records: Vec<Record> = g.records.range(skip..).take(max).cloned().collect();
         let closed = g.closed && from + records.len() as u64 >= g.next_seq;
         Slice {
             records,
@@ -170,21 +226,61 @@ impl LogBuffer {
     }
 }
 
-fn append(g: &mut Inner, time: SystemTime, data: Vec<u8>) {
+/// A partial line that reached the record limit goes out in pieces of the
+/// limit; the rest waits for its end.
+fn flush_long_partial(g: &mut Inner, stream: usize, time: SystemTime) {
+    while g.partial[stream].len() >= MAX_RECORD {
+        let piece = Bytes::copy_from_slice(&g.partial[stream][..MAX_RECORD]);
+        g.partial[stream].drain(..MAX_RECORD);
+        append(g, time, piece, MAX_BYTES);
+    }
+}
+
+fn flush_partial(g: &mut Inner, stream: usize, time: SystemTime) {
+    let partial = std::mem::take(&mut g.partial[stream]);
+    // Copies of exactly each piece: the buffer's spare capacity stays with
+    // the buffer, for the next partial line.
+    for piece in partial.chunks(MAX_RECORD) {
+        append(g, time, Bytes::copy_from_slice(piece), MAX_BYTES);
+    }
+    g.partial[stream] = partial;
+    g.partial[stream].clear();
+}
+
+fn append(g: &mut Inner, time: SystemTime, data: Bytes, limit: usize) {
     let seq = g.next_seq;
     g.next_seq += 1;
-    g.bytes += data.len();
-    g.records.push_back(Record {
-        seq,
-        time,
-        data: Bytes::from(data),
-    });
-    while g.bytes > MAX_BYTES {
+    g.charged += data.len() + RECORD_COST;
+    g.records.push_back(Record { seq, time, data });
+    evict(g, limit);
+}
+
+fn evict(g: &mut Inner, limit: usize) {
+    while g.charged > limit {
         match g.records.pop_front() {
-            Some(r) => g.bytes -= r.data.len(),
+            Some(r) => g.charged -= r.data.len() + RECORD_COST,
             None => break,
         }
     }
+}
+
+/// Copy what is left into one allocation, so the records no longer keep
+/// alive the larger read buffers they were cut from, and give back the
+/// deque's spare slots.
+fn pack(g: &mut Inner) {
+    let total: usize = g.records.iter().map(|r| r.data.len()).sum();
+    let mut packed = BytesMut::with_capacity(total);
+    for r in &g.records {
+        packed.extend_from_slice(&r.data);
+    }
+    let packed = packed.freeze();
+    let mut at = 0;
+    for r in &mut g.records {
+        let len = r.data.len();
+        r.data = packed.slice(at..at + len);
+        at += len;
+    }
+    g.records.shrink_to_fit();
 }
 
 /// A resumable reading of one sandbox's log.
@@ -270,6 +366,80 @@ mod tests {
         assert_eq!(b.start_seq(0, None), 0);
         let later = SystemTime::now() + Duration::from_secs(60);
         assert_eq!(b.start_seq(0, Some(later)), 5);
+    }
+
+    #[test]
+    fn empty_lines_are_charged_their_bookkeeping() {
+        let b = LogBuffer::new();
+        let flood = vec![b'\n'; 4 << 20];
+        for chunk in flood.chunks(16 << 10) {
+            b.push(0, chunk);
+        }
+        let kept = b.read_from(0, usize::MAX);
+        assert!(kept.gap, "the oldest empty lines were evicted");
+        let first = b.start_seq(0, None);
+        let n = b.read_from(first, usize::MAX).records.len();
+        assert!(n * RECORD_COST <= MAX_BYTES, "{n} records kept");
+        assert!(b.charged() <= MAX_BYTES);
+    }
+
+    #[test]
+    fn long_lines_are_split_and_lines_across_pushes_joined() {
+        let b = LogBuffer::new();
+        let long = vec![b'y'; MAX_RECORD * 2 + 10];
+        b.push(0, &long);
+        b.push(0, b"\nab");
+        b.push(0, b"c\nd\ne\n");
+        let lens: Vec<usize> = b
+            .read_from(0, 100)
+            .records
+            .iter()
+            .map(|r| r.data.len())
+            .collect();
+        assert_eq!(lens, vec![MAX_RECORD, MAX_RECORD, 11, 4, 2, 2]);
+    }
+
+    #[test]
+    fn a_closed_log_keeps_its_tail_packed() {
+        let b = LogBuffer::new();
+        let line = [b'z'; 99];
+        for _ in 0..30_000 {
+            b.push(0, &line);
+            b.push(0, b"\n");
+        }
+        b.close();
+        let first = b.start_seq(0, None);
+        let kept = b.read_from(first, usize::MAX);
+        assert!(kept.closed);
+        assert!(b.charged() <= MAX_BYTES_ENDED);
+        let start = kept.records[0].data.as_ptr();
+        for (i, r) in kept.records.iter().enumerate() {
+            assert_eq!(&r.data[..], &[&line[..], b"\n"].concat()[..]);
+            // One allocation, records back to back.
+            assert_eq!(r.data.as_ptr(), start.wrapping_add(i * 100));
+        }
+        b.push(0, b"after close\n");
+        assert_eq!(
+            b.read_from(first, usize::MAX).records.len(),
+            kept.records.len()
+        );
+    }
+
+    #[test]
+    fn a_discarded_log_is_empty_and_closed() {
+        let b = LogBuffer::new();
+        b.push(0, b"one\ntwo\n");
+        b.discard();
+        assert_eq!(b.charged(), 0);
+        assert!(
+            b.read_from(0, 10).gap,
+            "a reader inside it learns of the gap"
+        );
+        let fresh = b.start_seq(0, None);
+        let s = b.read_from(fresh, 10);
+        assert!(s.records.is_empty() && s.closed && !s.gap);
+        b.push(0, b"late\n");
+        assert!(b.read_from(fresh, 10).records.is_empty());
     }
 
     #[test]

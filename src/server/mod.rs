@@ -6,16 +6,23 @@
 //! plain host processes, which [`Server::isolation`] and every sandbox's
 //! `state_reason` say loudly.
 mod auth;
+mod clip;
 mod fs;
+mod heap;
 mod leftovers;
 pub mod limits;
 mod logs;
 mod process;
 mod pty;
+mod record;
 mod registry;
+mod retention;
 mod runtime;
 mod service;
 mod supervisor;
+
+pub use retention::DEFAULT_RETENTION;
+pub(crate) use service::errors::undecodable;
 
 use crate::proto::v1::discovery_service_server::DiscoveryServiceServer;
 use crate::proto::v1::sandbox_service_server::SandboxServiceServer;
@@ -59,6 +66,8 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     pub token: String,
     pub runtime: RuntimeChoice,
+    /// How long a finished sandbox's record stays.
+    pub retention: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -142,6 +151,7 @@ impl ServerConfig {
             data_dir,
             token,
             runtime,
+            retention: DEFAULT_RETENTION,
         })
     }
 }
@@ -209,8 +219,10 @@ impl Server {
             source,
         })?;
 
+        let registry = Arc::new(Registry::default());
+        retention::spawn(&registry, cfg.retention);
         let shared = Arc::new(Shared {
-            registry: Arc::new(Registry::default()),
+            registry,
             runtime,
             sandboxes_dir: run_dir.clone(),
             sessions: Default::default(),

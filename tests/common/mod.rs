@@ -92,6 +92,7 @@ pub async fn start_server(runtime: RuntimeChoice) -> (Server, tempfile::TempDir)
         data_dir: data_dir.path().to_path_buf(),
         token: TOKEN.to_string(),
         runtime,
+        retention: sandscope::server::DEFAULT_RETENTION,
     };
     (ok(Server::start(cfg).await, "start server"), data_dir)
 }

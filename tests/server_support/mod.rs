@@ -130,6 +130,22 @@ impl Harness {
             .into_inner()
     }
 
+    /// Every entry StreamLogs sends for `req`, until it ends.
+    pub async fn logs(&self, req: pb::StreamLogsRequest) -> Vec<pb::LogEntry> {
+        let mut s = self
+            .client
+            .clone()
+            .stream_logs(req)
+            .await
+            .expect("stream logs")
+            .into_inner();
+        let mut out = Vec::new();
+        while let Some(e) = s.message().await.expect("log entry") {
+            out.push(e);
+        }
+        out
+    }
+
     pub async fn exec(&self, id: &str, argv: &[&str]) -> ExecOut {
         self.exec_with(id, argv, None).await.expect("exec")
     }
@@ -223,6 +239,14 @@ impl ExecOut {
     pub fn err(&self) -> String {
         String::from_utf8_lossy(&self.stderr).into_owned()
     }
+}
+
+/// The data of log entries, as text.
+pub fn joined(entries: &[pb::LogEntry]) -> String {
+    entries
+        .iter()
+        .map(|e| String::from_utf8_lossy(&e.data).into_owned())
+        .collect()
 }
 
 pub fn init(id: &str, argv: &[&str]) -> pb::ExecStreamRequest {

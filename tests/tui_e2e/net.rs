@@ -27,6 +27,7 @@ async fn fixture() -> Fixture {
         data_dir: dir.path().to_path_buf(),
         token: "tui-net-test-token".into(),
         runtime: RuntimeChoice::Auto,
+        retention: sandscope::server::DEFAULT_RETENTION,
     };
     let server = Server::start(cfg).await.unwrap();
     let ep = Endpoint::new(server.url(), Some(server.token().to_string()));

@@ -3,11 +3,24 @@
 //! Every status the server emits carries an AIP-193 `ErrorInfo` in domain
 //! `cwsandbox.com`, because clients pick their exception class from the
 //! reason only when the domain matches.
+//!
+//! A status travels in response headers, and clients refuse headers past a
+//! few KiB (gRPC's usual limit is 8 KiB): request text repeated in one
+//! (an id, a path, a name) is cut here, so a huge id still gets its
+//! NOT_FOUND rather than a transport error.
+use crate::server::clip::clip;
 use std::collections::HashMap;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
 pub const DOMAIN: &str = "cwsandbox.com";
+/// Longest request text (id, path, name) repeated in a message or in
+/// error metadata.
+const MAX_ECHO: usize = 256;
+/// Longest message, whoever built it. It travels twice (as grpc-message,
+/// percent-encoded, and inside the details), so 1 KiB of it stays well
+/// within what clients accept.
+const MAX_MESSAGE: usize = 1 << 10;
 
 pub mod reason {
     pub const SANDBOX_NOT_FOUND: &str = "CWSANDBOX_SANDBOX_NOT_FOUND";
@@ -35,17 +48,26 @@ pub fn status(
     reason: &str,
     metadata: HashMap<String, String>,
 ) -> Status {
+    let metadata = metadata
+        .into_iter()
+        .map(|(k, v)| (k, echo(&v)))
+        .collect::<HashMap<_, _>>();
     Status::with_error_details(
         code,
-        message,
+        clip(&message.into(), MAX_MESSAGE),
         ErrorDetails::with_error_info(reason, DOMAIN, metadata),
     )
+}
+
+/// Request text as an error may repeat it.
+fn echo(s: &str) -> String {
+    clip(s, MAX_ECHO).into_owned()
 }
 
 fn meta(pairs: &[(&str, &str)]) -> HashMap<String, String> {
     pairs
         .iter()
-        .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+        .map(|(k, v)| ((*k).to_string(), echo(v)))
         .collect()
 }
 
@@ -57,7 +79,7 @@ pub fn unauthenticated(why: &str) -> Status {
 pub fn sandbox_not_found(id: &str) -> Status {
     status(
         Code::NotFound,
-        format!("sandbox {id:?} not found"),
+        format!("sandbox {:?} not found", echo(id)),
         reason::SANDBOX_NOT_FOUND,
         meta(&[("sandbox_id", id)]),
     )
@@ -66,7 +88,7 @@ pub fn sandbox_not_found(id: &str) -> Status {
 pub fn sandbox_not_running(id: &str, state: &str) -> Status {
     status(
         Code::FailedPrecondition,
-        format!("sandbox {id} is not running (state {state})"),
+        format!("sandbox {} is not running (state {state})", echo(id)),
         reason::SANDBOX_NOT_RUNNING,
         meta(&[("sandbox_id", id), ("state", state)]),
     )
@@ -75,14 +97,46 @@ pub fn sandbox_not_running(id: &str, state: &str) -> Status {
 /// INVALID_ARGUMENT with a BadRequest violation on `field`, which clients
 /// turn into a validation error that names the field.
 pub fn invalid(field: &str, description: impl Into<String>) -> Status {
-    let description = description.into();
-    let mut details = ErrorDetails::with_bad_request_violation(field, description.clone());
-    details.set_error_info(reason::INVALID_REQUEST, DOMAIN, meta(&[("field", field)]));
+    let description = clip(&description.into(), MAX_MESSAGE / 2).into_owned();
+    let field = echo(field);
+    let mut details = ErrorDetails::with_bad_request_violation(&field, description.clone());
+    details.set_error_info(reason::INVALID_REQUEST, DOMAIN, meta(&[("field", &field)]));
     Status::with_error_details(
         Code::InvalidArgument,
         format!("invalid {field}: {description}"),
         details,
     )
+}
+
+/// A message that does not decode (a string that is not UTF-8, a malformed
+/// field): INVALID_ARGUMENT on the field prost names, as a path from the
+/// message's top (`sandbox.spec.containers.command`; a oneof goes by its
+/// own name).
+pub fn undecodable(err: &prost::DecodeError) -> Status {
+    let text = err.to_string();
+    // prost writes "failed to decode Protobuf message: " then one
+    // "Message.field: " per level, innermost first, then what was wrong.
+    let mut rest = text
+        .strip_prefix("failed to decode Protobuf message: ")
+        .unwrap_or(&text);
+    let is_ident = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || c == '_');
+    let mut fields = Vec::new();
+    while let Some((level, after)) = rest.split_once(": ") {
+        match level.split_once('.') {
+            Some((message, field)) if is_ident(message) && is_ident(field) => {
+                fields.push(field);
+                rest = after;
+            }
+            _ => break,
+        }
+    }
+    fields.reverse();
+    let field = if fields.is_empty() {
+        "request".to_string()
+    } else {
+        fields.join(".")
+    };
+    invalid(&field, rest)
 }
 
 pub fn unimplemented(what: &str) -> Status {
@@ -125,7 +179,7 @@ pub fn command_timeout(seconds: f64) -> Status {
 pub fn runner_not_found(id: &str) -> Status {
     status(
         Code::NotFound,
-        format!("runner {id:?} not found"),
+        format!("runner {:?} not found", echo(id)),
         reason::RUNNER_NOT_FOUND,
         meta(&[("runner_id", id)]),
     )
@@ -143,6 +197,7 @@ pub enum FileFailure {
 
 pub fn file_error(failure: FileFailure, path: &str, operation: &str) -> Status {
     let mut md = meta(&[("filepath", path), ("operation", operation)]);
+    let path = echo(path);
     let (code, reason, message) = match failure {
         FileFailure::NotFound => (
             Code::NotFound,

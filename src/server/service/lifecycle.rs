@@ -119,6 +119,18 @@ pub fn delete(
         return Err(errors::sandbox_not_found(&req.sandbox_id));
     };
     let grace = Duration::from_secs(req.grace_period_seconds.max(0) as u64);
+    stop(shared, &entry, grace);
+    Ok(pb::DeleteSandboxResponse {
+        sandbox: Some(entry.snapshot()),
+        file_system_snapshot_ids: Vec::new(),
+    })
+}
+
+/// Stop `entry` as a Delete does: a start not yet done is cancelled and
+/// the sandbox ends at once; a running one gets SIGTERM, then SIGKILL
+/// after `grace`. The record stays (clients poll it until it is terminal);
+/// the log goes once the sandbox has ended.
+pub fn stop(shared: &Shared, entry: &Entry, grace: Duration) {
     let prefix = shared.reason_prefix.clone();
     let mut was_starting = false;
     entry.update(|s| {
@@ -142,10 +154,7 @@ pub fn delete(
         }
     });
     entry.request_stop(if was_starting { Duration::ZERO } else { grace });
-    Ok(pb::DeleteSandboxResponse {
-        sandbox: Some(entry.snapshot()),
-        file_system_snapshot_ids: Vec::new(),
-    })
+    entry.mark_deleted();
 }
 
 /// Environment every exec in `entry` starts from (before init.env).

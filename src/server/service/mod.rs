@@ -8,6 +8,7 @@ mod exec;
 mod files;
 mod lifecycle;
 mod logs;
+mod purge;
 
 use super::logs::Sessions;
 use super::registry::Registry;
@@ -130,9 +131,9 @@ impl pb::sandbox_service_server::SandboxService for SandboxApi {
 
     async fn purge_sandboxes(
         &self,
-        _: Request<pb::PurgeSandboxesRequest>,
+        r: Request<pb::PurgeSandboxesRequest>,
     ) -> Result<Response<pb::PurgeSandboxesResponse>, Status> {
-        Err(unimplemented("PurgeSandboxes"))
+        purge::purge(&self.shared, r.into_inner()).map(Response::new)
     }
 
     async fn connect_sandbox(
