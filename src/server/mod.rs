@@ -12,6 +12,7 @@ mod heap;
 mod leftovers;
 pub mod limits;
 mod logs;
+mod net;
 mod process;
 mod pty;
 mod record;

@@ -2,8 +2,8 @@
 
 The server's isolation (bubblewrap) promises: a read-only view of the host's
 files, a private /tmp, a writable /workspace, private process, hostname and
-network namespaces, and the host network only for sandboxes that ask for
-egress.
+network namespaces, and for sandboxes that ask for egress, user-mode
+networking that never reaches the host's loopback services.
 """
 
 import os
@@ -19,8 +19,9 @@ require_env()
 SERVER = urlparse(os.environ["CWSANDBOX_BASE_URL"])
 CONNECT = (
     "import socket, sys\n"
+    "host = sys.argv[2] if len(sys.argv) > 2 else '127.0.0.1'\n"
     "try:\n"
-    "    socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=5).close()\n"
+    "    socket.create_connection((host, int(sys.argv[1])), timeout=5).close()\n"
     "    print('connected')\n"
     "except OSError as e:\n"
     "    print('refused', type(e).__name__)\n"
@@ -99,11 +100,16 @@ with Sandbox.run() as sandbox:
         ok(out.startswith("refused"), f"reached the host's loopback: {out!r}")
 
 
-@case("a sandbox that asks for egress shares the host network")
+@case("a sandbox that asks for egress gets its own network, not the host's loopback")
 def _():
+    server_reachable_from_host()
     with Sandbox.run(network=NetworkOptions(deny_egress=False)) as sb:
-        out = sb.exec(["python", "-c", CONNECT, str(SERVER.port)]).result().stdout
-        eq(out, "connected\n", "connection to the server's port")
+        devices = sb.exec(["cat", "/proc/net/dev"]).result().stdout
+        names = sorted(line.split(":")[0].strip() for line in devices.splitlines()[2:])
+        eq(names, ["lo", "tap0"], "network interfaces")
+        for host in ("127.0.0.1", "10.0.2.2"):
+            out = sb.exec(["python", "-c", CONNECT, str(SERVER.port), host]).result().stdout
+            ok(out.startswith("refused"), f"reached the server's port through {host}: {out!r}")
 
 
 finish()

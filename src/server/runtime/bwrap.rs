@@ -7,10 +7,11 @@ use super::bwrap_fs::{filesystem_args, push};
 use super::identity::{SandboxUser, UidPool};
 use super::layout::{self, Layout};
 use super::{
-    check_executable, output_pipe, set_cloexec_from, signal_group, signal_pid, BoxFuture, ExecSpec,
+    check_executable, output_pipe, signal_group, signal_pid, BoxFuture, ExecSpec, FixedFds,
     Instance, LaunchPlan, Launched, Runtime, RuntimeError,
 };
 use super::{child, enter, seccomp, spawner, userns};
+use crate::server::net::egress;
 use nix::sys::signal::Signal;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
@@ -50,16 +51,19 @@ const WRAPPER_CAPS: &[&str] = &[
 
 /// Runs as `sh -c MAIN_WRAPPER sandbox-main SETPRIV... ARGV...`: once the
 /// sandbox is fully built, report that on fd 3 (which only this wrapper
-/// holds), close it and the user namespace bubblewrap leaves open (fd 6),
-/// then become the main command without privileges.
-const MAIN_WRAPPER: &str = r#"echo ready >&3; exec 3>&- 6>&-; exec "$@""#;
+/// holds); wait for the server's "go" on fd 6 (its network is up then);
+/// close those and the user namespace bubblewrap leaves open (fd 7); then
+/// become the main command without privileges.
+const MAIN_WRAPPER: &str =
+    r#"echo ready >&3; exec 3>&-; read -r go <&6 || exit 125; exec 6<&- 7>&-; exec "$@""#;
 
 /// Descriptor numbers the bwrap process gets: the readiness pipe, the info
-/// pipe, the system-call filter, then the user namespace if there is one.
+/// pipe, the system-call filter, the go pipe, then the user namespace if
+/// there is one.
 const READY_FD: RawFd = 3;
 const INFO_FD: RawFd = 4;
 const SECCOMP_FD: RawFd = 5;
-const USERNS_FD: RawFd = 6;
+const USERNS_FD: RawFd = 7;
 
 /// Absolute paths of the programs the runtime runs. Never looked up through
 /// a PATH at spawn time: the environment given to those commands comes from
@@ -160,10 +164,17 @@ impl Bwrap {
             // with no further one allowed inside.
             push(&mut a, &["--unshare-user", "--disable-userns"]);
         }
-        push(&mut a, &["--unshare-pid", "--unshare-ipc", "--unshare-uts"]);
-        if !plan.allow_network {
-            push(&mut a, &["--unshare-net"]);
-        }
+        // A network namespace of its own in every case: egress comes
+        // through user-mode networking, never the host's stack.
+        push(
+            &mut a,
+            &[
+                "--unshare-pid",
+                "--unshare-ipc",
+                "--unshare-uts",
+                "--unshare-net",
+            ],
+        );
         push(&mut a, &["--die-with-parent", "--new-session"]);
         let host = format!("sb-{}", plan.sandbox_id.chars().take(8).collect::<String>());
         push(&mut a, &["--hostname", &host]);
@@ -229,11 +240,17 @@ impl Runtime for Bwrap {
             };
             let (ready_r, ready_w): (OwnedFd, OwnedFd) = pipe()?;
             let (info_r, info_w): (OwnedFd, OwnedFd) = pipe()?;
+            let (go_r, go_w): (OwnedFd, OwnedFd) = pipe()?;
             // Descriptors handed to bwrap, in the order of their fixed numbers.
-            let sources: Vec<RawFd> = [ready_w.as_raw_fd(), info_w.as_raw_fd(), filter.as_raw_fd()]
-                .into_iter()
-                .chain(userns.as_ref().map(|u| u.as_raw_fd()))
-                .collect();
+            let sources: Vec<RawFd> = [
+                ready_w.as_raw_fd(),
+                info_w.as_raw_fd(),
+                filter.as_raw_fd(),
+                go_r.as_raw_fd(),
+            ]
+            .into_iter()
+            .chain(userns.as_ref().map(|u| u.as_raw_fd()))
+            .collect();
             let args = self.args(plan, &layout, &user);
 
             let (mut output, out_w, err_w) = output_pipe()?;
@@ -251,18 +268,10 @@ impl Runtime for Bwrap {
                 .as_ref()
                 .map(|c| c.raw_procs())
                 .unwrap_or_default();
-            // Park every source above all of them and the targets, then move
-            // it to its fixed number (dup2 also clears close-on-exec).
-            let park = sources
-                .iter()
-                .copied()
-                .max()
-                .unwrap_or(0)
-                .max(READY_FD + sources.len() as RawFd)
-                + 1;
-            // SAFETY: only async-signal-safe dup2/close/setsid/setrlimit calls
-            // between fork and exec, and no allocation (`sources` and
-            // `nofile` were built before the fork).
+            let fds = FixedFds::new(sources, READY_FD);
+            // SAFETY: only async-signal-safe write/dup2/close/setsid/setrlimit
+            // calls between fork and exec, and no allocation (everything
+            // was built before the fork).
             unsafe {
                 cmd.pre_exec(move || {
                     // Into the sandbox's cgroups before anything of it runs
@@ -272,19 +281,7 @@ impl Runtime for Bwrap {
                             return Err(std::io::Error::last_os_error());
                         }
                     }
-                    for (i, fd) in sources.iter().enumerate() {
-                        if libc::dup2(*fd, park + i as RawFd) == -1 {
-                            return Err(std::io::Error::last_os_error());
-                        }
-                    }
-                    for i in 0..sources.len() {
-                        let parked = park + i as RawFd;
-                        if libc::dup2(parked, READY_FD + i as RawFd) == -1 {
-                            return Err(std::io::Error::last_os_error());
-                        }
-                        libc::close(parked);
-                    }
-                    set_cloexec_from((READY_FD + sources.len() as RawFd) as u32);
+                    fds.place()?;
                     // A session of its own (which is also a process group
                     // for the kill below): nothing in the sandbox has the
                     // server's terminal. Fewer open files than the server.
@@ -305,6 +302,7 @@ impl Runtime for Bwrap {
             drop(ready_w);
             drop(info_w);
             drop(filter);
+            drop(go_r);
             drop(userns);
 
             let info = read_until(info_r, |b| parse_child_pid(b).is_some()).await;
@@ -330,6 +328,23 @@ impl Runtime for Bwrap {
                     err.to_string()
                 }));
             };
+            let egress = if plan.allow_network {
+                match egress::start(anchor_pid).await {
+                    Ok(e) => Some(std::sync::Arc::new(e)),
+                    Err(why) => {
+                        drop(setup);
+                        let _ = child.kill().await;
+                        return Err(RuntimeError::Start(why));
+                    }
+                }
+            } else {
+                None
+            };
+            if let Err(e) = go(go_w).await {
+                drop(setup);
+                let _ = child.kill().await;
+                return Err(RuntimeError::io("starting the main command", e));
+            }
             setup.disarm();
             Ok(Launched {
                 child,
@@ -341,6 +356,7 @@ impl Runtime for Bwrap {
                     execs: Default::default(),
                     user,
                     cgroup: plan.cgroup.clone(),
+                    egress,
                 },
             })
         })
@@ -411,6 +427,13 @@ impl Drop for SetupGuard {
             signal_group(pgid, Signal::SIGKILL);
         }
     }
+}
+
+/// Tell the sandbox's wrapper to start the main command.
+async fn go(w: OwnedFd) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let mut w = tokio::net::unix::pipe::Sender::from_owned_fd(w)?;
+    w.write_all(b"go\n").await
 }
 
 /// A memory file holding `data`, sealed against change, read from the start.

@@ -148,6 +148,9 @@ fn bind_tree(dir: &Path, targets: &[String], out: &mut Vec<String>) {
             continue;
         }
         let Ok(ft) = e.file_type() else { continue };
+        if !ft.is_dir() && targets.contains(&p) {
+            continue; // a file mounted there later; bwrap makes its place
+        }
         if ft.is_dir() && MASKED_DIRS.contains(&p.as_str()) {
             out.extend(["--tmpfs".into(), p]);
             continue;

@@ -105,6 +105,7 @@ impl Runtime for Host {
                     execs: Default::default(),
                     user: super::SandboxUser::server(),
                     cgroup: plan.cgroup.clone(),
+                    egress: None,
                 },
             })
         })

@@ -86,6 +86,14 @@ pub fn prepare(plan: &LaunchPlan, user: &SandboxUser) -> io::Result<Layout> {
             }
         }
     }
+    if plan.allow_network {
+        // The host's resolver may be on its loopback, out of reach: the
+        // sandbox asks user-mode networking's.
+        let staged = plan.sandbox_dir.join("resolv.conf");
+        std::fs::write(&staged, crate::server::net::egress::RESOLV_CONF)?;
+        owner.chown(&staged)?;
+        bound.push((staged, "/etc/resolv.conf".to_string()));
+    }
     layout.bound_files = bound;
     layout.cwd = if plan.working_dir.is_empty() {
         WORKSPACE.to_string()

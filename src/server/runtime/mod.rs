@@ -3,6 +3,7 @@
 //! processes (no isolation, used only when bubblewrap is unavailable).
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::os::fd::RawFd;
 use std::path::PathBuf;
 use std::pin::Pin;
 
@@ -62,6 +63,10 @@ pub struct Instance {
     /// Who the sandbox's processes are.
     pub user: SandboxUser,
     pub cgroup: Option<std::sync::Arc<SandboxCgroup>>,
+    /// The sandbox's user-mode network, if it has egress; held (never
+    /// read) so it ends with the last clone of the instance.
+    #[allow(dead_code)]
+    pub egress: Option<std::sync::Arc<crate::server::net::egress::Egress>>,
 }
 
 impl Instance {
@@ -231,6 +236,55 @@ pub fn check_executable(cmd: &str, path_var: &str, sandbox_only: &[String]) -> R
 pub fn signal_group(pgid: i32, sig: nix::sys::signal::Signal) {
     if pgid > 1 {
         let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), sig);
+    }
+}
+
+/// Descriptors a child gets at fixed numbers (`first`, `first + 1`, ...),
+/// every other one above them closed on exec.
+pub struct FixedFds {
+    sources: Vec<RawFd>,
+    first: RawFd,
+    park: RawFd,
+}
+
+impl FixedFds {
+    pub fn new(sources: Vec<RawFd>, first: RawFd) -> FixedFds {
+        // Sources are parked above all of them and the targets first, so
+        // no move overwrites a source not yet moved.
+        let park = sources
+            .iter()
+            .copied()
+            .max()
+            .unwrap_or(0)
+            .max(first + sources.len() as RawFd)
+            + 1;
+        FixedFds {
+            sources,
+            first,
+            park,
+        }
+    }
+
+    /// Put them in place; in a child between fork and exec.
+    pub fn place(&self) -> std::io::Result<()> {
+        // SAFETY: dup2 and close only (async-signal-safe, no allocation);
+        // dup2 also clears close-on-exec on the copies.
+        unsafe {
+            for (i, fd) in self.sources.iter().enumerate() {
+                if libc::dup2(*fd, self.park + i as RawFd) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            for i in 0..self.sources.len() {
+                let parked = self.park + i as RawFd;
+                if libc::dup2(parked, self.first + i as RawFd) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                libc::close(parked);
+            }
+        }
+        set_cloexec_from((self.first + self.sources.len() as RawFd) as u32);
+        Ok(())
     }
 }
 

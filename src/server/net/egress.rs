@@ -1,0 +1,113 @@
+//! Network egress for a sandbox that asks for it: the sandbox keeps a
+//! network namespace of its own, and `slirp4netns` connects it to the
+//! outside world through user-mode networking, as rootless containers do.
+//! The host's loopback services stay out of reach (`--disable-host-loopback`),
+//! and nothing the sandbox listens on appears on the host.
+//!
+//! Inside, the sandbox sees one interface (10.0.2.100/24, gateway
+//! 10.0.2.2) and a resolver at 10.0.2.3 that forwards to the host's.
+//! (pasta is not used: its defaults map the host's ports into the
+//! namespace.)
+use crate::server::runtime::{spawner, FixedFds};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+
+/// What the sandbox's resolv.conf says.
+pub const RESOLV_CONF: &str = "nameserver 10.0.2.3\noptions edns0\n";
+/// How long the network may take to come up.
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+/// slirp4netns's descriptors: readiness, and the one whose closing ends it.
+const READY_FD: RawFd = 3;
+const EXIT_FD: RawFd = 4;
+
+/// The running user-mode network of one sandbox; dropping it ends it.
+pub struct Egress {
+    /// Closing our end tells slirp4netns to exit.
+    _exit: OwnedFd,
+    _child: tokio::process::Child,
+}
+
+impl std::fmt::Debug for Egress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Egress")
+    }
+}
+
+/// slirp4netns, if installed (looked up in the system directories only).
+pub fn tool() -> Option<PathBuf> {
+    crate::server::runtime::DEFAULT_PATH
+        .split(':')
+        .map(|d| Path::new(d).join("slirp4netns"))
+        .find(|p| p.is_file())
+}
+
+/// Connect the network namespace of host pid `anchor` to the outside.
+pub async fn start(anchor: i32) -> Result<Egress, String> {
+    let tool = tool().ok_or(
+        "network egress needs slirp4netns, which is not installed; \
+         the host's network is never shared",
+    )?;
+    let pipe =
+        || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"));
+    let (ready_r, ready_w) = pipe()?;
+    let (exit_r, exit_w) = pipe()?;
+    let mut cmd = tokio::process::Command::new(&tool);
+    cmd.args([
+        "--configure",
+        "--mtu=65520",
+        "--disable-host-loopback",
+        "--enable-sandbox",
+        "--enable-seccomp",
+        &format!("--ready-fd={READY_FD}"),
+        &format!("--exit-fd={EXIT_FD}"),
+        "--netns-type=path",
+        &format!("/proc/{anchor}/ns/net"),
+        "tap0",
+    ])
+    .env_clear()
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .kill_on_drop(true);
+    let fds = FixedFds::new(vec![ready_w.as_raw_fd(), exit_r.as_raw_fd()], READY_FD);
+    // SAFETY: dup2, close and setsid only, between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            fds.place()?;
+            if libc::setsid() == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = spawner::spawn(cmd).map_err(|e| format!("running slirp4netns: {e}"))?;
+    drop(ready_w);
+    drop(exit_r);
+    let mut ready = tokio::net::unix::pipe::Receiver::from_owned_fd(ready_r)
+        .map_err(|e| format!("slirp4netns: {e}"))?;
+    let mut byte = [0u8; 1];
+    let got = tokio::time::timeout(READY_TIMEOUT, ready.read(&mut byte)).await;
+    if !matches!(got, Ok(Ok(1))) {
+        let mut err = String::new();
+        if let Some(mut e) = child.stderr.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(1), e.read_to_string(&mut err)).await;
+        }
+        let _ = child.kill().await;
+        let err = err.trim();
+        return Err(format!(
+            "slirp4netns did not bring the network up{}",
+            if err.is_empty() {
+                String::new()
+            } else {
+                format!(": {err}")
+            }
+        ));
+    }
+    Ok(Egress {
+        _exit: exit_w,
+        _child: child,
+    })
+}

@@ -1,0 +1,2 @@
+//! A sandbox's network beyond its own loopback.
+pub mod egress;
