@@ -2,6 +2,8 @@
 //! data directory and a fixed token, and a client connected to it.
 #![allow(dead_code)]
 
+pub mod cli;
+
 use sandscope::client::{Client, Endpoint, ExecOptions, ExecResult, SandboxRequest};
 use sandscope::server::{RuntimeChoice, Server, ServerConfig};
 
