@@ -30,7 +30,7 @@ pub enum LocalError {
     /// Nothing shows that a local server runs with this data directory.
     #[error("no local sandscope server with data directory {}: {why}", .data_dir.display())]
     NoServer { data_dir: PathBuf, why: String },
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         context: String,
         #[source]

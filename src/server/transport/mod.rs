@@ -37,14 +37,19 @@ pub const DEFAULT_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Connections accepted but not yet taken by the server's loop.
 const QUEUE: usize = 64;
+/// Connections the kernel completes before the server accepts them. The
+/// usual 128 overflows in a burst of new connections, and every dropped
+/// handshake costs its client a retransmit a second later.
+pub(super) const BACKLOG: u32 = 1024;
 
 /// What a peer may hold of the server, and for how long.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectionLimits {
     /// Connections served at once on the TCP listener, and separately on
     /// the Unix socket, so that a flood over TCP cannot lock local clients
-    /// out. Connections over the cap get a GOAWAY (refused stream, with the
-    /// reason) and are closed; over TLS they are closed at once. `None`:
+    /// out. Requests on a connection over the cap are answered UNAVAILABLE
+    /// ("too many connections"), then the connection is closed; over TLS it
+    /// is closed at once. `None`:
     /// [`DEFAULT_MAX_CONNECTIONS`], or a quarter of the open-file limit when
     /// that is lower, so sandboxes' pipes still find descriptors.
     pub max_connections: Option<usize>,
@@ -90,7 +95,7 @@ pub(crate) struct Listeners {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ListenError {
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Tcp {
         addr: SocketAddr,
         #[source]
@@ -115,7 +120,7 @@ impl Listeners {
             addr: listen,
             source,
         };
-        let tcp = TcpListener::bind(listen).await.map_err(tcp_err)?;
+        let tcp = bind_tcp(listen).map_err(tcp_err)?;
         let tcp_addr = tcp.local_addr().map_err(tcp_err)?;
         let unix = match socket {
             Some(path) => Some(unix::bind(path).await?),
@@ -168,6 +173,18 @@ impl Listeners {
     }
 }
 
+fn bind_tcp(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As std does: a restarted server may bind while old connections linger.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
+}
+
 /// The stream of connections handed to tonic. Dropping it stops the
 /// accept loops.
 pub(crate) struct Incoming {
@@ -197,7 +214,7 @@ struct Gate {
     max: usize,
     slots: Arc<Semaphore>,
     refusing: Arc<Semaphore>,
-    goaway: Arc<[u8]>,
+    reason: Arc<str>,
     errors: Burst,
     full: Burst,
 }
@@ -211,7 +228,7 @@ impl Gate {
             max,
             slots: Arc::new(Semaphore::new(max)),
             refusing: Arc::new(Semaphore::new(refuse::MAX_REFUSING)),
-            goaway: refuse::goaway_frames(&reason).into(),
+            reason: reason.into(),
             errors: Burst::new(listener, "accepting connections again"),
             full: Burst::new(listener, "connections below the limit again"),
         }
@@ -264,7 +281,7 @@ async fn accept_tcp(
         let Some(slot) = gate.admit() else {
             // Over TLS a refusal would cost a handshake; just close.
             if tls.is_none() {
-                refuse::refuse(stream, gate.goaway.clone(), &gate.refusing);
+                refuse::refuse(stream, gate.reason.clone(), &gate.refusing);
             }
             continue;
         };
@@ -319,7 +336,7 @@ async fn accept_unix(
             }
         };
         let Some(slot) = gate.admit() else {
-            refuse::refuse(stream, gate.goaway.clone(), &gate.refusing);
+            refuse::refuse(stream, gate.reason.clone(), &gate.refusing);
             continue;
         };
         let (io, served) = Deadline::new(stream, timeout);

@@ -14,7 +14,7 @@ pub enum SocketError {
     InUse(PathBuf),
     #[error("{} exists and is not a socket; remove it", .0.display())]
     NotASocket(PathBuf),
-    #[error("cannot listen on {}: {source}", .path.display())]
+    #[error("cannot listen on {}", .path.display())]
     Bind {
         path: PathBuf,
         #[source]
@@ -79,7 +79,9 @@ pub(crate) async fn bind(path: &Path) -> Result<(UnixListener, SocketFile), Sock
         path: path.to_path_buf(),
         source,
     };
-    let listener = UnixListener::bind(path).map_err(bind_err)?;
+    let socket = tokio::net::UnixSocket::new_stream().map_err(bind_err)?;
+    socket.bind(path).map_err(bind_err)?;
+    let listener = socket.listen(super::BACKLOG).map_err(bind_err)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(bind_err)?;
     let meta = std::fs::symlink_metadata(path).map_err(bind_err)?;
     let file = SocketFile {
