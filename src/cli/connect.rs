@@ -107,11 +107,13 @@ pub async fn connect(global: &GlobalArgs) -> anyhow::Result<Client> {
 /// Client errors as a person should read them, with a hint where one helps.
 /// `url` is the server the error came from.
 pub fn explain(url: &str, err: Error) -> anyhow::Error {
+    // A server at its connection limit is running: no advice to start one.
+    let nobody_there = matches!(&err, Error::Unavailable { message, .. } if !message.contains("too many connections"));
     match &err {
-        Error::Unavailable { endpoint, .. } if unix_path(url).is_some() => anyhow::anyhow!(
+        Error::Unavailable { endpoint, .. } if nobody_there && unix_path(url).is_some() => anyhow::anyhow!(
             "{err}\nno sandscope server is answering on {endpoint}; start one with:\n    sandscope serve"
         ),
-        Error::Unavailable { endpoint, .. } if is_loopback(url) => {
+        Error::Unavailable { endpoint, .. } if nobody_there && is_loopback(url) => {
             let addr = endpoint
                 .strip_prefix("http://")
                 .or_else(|| endpoint.strip_prefix("https://"))

@@ -28,7 +28,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
     /// Connections served at once on the TCP port (and, separately, on the
-    /// local socket); more are refused with an HTTP/2 GOAWAY. Default:
+    /// local socket); calls on more are answered UNAVAILABLE. Default:
     /// 4096, or a quarter of the open-file limit if that is lower.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: Option<u32>,
