@@ -164,13 +164,18 @@ async fn connections_without_a_request_are_closed_at_the_deadline() {
         start.elapsed()
     );
 
-    // A connection that made a request stays past the deadline: the second
-    // call goes over the same connection.
+    // A connection that made a request stays past the deadline.
+    assert_one_connection_survives(&serve.url, deadline * 2 + Duration::from_millis(500)).await;
+}
+
+/// A list, a pause of `idle`, a second list: both over the same connection,
+/// else the server dropped it.
+async fn assert_one_connection_survives(url: &str, idle: Duration) {
     let connects = Arc::new(AtomicUsize::new(0));
     let counted = connects.clone();
-    let tcp_addr = addr.clone();
+    let tcp_addr = addr_of(url);
     let endpoint = ok(
-        tonic::transport::Endpoint::from_shared(serve.url.clone()),
+        tonic::transport::Endpoint::from_shared(url.to_string()),
         "endpoint",
     );
     let channel = ok(
@@ -191,22 +196,99 @@ async fn connections_without_a_request_are_closed_at_the_deadline() {
             channel,
             server_support::Bearer(Some(TOKEN.into())),
         );
-    ok(
-        rpc.list_sandboxes(server_support::pb::ListSandboxesRequest::default())
-            .await,
-        "first call",
-    );
-    tokio::time::sleep(deadline * 2 + Duration::from_millis(500)).await;
-    ok(
-        rpc.list_sandboxes(server_support::pb::ListSandboxesRequest::default())
-            .await,
-        "second call",
-    );
+    let list = server_support::pb::ListSandboxesRequest::default;
+    ok(rpc.list_sandboxes(list()).await, "first call");
+    tokio::time::sleep(idle).await;
+    ok(rpc.list_sandboxes(list()).await, "second call");
     assert_eq!(
         connects.load(Ordering::SeqCst),
         1,
         "the served connection was dropped"
     );
+}
+
+/// HTTP/2 frame: length, type, flags, stream, payload.
+fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let len = u32::try_from(payload.len()).unwrap_or(0).to_be_bytes();
+    let mut f = vec![len[1], len[2], len[3], kind, flags];
+    f.extend_from_slice(&stream.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+/// A whole gRPC health check as raw HTTP/2 (HPACK literals, no Huffman).
+fn raw_health_check() -> Vec<u8> {
+    let mut headers = vec![0x83, 0x86]; // :method POST, :scheme http
+    for (index, value) in [(4u8, "/grpc.health.v1.Health/Check"), (1, "localhost")] {
+        headers.extend_from_slice(&[index, value.len() as u8]);
+        headers.extend_from_slice(value.as_bytes());
+    }
+    // content-type is static entry 31: 15 plus a continuation byte of 16.
+    headers.extend_from_slice(&[0x0f, 0x10, 16]);
+    headers.extend_from_slice(b"application/grpc");
+    headers.extend_from_slice(&[0x00, 2]);
+    headers.extend_from_slice(b"te");
+    headers.push(8);
+    headers.extend_from_slice(b"trailers");
+    let mut out = PREFACE.to_vec();
+    out.extend(frame(4, 0, 0, &[]));
+    out.extend(frame(1, 0x4, 1, &headers));
+    out.extend(frame(0, 0x1, 1, &[0, 0, 0, 0, 0]));
+    out
+}
+
+/// The types of the whole frames in `bytes`.
+fn frame_types(bytes: &[u8]) -> Vec<u8> {
+    let mut types = Vec::new();
+    let mut rest = bytes;
+    while rest.len() >= 9 {
+        let len = u32::from_be_bytes([0, rest[0], rest[1], rest[2]]) as usize;
+        if rest.len() < 9 + len {
+            break;
+        }
+        types.push(rest[3]);
+        rest = &rest[9 + len..];
+    }
+    types
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unanswered_keepalive_pings_drop_a_dead_peer() {
+    let _one = SERIAL.lock().await;
+    let (_dir, data) = serve_data_dir();
+    let serve = Serve::start(
+        Path::new(&data),
+        &[
+            "--runtime",
+            "host",
+            "--keepalive-interval",
+            "1s",
+            "--keepalive-timeout",
+            "1s",
+        ],
+    );
+    // A peer that makes a request, then never answers again.
+    let mut dead = ok(TcpStream::connect(addr_of(&serve.url)), "connect");
+    ok(dead.write_all(&raw_health_check()), "health check");
+    let start = Instant::now();
+    let (bytes, closed) = read_until_closed(&mut dead, Duration::from_secs(8));
+    let types = frame_types(&bytes);
+    assert!(
+        types.contains(&1),
+        "the request was not answered: frames {types:?}"
+    );
+    assert!(types.contains(&6), "no ping came: frames {types:?}");
+    assert!(
+        closed,
+        "a peer that does not answer pings is kept: frames {types:?}"
+    );
+    assert!(
+        start.elapsed() >= Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
+    // A live client answers the pings and keeps its connection.
+    assert_one_connection_survives(&serve.url, Duration::from_secs(4)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -42,6 +42,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration,
           default_value = "30s")]
     pub keepalive_interval: Duration,
+    /// How long a keepalive ping may go unanswered before the connection
+    /// is dropped.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "20s")]
+    pub keepalive_timeout: Duration,
 }
 
 /// "10s", "500ms", "2m", or bare seconds.
@@ -80,6 +84,9 @@ impl From<Runtime> for RuntimeChoice {
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    if args.handshake_timeout.is_zero() || args.keepalive_timeout.is_zero() {
+        anyhow::bail!("--handshake-timeout and --keepalive-timeout must be more than 0");
+    }
     let mut cfg = ServerConfig::from_env(args.listen)
         .context("cannot prepare the server")?
         .with_local_socket();
@@ -89,12 +96,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
         cfg.tls = Some(TlsFiles { cert, key });
     }
-    if args.handshake_timeout.is_zero() {
-        anyhow::bail!("--handshake-timeout must be more than 0");
-    }
     cfg.limits.max_connections = args.max_connections.map(|n| n as usize);
     cfg.limits.handshake_timeout = args.handshake_timeout;
     cfg.limits.keepalive_interval = Some(args.keepalive_interval).filter(|d| !d.is_zero());
+    cfg.limits.keepalive_timeout = args.keepalive_timeout;
     let token_from = if std::env::var(TOKEN_ENV).is_ok_and(|t| !t.is_empty()) {
         format!("from ${TOKEN_ENV}")
     } else {
@@ -159,7 +164,9 @@ async fn wait_for_shutdown_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::transport::{DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_KEEPALIVE_INTERVAL};
+    use crate::server::transport::{
+        DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_KEEPALIVE_INTERVAL, DEFAULT_KEEPALIVE_TIMEOUT,
+    };
     use clap::Parser;
 
     #[test]
@@ -170,6 +177,7 @@ mod tests {
         };
         assert_eq!(args.handshake_timeout, DEFAULT_HANDSHAKE_TIMEOUT);
         assert_eq!(args.keepalive_interval, DEFAULT_KEEPALIVE_INTERVAL);
+        assert_eq!(args.keepalive_timeout, DEFAULT_KEEPALIVE_TIMEOUT);
         assert_eq!(args.max_connections, None);
     }
 
