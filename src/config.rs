@@ -6,6 +6,7 @@
 //! [profiles.hosted]
 //! endpoint = "https://sandbox.example.com"
 //! api_key_env = "MY_SANDBOX_KEY"      # or api_key = "..."
+//! ca_file = "ca.pem"                  # optional: trust this CA instead of the system's
 //! ```
 //! Other tables (`[ui]`, `[keys]`, `[colors]`, ...) belong to the terminal UI
 //! and are kept in `Config::raw`.
@@ -36,6 +37,11 @@ pub struct Profile {
     /// The key itself; takes precedence over `api_key_env`.
     #[serde(default)]
     pub api_key: Option<String>,
+    /// For an `https://` endpoint: a PEM file of CA certificates to trust
+    /// instead of the system's roots. A relative path is relative to the
+    /// config file's directory.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Profile {
@@ -92,7 +98,16 @@ impl Config {
                     .with_context(|| format!("cannot read config file {}", path.display()))
             }
         };
-        Config::parse(&text).with_context(|| format!("invalid config file {}", path.display()))
+        let mut cfg = Config::parse(&text)
+            .with_context(|| format!("invalid config file {}", path.display()))?;
+        if let Some(dir) = path.parent() {
+            for p in cfg.profiles.values_mut() {
+                if let Some(ca) = p.ca_file.as_mut().filter(|ca| ca.is_relative()) {
+                    *ca = dir.join(&*ca);
+                }
+            }
+        }
+        Ok(cfg)
     }
 
     /// Parses the text of a config file.
@@ -105,9 +120,16 @@ impl Config {
             }
         }
         for (name, p) in &known.profiles {
-            if !(p.endpoint.starts_with("http://") || p.endpoint.starts_with("https://")) {
+            let https = p.endpoint.starts_with("https://");
+            if !(https || p.endpoint.starts_with("http://") || p.endpoint.starts_with("unix:")) {
                 bail!(
-                    "profile {name:?}: endpoint {:?} must start with http:// or https://",
+                    "profile {name:?}: endpoint {:?} must start with http://, https:// or unix:",
+                    p.endpoint
+                );
+            }
+            if p.ca_file.is_some() && !https {
+                bail!(
+                    "profile {name:?}: ca_file is for https:// endpoints, not {:?}",
                     p.endpoint
                 );
             }
@@ -161,7 +183,8 @@ impl Config {
             Some(p) => p.resolve_api_key(),
             None => env_nonempty(DEFAULT_API_KEY_ENV),
         };
-        Ok(Some(Endpoint::new(url, api_key)))
+        let ca_file = chosen.and_then(|p| p.ca_file.clone());
+        Ok(Some(Endpoint::new(url, api_key).with_ca_file(ca_file)))
     }
 }
 
@@ -285,6 +308,11 @@ theme = "dark"
             .err()
             .map(|e| e.to_string());
         assert!(e.unwrap_or_default().contains("endpont"));
+        let e = Config::parse("[profiles.a]\nendpoint = \"http://x\"\nca_file = \"ca.pem\"")
+            .err()
+            .map(|e| e.to_string());
+        assert!(e.unwrap_or_default().contains("ca_file is for https://"));
+        assert!(Config::parse("[profiles.a]\nendpoint = \"unix:/run/s.sock\"").is_ok());
         assert!(Config::parse("not toml =").is_err());
     }
 
@@ -299,6 +327,15 @@ theme = "dark"
             .map(|e| format!("{e:#}"))
             .unwrap_or_default();
         assert!(msg.contains("bad.toml"), "{msg}");
+        let good = dir.join("good.toml");
+        let _ = std::fs::write(
+            &good,
+            "[profiles.a]\nendpoint = \"https://h\"\nca_file = \"certs/ca.pem\"\n",
+        );
+        let ca = Config::load(Some(&good))
+            .ok()
+            .and_then(|c| c.profiles.get("a").and_then(|p| p.ca_file.clone()));
+        assert_eq!(ca, Some(dir.join("certs/ca.pem")));
         let missing = dir.join("missing.toml");
         assert!(Config::load(Some(&missing)).is_err());
         let _ = std::fs::remove_dir_all(&dir);

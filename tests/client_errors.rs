@@ -138,7 +138,10 @@ async fn bad_endpoints_are_errors_not_panics() {
         Ok(c) => c.list(&ListQuery::default()).await.map(|_| ()),
         Err(e) => Err(e),
     };
-    assert!(matches!(r, Err(Error::Unavailable { .. })), "{r:?}");
+    assert!(
+        matches!(&r, Err(Error::Tls { message, .. }) if message.contains("does the server speak TLS")),
+        "{r:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

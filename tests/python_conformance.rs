@@ -73,13 +73,12 @@ fn run_script(script: &str, needs_isolation: bool) {
         .expect("tokio runtime");
     let data_dir = tempfile::tempdir().expect("temp data dir");
     let server = rt
-        .block_on(Server::start(ServerConfig {
-            listen: "127.0.0.1:0".parse().expect("loopback address"),
-            data_dir: data_dir.path().to_path_buf(),
-            token: TOKEN.to_string(),
-            runtime: RuntimeChoice::Auto,
-            retention: sandscope::server::DEFAULT_RETENTION,
-        }))
+        .block_on(Server::start(ServerConfig::new(
+            "127.0.0.1:0".parse().expect("loopback address"),
+            data_dir.path().to_path_buf(),
+            TOKEN.to_string(),
+            RuntimeChoice::Auto,
+        )))
         .unwrap_or_else(|e| panic!("server failed to start: {e}"));
     let isolation = server.isolation();
     if needs_isolation && isolation != "bubblewrap" {

@@ -41,6 +41,10 @@ pub struct GlobalArgs {
     /// Config file (default: the user's config dir, or $SANDSCOPE_CONFIG).
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// CA certificates (PEM) to trust for an https:// endpoint instead of
+    /// the system's; overrides the profile's ca_file.
+    #[arg(long, global = true, value_name = "PEM", env = "SANDSCOPE_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,9 +1,11 @@
 //! `sandscope serve`: the local server, until Ctrl-C or SIGTERM.
 use crate::config::DEFAULT_API_KEY_ENV;
-use crate::server::{RuntimeChoice, Server, ServerConfig, DEFAULT_LISTEN};
+use crate::server::{RuntimeChoice, Server, ServerConfig, TlsFiles, DEFAULT_LISTEN};
 use anyhow::Context;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// The variable the server reads its token from (else its data directory).
 const TOKEN_ENV: &str = "SANDSCOPE_TOKEN";
@@ -22,6 +24,50 @@ pub struct ServeArgs {
     /// Default: 24h.
     #[arg(long, value_name = "DURATION", value_parser = super::args::duration)]
     pub retention: Option<std::time::Duration>,
+    /// Serve TLS on the TCP port with this certificate chain (PEM); needs
+    /// --tls-key. The local socket stays cleartext.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Connections served at once on the TCP port (and, separately, on the
+    /// local socket); calls on more are answered UNAVAILABLE. Default:
+    /// 4096, or a quarter of the open-file limit if that is lower.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: Option<u32>,
+    /// Time a new connection has to send its first request (TLS handshake
+    /// included) before it is closed, e.g. 10s or 500ms.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration,
+          default_value = "10s")]
+    pub handshake_timeout: Duration,
+    /// Ping a connection silent for this long, and drop it if the ping is
+    /// not answered (0 turns pings off).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration,
+          default_value = "30s")]
+    pub keepalive_interval: Duration,
+    /// How long a keepalive ping may go unanswered before the connection
+    /// is dropped.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "20s")]
+    pub keepalive_timeout: Duration,
+}
+
+/// "10s", "500ms", "2m", or bare seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration (e.g. 10s, 500ms)"))?;
+    match unit {
+        "" | "s" => Ok(Duration::from_secs(n)),
+        "ms" => Ok(Duration::from_millis(n)),
+        "m" => Ok(Duration::from_secs(n.saturating_mul(60))),
+        _ => Err(format!("unknown unit {unit:?} in {text:?}; use ms, s or m")),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -42,13 +88,25 @@ impl From<Runtime> for RuntimeChoice {
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let mut cfg = ServerConfig::from_env(args.listen).context("cannot prepare the server")?;
+    if args.handshake_timeout.is_zero() || args.keepalive_timeout.is_zero() {
+        anyhow::bail!("--handshake-timeout and --keepalive-timeout must be more than 0");
+    }
+    let mut cfg = ServerConfig::from_env(args.listen)
+        .context("cannot prepare the server")?
+        .with_local_socket();
     if let Some(r) = args.runtime {
         cfg.runtime = r.into();
     }
     if let Some(r) = args.retention {
         cfg.retention = r;
     }
+    if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
+        cfg.tls = Some(TlsFiles { cert, key });
+    }
+    cfg.limits.max_connections = args.max_connections.map(|n| n as usize);
+    cfg.limits.handshake_timeout = args.handshake_timeout;
+    cfg.limits.keepalive_interval = Some(args.keepalive_interval).filter(|d| !d.is_zero());
+    cfg.limits.keepalive_timeout = args.keepalive_timeout;
     let token_from = if std::env::var(TOKEN_ENV).is_ok_and(|t| !t.is_empty()) {
         format!("from ${TOKEN_ENV}")
     } else {
@@ -62,6 +120,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     println!("sandscope server listening on {}", server.url());
     println!("token: {token_from}");
     println!("isolation: {}", server.isolation());
+    if let Some(socket) = server.socket_path() {
+        println!("local socket: {}", socket.display());
+    }
     if server.isolation() != "bubblewrap" {
         eprintln!();
         eprintln!("WARNING: sandboxes run as plain host processes with NO ISOLATION.");
@@ -104,5 +165,37 @@ async fn wait_for_shutdown_signal() {
             tracing::warn!(error = %e, "cannot watch SIGTERM; only Ctrl-C stops the server");
             let _ = tokio::signal::ctrl_c().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::transport::{
+        DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_KEEPALIVE_INTERVAL, DEFAULT_KEEPALIVE_TIMEOUT,
+    };
+    use clap::Parser;
+
+    #[test]
+    fn flag_defaults_are_the_servers() {
+        let cli = crate::cli::Cli::parse_from(["sandscope", "serve"]);
+        let Some(crate::cli::Command::Serve(args)) = cli.command else {
+            panic!("not serve");
+        };
+        assert_eq!(args.handshake_timeout, DEFAULT_HANDSHAKE_TIMEOUT);
+        assert_eq!(args.keepalive_interval, DEFAULT_KEEPALIVE_INTERVAL);
+        assert_eq!(args.keepalive_timeout, DEFAULT_KEEPALIVE_TIMEOUT);
+        assert_eq!(args.max_connections, None);
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("2h").is_err());
+        assert!(parse_duration("s").is_err());
+        assert!(parse_duration("-1").is_err());
     }
 }

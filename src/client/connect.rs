@@ -1,12 +1,14 @@
-//! Where the client's connection comes from: endpoint parsing, TLS, the bearer
-//! token on every call, and message size limits.
+//! Where the client's connection comes from: the endpoint, the channel
+//! settings, the bearer token on every call, and message size limits.
 use super::error::{Error, Result};
 use super::status;
+use super::transport::{self, Target};
 use crate::proto::v1::sandbox_service_client::SandboxServiceClient;
+use std::path::PathBuf;
 use std::time::Duration;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, ClientTlsConfig};
+use tonic::transport::Channel;
 
 /// The client allows this much per message each way, like the Python client;
 /// tonic's 4 MiB default is too small for file transfers.
@@ -38,18 +40,22 @@ impl Buffering {
     }
 }
 
-/// How long to wait for the TCP (and TLS) handshake before calling the
-/// server unreachable.
+/// How long to wait for the TCP (or Unix socket) connection and the TLS
+/// handshake before calling the server unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Where a server is and how to authenticate to it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Endpoint {
-    /// `http://host:port` (cleartext HTTP/2) or `https://host[:port]` (TLS).
+    /// `http://host:port` (cleartext HTTP/2), `https://host[:port]` (TLS)
+    /// or `unix:/path/to/socket` (cleartext HTTP/2 over a Unix socket).
     pub url: String,
     /// Sent as `authorization: Bearer <key>` on every call.
     pub api_key: Option<String>,
     pub buffering: Buffering,
+    /// For `https://`: trust only the CA certificates in this PEM file
+    /// instead of the system's roots.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Endpoint {
@@ -58,7 +64,13 @@ impl Endpoint {
             url: url.into(),
             api_key,
             buffering: Buffering::default(),
+            ca_file: None,
         }
+    }
+
+    pub fn with_ca_file(mut self, ca_file: Option<PathBuf>) -> Self {
+        self.ca_file = ca_file;
+        self
     }
 
     pub fn with_buffering(mut self, buffering: Buffering) -> Self {
@@ -90,15 +102,13 @@ pub(crate) type Rpc = SandboxServiceClient<InterceptedService<Channel, Auth>>;
 /// Opens the channel and builds the generated client around it.
 pub(crate) async fn open(endpoint: &Endpoint) -> Result<Rpc> {
     let url = endpoint.url.trim();
-    let tls = if url.starts_with("https://") {
-        true
-    } else if url.starts_with("http://") {
-        false
-    } else {
+    let target = transport::parse(url)?;
+    let ca_file = endpoint.ca_file.as_deref();
+    if ca_file.is_some() && !matches!(target, Target::Https(_)) {
         return Err(Error::InvalidArgument(format!(
-            "endpoint {url:?} must start with http:// or https://"
+            "a CA file is for https:// endpoints, not {url:?}"
         )));
-    };
+    }
     let header = match &endpoint.api_key {
         Some(key) if !key.is_empty() => Some(
             format!("Bearer {key}")
@@ -111,7 +121,12 @@ pub(crate) async fn open(endpoint: &Endpoint) -> Result<Rpc> {
         ),
         _ => None,
     };
-    let mut ep = tonic::transport::Endpoint::from_shared(url.to_string())
+    // Over a socket the URL only fills in the :authority header.
+    let http_url = match &target {
+        Target::Unix(_) => "http://localhost",
+        Target::Http(u) | Target::Https(u) => u.as_str(),
+    };
+    let mut ep = tonic::transport::Endpoint::from_shared(http_url.to_string())
         .map_err(|e| {
             Error::InvalidArgument(format!("endpoint {url:?}: {}", status::error_chain(&e)))
         })?
@@ -121,15 +136,32 @@ pub(crate) async fn open(endpoint: &Endpoint) -> Result<Rpc> {
         .initial_connection_window_size(endpoint.buffering.windows().1)
         .http2_keep_alive_interval(Duration::from_secs(30))
         .keep_alive_while_idle(true);
-    if tls {
-        ep = ep
-            .tls_config(ClientTlsConfig::new().with_native_roots())
-            .map_err(|e| status::from_transport(&e, url))?;
-    }
-    let channel = ep
-        .connect()
-        .await
-        .map_err(|e| status::from_transport(&e, url))?;
+    let failed = |e: tonic::transport::Error| match transport::tls_failure(&e, ca_file) {
+        Some(message) => Error::Tls {
+            endpoint: url.to_string(),
+            message,
+        },
+        None => status::from_transport(&e, url),
+    };
+    let channel = match target {
+        Target::Unix(path) => {
+            let connector = tower::service_fn(move |_: http::Uri| {
+                let path = path.clone();
+                async move {
+                    let stream = tokio::net::UnixStream::connect(path).await?;
+                    Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(stream))
+                }
+            });
+            ep.connect_with_connector(connector).await.map_err(failed)?
+        }
+        Target::Https(_) => {
+            ep = ep
+                .tls_config(transport::tls_config(ca_file)?)
+                .map_err(failed)?;
+            ep.connect().await.map_err(failed)?
+        }
+        Target::Http(_) => ep.connect().await.map_err(failed)?,
+    };
     Ok(
         SandboxServiceClient::with_interceptor(channel, Auth { header })
             .max_decoding_message_size(MAX_MESSAGE_SIZE)

@@ -32,6 +32,10 @@ pub enum Error {
     /// The process was killed at the caller's request (`Process::kill`).
     #[error("the process was killed")]
     Killed,
+    /// The TLS handshake failed: an untrusted or unsuitable certificate, or
+    /// no TLS on the other side.
+    #[error("TLS with {endpoint} failed: {message}")]
+    Tls { endpoint: String, message: String },
     /// The server is not reachable or the connection broke.
     #[error("cannot reach {endpoint}: {message}")]
     Unavailable { endpoint: String, message: String },

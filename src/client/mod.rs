@@ -22,6 +22,7 @@ mod pump;
 mod sandboxes;
 mod status;
 mod stdin;
+mod transport;
 mod types;
 mod wait;
 
@@ -53,8 +54,10 @@ impl std::fmt::Debug for Client {
 
 impl Client {
     /// Connects to `endpoint.url`: `http://` is cleartext HTTP/2, `https://`
-    /// is TLS checked against the system's roots. Fails with `Unavailable`
-    /// when nothing answers there.
+    /// is TLS checked against the system's roots (or `endpoint.ca_file`),
+    /// `unix:/path` is cleartext HTTP/2 over a Unix socket. Fails with
+    /// `Unavailable` when nothing answers there, `Tls` when the handshake
+    /// fails.
     pub async fn connect(endpoint: Endpoint) -> Result<Client> {
         let rpc = connect::open(&endpoint).await?;
         Ok(Client { rpc, endpoint })

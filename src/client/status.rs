@@ -48,13 +48,28 @@ pub(crate) fn from_status(status: &tonic::Status, endpoint: &str) -> Error {
         }
         Code::Unavailable => Error::Unavailable {
             endpoint: endpoint.to_string(),
-            message,
+            message: with_cause(message, status),
         },
         code => Error::Server {
             code: code_name(code).to_string(),
             message,
             reason,
         },
+    }
+}
+
+/// The message, followed by the transport error under it when there is one:
+/// for a connection the server refused, only that says why (an HTTP/2
+/// GOAWAY's text, for instance).
+fn with_cause(message: String, status: &tonic::Status) -> String {
+    let Some(cause) = std::error::Error::source(status) else {
+        return message;
+    };
+    let cause = error_chain(cause);
+    if message.contains(&cause) {
+        message
+    } else {
+        format!("{message}: {cause}")
     }
 }
 

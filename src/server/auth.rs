@@ -1,8 +1,5 @@
-//! Bearer-token authentication for the sandbox and discovery services, and
-//! the stored token used when none is configured.
-use super::ServerError;
-use std::io::Write;
-use std::path::Path;
+//! Bearer-token authentication for the sandbox and discovery services (the
+//! token file is kept by `local`).
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
 use tonic::{Request, Status};
@@ -46,43 +43,6 @@ impl tonic::service::Interceptor for Auth {
     }
 }
 
-/// Read `<data_dir>/token`, creating it (mode 0600) with a fresh random
-/// token if it does not exist.
-pub fn stored_token(data_dir: &Path) -> Result<String, ServerError> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let path = data_dir.join("token");
-    if let Ok(t) = std::fs::read_to_string(&path) {
-        if !t.trim().is_empty() {
-            return Ok(t.trim().to_string());
-        }
-    }
-    std::fs::create_dir_all(data_dir).map_err(|source| ServerError::Io {
-        context: format!("creating {}", data_dir.display()),
-        source,
-    })?;
-    let token: String = {
-        use rand::Rng;
-        let bytes: [u8; 24] = rand::thread_rng().gen();
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
-    };
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&path)
-        .map_err(|source| ServerError::Io {
-            context: format!("writing {}", path.display()),
-            source,
-        })?;
-    f.write_all(token.as_bytes())
-        .map_err(|source| ServerError::Io {
-            context: format!("writing {}", path.display()),
-            source,
-        })?;
-    Ok(token)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,20 +56,5 @@ mod tests {
         assert!(a.check(Some(b"Bearer s3cretx")).is_err());
         assert!(a.check(Some(b"s3cret")).is_err());
         assert!(a.check(None).is_err());
-    }
-
-    #[test]
-    fn stored_token_is_created_private_and_reused() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let t1 = stored_token(dir.path()).unwrap();
-        let t2 = stored_token(dir.path()).unwrap();
-        assert_eq!(t1, t2);
-        assert!(t1.len() >= 32);
-        let mode = std::fs::metadata(dir.path().join("token"))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600);
     }
 }

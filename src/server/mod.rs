@@ -1,6 +1,7 @@
 //! The embedded sandbox server: runs sandboxes on this machine and serves
 //! the `coreweave.sandbox.v1` gRPC API (SandboxService, DiscoveryService,
-//! plus health and reflection) on a local port.
+//! plus health and reflection) on a TCP port (TLS when configured) and, for
+//! local clients, on a Unix socket in its private data directory.
 //!
 //! Sandboxes run under bubblewrap when it works here; otherwise they are
 //! plain host processes, which [`Server::isolation`] and every sandbox's
@@ -11,6 +12,7 @@ mod fs;
 mod heap;
 mod leftovers;
 pub mod limits;
+pub mod local;
 mod logs;
 mod net;
 mod process;
@@ -21,6 +23,7 @@ mod retention;
 mod runtime;
 mod service;
 mod supervisor;
+pub mod transport;
 
 pub use retention::DEFAULT_RETENTION;
 pub(crate) use service::errors::undecodable;
@@ -36,6 +39,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tonic::service::interceptor::InterceptedService;
+pub use transport::{ConnectionLimits, TlsFiles};
 
 /// Where `sandscope serve` listens unless told otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7391";
@@ -69,12 +73,20 @@ pub struct ServerConfig {
     pub runtime: RuntimeChoice,
     /// How long a finished sandbox's record stays.
     pub retention: Duration,
+    /// Also serve on this Unix socket, whose directory must be private to
+    /// this user (`sandscope serve`: `<data_dir>/server.sock`).
+    pub socket: Option<PathBuf>,
+    /// TLS on the TCP listener; the socket stays cleartext.
+    pub tls: Option<TlsFiles>,
+    pub limits: ConnectionLimits,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
-    #[error("cannot determine a data directory; set SANDSCOPE_DATA_DIR")]
-    NoDataDir,
+    #[error(transparent)]
+    Local(#[from] local::LocalError),
+    #[error(transparent)]
+    Listen(#[from] transport::ListenError),
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -83,12 +95,6 @@ pub enum ServerError {
     },
     #[error("bubblewrap was requested but bwrap (with setpriv) does not work on this machine")]
     BubblewrapUnavailable,
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        #[source]
-        source: std::io::Error,
-    },
     #[error("cannot set up the gRPC server: {0}")]
     Setup(String),
     #[error("SANDSCOPE_RUNTIME={0:?} is not a runtime; use bubblewrap, host or auto")]
@@ -123,23 +129,39 @@ fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServerEr
 }
 
 impl ServerConfig {
-    /// Data dir from `SANDSCOPE_DATA_DIR`, else the user's data directory;
-    /// token from `SANDSCOPE_TOKEN`, else `<data_dir>/token` (generated,
-    /// mode 0600, on first use); runtime from `SANDSCOPE_RUNTIME`
-    /// (`bubblewrap` or `host`), else automatic.
+    /// A server on `listen` only: no socket, no TLS, default limits.
+    pub fn new(
+        listen: SocketAddr,
+        data_dir: PathBuf,
+        token: String,
+        runtime: RuntimeChoice,
+    ) -> Self {
+        Self {
+            listen,
+            data_dir,
+            token,
+            runtime,
+            retention: DEFAULT_RETENTION,
+            socket: None,
+            tls: None,
+            limits: ConnectionLimits::default(),
+        }
+    }
+
+    /// Data dir from `SANDSCOPE_DATA_DIR`, else the user's data directory
+    /// (created 0700; refused when others can enter it); token from
+    /// `SANDSCOPE_TOKEN`, else `<data_dir>/token` (generated, mode 0600, on
+    /// first use); runtime from `SANDSCOPE_RUNTIME` (`bubblewrap` or
+    /// `host`), else automatic. No socket: [`ServerConfig::with_local_socket`]
+    /// adds the one local clients look for.
     pub fn from_env(listen: SocketAddr) -> Result<Self, ServerError> {
-        let data_dir = match std::env::var_os("SANDSCOPE_DATA_DIR").filter(|v| !v.is_empty()) {
-            Some(d) => PathBuf::from(d),
-            None => directories::ProjectDirs::from("", "", "sandscope")
-                .map(|p| p.data_dir().to_path_buf())
-                .ok_or(ServerError::NoDataDir)?,
-        };
-        let token = match std::env::var("SANDSCOPE_TOKEN")
-            .ok()
-            .filter(|t| !t.trim().is_empty())
-        {
-            Some(t) => t.trim().to_string(),
-            None => auth::stored_token(&data_dir)?,
+        let data_dir = local::data_dir_from_env()?;
+        let token = match local::token_from_env() {
+            Some(t) => {
+                local::create_private_dir(&data_dir)?;
+                t
+            }
+            None => local::stored_token(&data_dir)?,
         };
         let runtime = match std::env::var("SANDSCOPE_RUNTIME").ok().as_deref() {
             Some("bubblewrap") | Some("bwrap") => RuntimeChoice::Bubblewrap,
@@ -147,13 +169,13 @@ impl ServerConfig {
             None | Some("") | Some("auto") => RuntimeChoice::Auto,
             Some(other) => return Err(ServerError::UnknownRuntime(other.to_string())),
         };
-        Ok(Self {
-            listen,
-            data_dir,
-            token,
-            runtime,
-            retention: DEFAULT_RETENTION,
-        })
+        Ok(Self::new(listen, data_dir, token, runtime))
+    }
+
+    /// Serve on `<data_dir>/server.sock` too, where local clients look.
+    pub fn with_local_socket(mut self) -> Self {
+        self.socket = Some(local::socket_path(&self.data_dir));
+        self
     }
 }
 
@@ -161,6 +183,9 @@ impl ServerConfig {
 /// sandbox it started (best effort) and stops serving.
 pub struct Server {
     addr: SocketAddr,
+    tls: bool,
+    /// Removed when the server goes.
+    socket: Option<transport::SocketFile>,
     token: String,
     shared: Arc<Shared>,
     stop_serving: Option<tokio::sync::oneshot::Sender<()>>,
@@ -169,15 +194,12 @@ pub struct Server {
 }
 
 impl Server {
-    /// Start serving on `cfg.listen`; returns once the port is bound.
+    /// Start serving on `cfg.listen` (and `cfg.socket`); returns once they
+    /// are bound. The data directory is created private (0700) if needed,
+    /// and refused if someone else owns it or can enter it.
     pub async fn start(cfg: ServerConfig) -> Result<Server, ServerError> {
         raise_open_file_limit();
-        std::fs::create_dir_all(&cfg.data_dir)
-            .map_err(io_err(format!("creating {}", cfg.data_dir.display())))?;
-        let data_dir = cfg
-            .data_dir
-            .canonicalize()
-            .map_err(io_err(format!("resolving {}", cfg.data_dir.display())))?;
+        let data_dir = local::create_private_dir(&cfg.data_dir)?;
         let runtime: Arc<dyn Runtime> = match cfg.runtime {
             RuntimeChoice::Host => Arc::new(runtime::host::Host),
             choice => {
@@ -209,16 +231,10 @@ impl Server {
         .join("; ");
         let run_dir = prepare_run_dir(&data_dir)?;
 
-        let listener = tokio::net::TcpListener::bind(cfg.listen)
-            .await
-            .map_err(|source| ServerError::Bind {
-                addr: cfg.listen,
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| ServerError::Bind {
-            addr: cfg.listen,
-            source,
-        })?;
+        let listeners =
+            transport::Listeners::bind(cfg.listen, cfg.socket.as_deref(), cfg.tls.as_ref()).await?;
+        let addr = listeners.tcp_addr();
+        let tls = listeners.tls();
 
         let registry = Arc::new(Registry::default());
         retention::spawn(&registry, cfg.retention);
@@ -258,14 +274,14 @@ impl Server {
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let router = tonic::transport::Server::builder()
             .max_frame_size(MAX_FRAME)
+            .http2_keepalive_interval(cfg.limits.keepalive_interval)
+            .http2_keepalive_timeout(Some(cfg.limits.keepalive_timeout))
+            .layer(transport::MarkServedLayer)
             .add_service(health_svc)
             .add_service(reflection)
             .add_service(InterceptedService::new(sandbox_svc, auth.clone()))
             .add_service(InterceptedService::new(discovery_svc, auth));
-        // Small HTTP/2 frames (window updates, exec acks) must not wait for
-        // Nagle: without TCP_NODELAY a stdin stream crawls at a few MB/s.
-        let incoming = tonic::transport::server::TcpIncoming::from_listener(listener, true, None)
-            .map_err(|e| ServerError::Setup(e.to_string()))?;
+        let (incoming, socket) = listeners.accept(&cfg.limits);
         let serving = tokio::spawn(async move {
             let shutdown = async {
                 let _ = stop_rx.await;
@@ -277,9 +293,17 @@ impl Server {
                 tracing::error!(error = %e, "gRPC server stopped");
             }
         });
-        tracing::info!(%addr, isolation = shared.runtime.isolation(), "sandbox server listening");
+        tracing::info!(
+            %addr,
+            tls,
+            socket = ?socket.as_ref().map(|s| s.path()),
+            isolation = shared.runtime.isolation(),
+            "sandbox server listening"
+        );
         Ok(Server {
             addr,
+            tls,
+            socket,
             token: cfg.token,
             shared,
             stop_serving: Some(stop_tx),
@@ -292,9 +316,20 @@ impl Server {
         self.addr
     }
 
-    /// `http://HOST:PORT`, ready for a client endpoint.
+    /// `http://HOST:PORT` (`https://` with TLS), ready for a client endpoint.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// The Unix socket, when the server has one.
+    pub fn socket_path(&self) -> Option<&Path> {
+        self.socket.as_ref().map(|s| s.path())
+    }
+
+    /// `unix:/path/to/server.sock`, ready for a client endpoint.
+    pub fn socket_url(&self) -> Option<String> {
+        self.socket_path().map(|p| format!("unix:{}", p.display()))
     }
 
     pub fn token(&self) -> &str {
@@ -349,6 +384,7 @@ impl Server {
                 abort.abort();
             }
         }
+        self.socket.take();
         let dir = self.run_dir.clone();
         let cgroups = self.shared.cgroups.clone();
         let _ = tokio::task::spawn_blocking(move || {

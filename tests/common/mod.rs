@@ -2,6 +2,8 @@
 //! data directory and a fixed token, and a client connected to it.
 #![allow(dead_code)]
 
+pub mod cli;
+
 use sandscope::client::{Client, Endpoint, ExecOptions, ExecResult, SandboxRequest};
 use sandscope::server::{RuntimeChoice, Server, ServerConfig};
 
@@ -87,13 +89,12 @@ pub async fn start_server(runtime: RuntimeChoice) -> (Server, tempfile::TempDir)
             .or_else(|_| tempfile::tempdir()),
         "temp dir",
     );
-    let cfg = ServerConfig {
-        listen: ok("127.0.0.1:0".parse(), "addr"),
-        data_dir: data_dir.path().to_path_buf(),
-        token: TOKEN.to_string(),
+    let cfg = ServerConfig::new(
+        ok("127.0.0.1:0".parse(), "addr"),
+        data_dir.path().to_path_buf(),
+        TOKEN.to_string(),
         runtime,
-        retention: sandscope::server::DEFAULT_RETENTION,
-    };
+    );
     (ok(Server::start(cfg).await, "start server"), data_dir)
 }
 

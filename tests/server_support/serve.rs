@@ -13,14 +13,21 @@ pub struct Serve {
     child: Child,
     pub url: String,
     stderr: Arc<Mutex<String>>,
+    stdout: Arc<Mutex<String>>,
 }
 
 impl Serve {
     /// Start `sandscope serve` on a free port with `data_dir`, the test
     /// token and `extra` arguments; returns once it says it listens.
     pub fn start(data_dir: &Path, extra: &[&str]) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sandscope"))
-            .args(["serve", "--listen", "127.0.0.1:0"])
+        Self::spawn(Self::command(data_dir, extra))
+    }
+
+    /// The command [`Serve::start`] runs, to change (environment, limits)
+    /// before [`Serve::spawn`].
+    pub fn command(data_dir: &Path, extra: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_sandscope"));
+        c.args(["serve", "--listen", "127.0.0.1:0"])
             .args(extra)
             .env("SANDSCOPE_DATA_DIR", data_dir)
             .env("SANDSCOPE_TOKEN", super::TOKEN)
@@ -28,10 +35,15 @@ impl Serve {
             .env_remove("SANDSCOPE_RUNTIME")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("sandscope serve starts");
+            .stderr(Stdio::piped());
+        c
+    }
+
+    /// Runs `command` (a `serve`); returns once it says it listens.
+    pub fn spawn(mut command: Command) -> Serve {
+        let mut child = command.spawn().expect("sandscope serve starts");
         let stderr = Arc::new(Mutex::new(String::new()));
+        let stdout = Arc::new(Mutex::new(String::new()));
         let err_pipe = child.stderr.take().unwrap();
         let sink = stderr.clone();
         std::thread::spawn(move || {
@@ -43,11 +55,15 @@ impl Serve {
         });
         let out_pipe = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
+        let sink = stdout.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(out_pipe).lines().map_while(Result::ok) {
                 if let Some(url) = line.strip_prefix("sandscope server listening on ") {
                     let _ = tx.send(url.trim().to_string());
                 }
+                let mut s = sink.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
             }
         });
         let Ok(url) = rx.recv_timeout(Duration::from_secs(30)) else {
@@ -55,7 +71,12 @@ impl Serve {
             let _ = child.wait();
             panic!("serve did not come up: {}", stderr.lock().unwrap());
         };
-        Serve { child, url, stderr }
+        Serve {
+            child,
+            url,
+            stderr,
+            stdout,
+        }
     }
 
     pub fn pid(&self) -> i32 {
@@ -65,6 +86,16 @@ impl Serve {
     /// What the server wrote on stderr so far (its log goes there too).
     pub fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
+    }
+
+    /// What the server printed on stdout so far (its banner).
+    pub fn stdout(&self) -> String {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    /// Whether the process is still running.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     /// SIGKILL: the server gets no chance to clean anything up.

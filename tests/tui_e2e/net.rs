@@ -22,13 +22,12 @@ struct Fixture {
 
 async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = ServerConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().to_path_buf(),
-        token: "tui-net-test-token".into(),
-        runtime: RuntimeChoice::Auto,
-        retention: sandscope::server::DEFAULT_RETENTION,
-    };
+    let cfg = ServerConfig::new(
+        "127.0.0.1:0".parse().unwrap(),
+        dir.path().to_path_buf(),
+        "tui-net-test-token".into(),
+        RuntimeChoice::Auto,
+    );
     let server = Server::start(cfg).await.unwrap();
     let ep = Endpoint::new(server.url(), Some(server.token().to_string()));
     let client = Client::connect(ep).await.unwrap();
