@@ -209,3 +209,8 @@ fn isolation() {
 fn protocol_edges() {
     conformance("protocol_edges.py");
 }
+
+#[test]
+fn security() {
+    conformance_isolated("security.py");
+}

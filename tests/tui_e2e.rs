@@ -277,3 +277,67 @@ fn script_runs_parallel_jobs_and_waits_for_two() {
     );
     quit_confirmed(&t, 3);
 }
+
+/// Commands in a sandbox started from the TUI cannot reach the terminal the
+/// TUI (and its embedded server) runs in: no keystrokes injected with
+/// TIOCSTI, no text written over its screen, and an interactive shell is
+/// not stopped by the terminal's job control.
+#[test]
+fn a_sandbox_cannot_reach_the_tuis_terminal() {
+    let t = launch("");
+    t.type_text("n");
+    t.wait_text("New sandbox");
+    t.keys(&["Enter"]);
+    t.wait_for("a running sandbox", |s| {
+        s.contains(" running ") && !s.contains("New sandbox")
+    });
+
+    // TIOCSTI would type `?` into the TUI, which opens its help.
+    t.type_text("x");
+    t.wait_text("Run in");
+    t.type_text(
+        "python3 -c \"import fcntl,termios; fcntl.ioctl(open('/dev/tty'), termios.TIOCSTI, b'?')\"",
+    );
+    t.keys(&["Enter"]);
+    let s = t.wait_for("p1 to end", |s| {
+        process_row(s, 1).is_some_and(|r| r.contains("exit"))
+    });
+    assert!(
+        process_row(&s, 1).is_some_and(|r| r.contains("exit 1")),
+        "opening /dev/tty must fail:\n{s}"
+    );
+    assert!(s.contains("No such device or address"), "{s}");
+    assert!(!s.contains(" Help "), "a keystroke reached the TUI:\n{s}");
+
+    // Writing to /dev/tty would draw over the TUI's screen. The text is put
+    // together by printf, so the command line shown in the TUI lacks it.
+    t.keys(&["Escape"]);
+    t.type_text("x");
+    t.wait_text("Run in");
+    t.type_text("sh -c 'printf \"%s-%s\\n\" SANDBOX ESCAPED > /dev/tty'");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("p2 to end", |s| {
+        process_row(s, 2).is_some_and(|r| r.contains("exit"))
+    });
+    assert!(
+        !s.contains("SANDBOX-ESCAPED"),
+        "the sandbox wrote on the screen:\n{s}"
+    );
+    assert!(
+        process_row(&s, 2).is_some_and(|r| r.contains("exit 2")),
+        "writing /dev/tty must fail:\n{s}"
+    );
+
+    // An interactive shell runs to its end instead of being stopped.
+    t.keys(&["Escape"]);
+    t.type_text("x");
+    t.wait_text("Run in");
+    t.type_text("bash -i -c 'echo interactive-$((6*7))'");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("p3 exit 0", |s| {
+        process_row(s, 3).is_some_and(|r| r.contains("exit 0"))
+    });
+    assert!(s.contains("interactive-42"), "{s}");
+
+    quit_confirmed(&t, 1);
+}

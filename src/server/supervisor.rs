@@ -244,7 +244,8 @@ async fn run_started(
                 .code()
                 .or_else(|| st.signal().map(|s| 128 + s))
                 .unwrap_or(-1);
-            let killed_for_memory = st.signal() == Some(libc::SIGKILL)
+            // bubblewrap reports its child's SIGKILL as exit code 137.
+            let killed_for_memory = code == 128 + libc::SIGKILL
                 && start
                     .plan
                     .cgroup

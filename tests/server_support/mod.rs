@@ -156,40 +156,7 @@ impl Harness {
         argv: &[&str],
         stdin: Option<Vec<u8>>,
     ) -> Result<ExecOut, Status> {
-        let (tx, mut out) = self.try_open_exec(init(id, argv)).await?;
-        let feeder = tokio::spawn(async move {
-            if let Some(data) = stdin {
-                for chunk in data.chunks(64 << 10) {
-                    let f = pb::ExecStreamRequest {
-                        message: Some(In::Stdin(bytes::Bytes::copy_from_slice(chunk))),
-                    };
-                    if tx.send(f).await.is_err() {
-                        return;
-                    }
-                }
-                let _ = tx
-                    .send(pb::ExecStreamRequest {
-                        message: Some(In::Close(pb::ExecStreamClose {})),
-                    })
-                    .await;
-            }
-            // Dropping tx half-closes the request stream.
-        });
-        let mut res = ExecOut::default();
-        while let Some(f) = out.message().await? {
-            match f.message {
-                Some(Out::Output(o)) if o.stream == 2 => res.stderr.extend_from_slice(&o.data),
-                Some(Out::Output(o)) => res.stdout.extend_from_slice(&o.data),
-                Some(Out::Exit(e)) => {
-                    res.code = Some(e.exit_code);
-                    break;
-                }
-                Some(Out::Error(e)) => panic!("in-band error {e:?}"),
-                Some(Out::Ready(_)) | None => panic!("unexpected frame"),
-            }
-        }
-        feeder.abort();
-        Ok(res)
+        exec_on(&self.client, id, argv, stdin).await
     }
 
     /// Opens StreamExec with `init` as the first frame and waits for the
@@ -202,20 +169,105 @@ impl Harness {
         &self,
         init: pb::ExecStreamRequest,
     ) -> Result<(ExecTx, ExecRx), Status> {
-        let (tx, rx) = mpsc::channel(8);
-        tx.send(init).await.unwrap();
-        let mut out = self
-            .client
+        open_exec_on(&self.client, init).await
+    }
+}
+
+/// Runs `argv` to its end in sandbox `id`, feeding `stdin` (then EOF) if
+/// given, and collects what it printed.
+pub async fn exec_on(
+    client: &Client,
+    id: &str,
+    argv: &[&str],
+    stdin: Option<Vec<u8>>,
+) -> Result<ExecOut, Status> {
+    let (tx, mut out) = open_exec_on(client, init(id, argv)).await?;
+    let feeder = tokio::spawn(async move {
+        if let Some(data) = stdin {
+            for chunk in data.chunks(64 << 10) {
+                let f = pb::ExecStreamRequest {
+                    message: Some(In::Stdin(bytes::Bytes::copy_from_slice(chunk))),
+                };
+                if tx.send(f).await.is_err() {
+                    return;
+                }
+            }
+            let _ = tx
+                .send(pb::ExecStreamRequest {
+                    message: Some(In::Close(pb::ExecStreamClose {})),
+                })
+                .await;
+        }
+        // Dropping tx half-closes the request stream.
+    });
+    let mut res = ExecOut::default();
+    while let Some(f) = out.message().await? {
+        match f.message {
+            Some(Out::Output(o)) if o.stream == 2 => res.stderr.extend_from_slice(&o.data),
+            Some(Out::Output(o)) => res.stdout.extend_from_slice(&o.data),
+            Some(Out::Exit(e)) => {
+                res.code = Some(e.exit_code);
+                break;
+            }
+            Some(Out::Error(e)) => panic!("in-band error {e:?}"),
+            Some(Out::Ready(_)) | None => panic!("unexpected frame"),
+        }
+    }
+    feeder.abort();
+    Ok(res)
+}
+
+/// Opens StreamExec with `init` as the first frame and waits for the
+/// server's ready frame; the sender feeds further frames.
+pub async fn open_exec_on(
+    client: &Client,
+    init: pb::ExecStreamRequest,
+) -> Result<(ExecTx, ExecRx), Status> {
+    let (tx, rx) = mpsc::channel(8);
+    tx.send(init).await.unwrap();
+    let mut out = client
+        .clone()
+        .stream_exec(ReceiverStream::new(rx))
+        .await?
+        .into_inner();
+    let first = out.message().await?.expect("a first frame");
+    assert!(
+        matches!(first.message, Some(Out::Ready(_))),
+        "first frame must be ready: {first:?}"
+    );
+    Ok((tx, out))
+}
+
+/// Create a sandbox from `spec` and wait (bounded) until it runs.
+pub async fn run_spec(client: &Client, spec: pb::SandboxSpec) -> pb::Sandbox {
+    let sb = client
+        .clone()
+        .create_sandbox(pb::CreateSandboxRequest {
+            sandbox: Some(pb::Sandbox {
+                spec: Some(spec),
+                ..Default::default()
+            }),
+            request_id: uuid::Uuid::new_v4().to_string(),
+        })
+        .await
+        .expect("create")
+        .into_inner();
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = client
             .clone()
-            .stream_exec(ReceiverStream::new(rx))
-            .await?
+            .get_sandbox(pb::GetSandboxRequest {
+                sandbox_id: sb.sandbox_id.clone(),
+            })
+            .await
+            .expect("get")
             .into_inner();
-        let first = out.message().await?.expect("a first frame");
-        assert!(
-            matches!(first.message, Some(Out::Ready(_))),
-            "first frame must be ready: {first:?}"
-        );
-        Ok((tx, out))
+        if state(&got) != pb::State::Creating {
+            assert_eq!(state(&got), pb::State::Running, "{got:?}");
+            return got;
+        }
+        assert!(Instant::now() < until, "never ran: {got:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

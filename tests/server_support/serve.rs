@@ -1,6 +1,6 @@
 //! `sandscope serve` as a real child process, for tests about what happens
 //! when the server process dies, and helpers to reach into it.
-use super::{init, pb, spec_with, state, Client, In, Out};
+use super::{init, pb, spec_with, Client, In, Out};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -152,35 +152,7 @@ pub async fn running_marked(client: &Client, command: &[&str], marker: &str) -> 
     spec.containers[0]
         .environment_variables
         .insert("SANDSCOPE_TEST_MARKER".into(), marker.into());
-    let sb = client
-        .clone()
-        .create_sandbox(pb::CreateSandboxRequest {
-            sandbox: Some(pb::Sandbox {
-                spec: Some(spec),
-                ..Default::default()
-            }),
-            request_id: uuid::Uuid::new_v4().to_string(),
-        })
-        .await
-        .expect("create")
-        .into_inner();
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let got = client
-            .clone()
-            .get_sandbox(pb::GetSandboxRequest {
-                sandbox_id: sb.sandbox_id.clone(),
-            })
-            .await
-            .expect("get")
-            .into_inner();
-        if state(&got) != pb::State::Creating {
-            assert_eq!(state(&got), pb::State::Running, "{got:?}");
-            return got;
-        }
-        assert!(std::time::Instant::now() < until, "never ran: {got:?}");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    super::run_spec(client, spec).await
 }
 
 /// Start `argv` in the sandbox and leave it running; the returned sender
