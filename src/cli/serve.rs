@@ -1,6 +1,8 @@
 //! `sandscope serve`: the local server, until Ctrl-C or SIGTERM.
 use crate::config::DEFAULT_API_KEY_ENV;
-use crate::server::{RuntimeChoice, Server, ServerConfig, TlsFiles, DEFAULT_LISTEN};
+use crate::server::{
+    LimitsEnforced, RuntimeChoice, Server, ServerConfig, TlsFiles, DEFAULT_LISTEN,
+};
 use anyhow::Context;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -133,6 +135,22 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             eprintln!("WARNING: install bubblewrap (bwrap) for isolated sandboxes.");
         }
         eprintln!();
+    }
+    match server.limits() {
+        LimitsEnforced::All => println!("resource limits: enforced (cgroups)"),
+        LimitsEnforced::Partly(missing) => {
+            println!("resource limits: enforced (cgroups)");
+            eprintln!(
+                "WARNING: {} limits are NOT ENFORCED here.",
+                missing.join(", ")
+            );
+        }
+        LimitsEnforced::No(why) => {
+            eprintln!();
+            eprintln!("WARNING: resource limits (memory, processes, CPU) are NOT ENFORCED: {why}.");
+            eprintln!("WARNING: a sandbox can use all of this machine's memory and processes.");
+            eprintln!();
+        }
     }
     println!(
         "Python client: CWSANDBOX_BASE_URL={} {DEFAULT_API_KEY_ENV}=<token>",

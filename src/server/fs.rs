@@ -1,21 +1,19 @@
-//! File access for the file RPCs, with the sandbox's own rights: the file
-//! is opened by a short-lived process that has joined the sandbox (its
-//! namespaces, its root, its uid, no capabilities; see
-//! `runtime::child::open`), so a path resolves and is permitted exactly as
-//! for any process of the sandbox. `..` and symlinks, absolute ones
+//! File access for the file RPCs, with the sandbox's own rights: a
+//! short-lived process that has joined the sandbox (its namespaces, its
+//! root, its uid, no capabilities; see `runtime::child::file`) opens the
+//! file and reads or writes it, so a path resolves and is permitted exactly
+//! as for any process of the sandbox. `..` and symlinks, absolute ones
 //! included, cannot leave its root; what it may not read or write fails.
-use super::runtime::child::open::OpenRequest;
+use super::runtime::child::file::{self, FileError, FileOp};
 use super::runtime::{Instance, Runtime};
 use super::service::errors::FileFailure;
 use std::ffi::CString;
-use std::fs::File;
-use std::io::{self, Read, Write};
-use std::os::unix::fs::MetadataExt;
+use std::io;
 
 /// Largest file moved by one ReadFile/WriteFile.
 pub const MAX_FILE: u64 = 32 << 20;
 
-fn classify(e: io::Error) -> FileFailure {
+fn classify_io(e: io::Error) -> FileFailure {
     match e.raw_os_error() {
         Some(libc::ENOENT) | Some(libc::ENOTDIR) => FileFailure::NotFound,
         Some(libc::EISDIR) => FileFailure::IsDirectory,
@@ -24,12 +22,37 @@ fn classify(e: io::Error) -> FileFailure {
         }
         Some(libc::EROFS) => FileFailure::PermissionDenied("read-only file system".into()),
         Some(libc::ENXIO) => FileFailure::Io("not a regular file".into()),
+        Some(libc::ENOSPC) => FileFailure::Io("no space left on device".into()),
         _ => FileFailure::Io(e.to_string()),
+    }
+}
+
+fn classify(e: FileError) -> FileFailure {
+    match e {
+        FileError::Enter(e) => FileFailure::Io(e.to_string()),
+        FileError::Io(e) => classify_io(e),
+        FileError::IsDirectory => FileFailure::IsDirectory,
+        FileError::NotRegular => FileFailure::Io("not a regular file".into()),
+        FileError::TooLarge(size) => FileFailure::TooLarge {
+            size,
+            max: MAX_FILE,
+        },
     }
 }
 
 fn c_path(path: &str) -> Result<CString, FileFailure> {
     CString::new(path).map_err(|_| FileFailure::Io("the path contains a NUL byte".into()))
+}
+
+async fn run(
+    runtime: &dyn Runtime,
+    instance: &Instance,
+    op: FileOp,
+) -> Result<Vec<u8>, FileFailure> {
+    let entry = runtime
+        .file_entry(instance)
+        .map_err(|e| FileFailure::Io(format!("cannot enter the sandbox: {e}")))?;
+    file::run_in(entry, op).await.map_err(classify)
 }
 
 /// Read a whole regular file at `path` (absolute inside the sandbox).
@@ -38,45 +61,11 @@ pub async fn read(
     instance: &Instance,
     path: &str,
 ) -> Result<Vec<u8>, FileFailure> {
-    let req = OpenRequest {
+    let op = FileOp::Read {
         path: c_path(path)?,
-        parents: Vec::new(),
-        // O_NONBLOCK: a FIFO planted by the sandbox must not hang us.
-        flags: libc::O_RDONLY | libc::O_NONBLOCK,
-        mode: 0,
+        max: MAX_FILE,
     };
-    let fd = runtime.open_file(instance, req).await.map_err(classify)?;
-    tokio::task::spawn_blocking(move || read_all(File::from(fd)))
-        .await
-        .map_err(|e| FileFailure::Io(format!("read task failed: {e}")))?
-}
-
-fn read_all(mut f: File) -> Result<Vec<u8>, FileFailure> {
-    let md = f.metadata().map_err(classify)?;
-    if md.is_dir() {
-        return Err(FileFailure::IsDirectory);
-    }
-    if !md.is_file() {
-        return Err(FileFailure::Io("not a regular file".into()));
-    }
-    if md.size() > MAX_FILE {
-        return Err(FileFailure::TooLarge {
-            size: md.size(),
-            max: MAX_FILE,
-        });
-    }
-    let mut buf = Vec::with_capacity(md.size() as usize);
-    (&mut f)
-        .take(MAX_FILE + 1)
-        .read_to_end(&mut buf)
-        .map_err(classify)?;
-    if buf.len() as u64 > MAX_FILE {
-        return Err(FileFailure::TooLarge {
-            size: buf.len() as u64,
-            max: MAX_FILE,
-        });
-    }
-    Ok(buf)
+    run(runtime, instance, op).await
 }
 
 /// Create or truncate `path` (absolute inside the sandbox), creating
@@ -93,26 +82,15 @@ pub async fn write(
             max: MAX_FILE,
         });
     }
-    let req = OpenRequest {
+    let op = FileOp::Write {
         path: c_path(path)?,
         parents: parents(path)
             .into_iter()
             .map(|p| c_path(&p))
             .collect::<Result<_, _>>()?,
-        // O_NONBLOCK: a FIFO planted by the sandbox must not hang us.
-        flags: libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_NONBLOCK,
-        mode: 0o644,
+        content,
     };
-    let fd = runtime.open_file(instance, req).await.map_err(classify)?;
-    tokio::task::spawn_blocking(move || {
-        let mut f = File::from(fd);
-        if !f.metadata().map_err(classify)?.is_file() {
-            return Err(FileFailure::Io("not a regular file".into()));
-        }
-        f.write_all(&content).map_err(classify)
-    })
-    .await
-    .map_err(|e| FileFailure::Io(format!("write task failed: {e}")))?
+    run(runtime, instance, op).await.map(|_| ())
 }
 
 /// The directories above `path`, outermost first (`/a/b/c` → `/a`, `/a/b`).

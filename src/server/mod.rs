@@ -93,7 +93,7 @@ pub enum ServerError {
         #[source]
         source: std::io::Error,
     },
-    #[error("bubblewrap was requested but bwrap (with setpriv) does not work on this machine")]
+    #[error("bubblewrap was requested but does not work on this machine (bwrap and setpriv installed, namespaces allowed, and for root user namespaces too; see the log)")]
     BubblewrapUnavailable,
     #[error("cannot set up the gRPC server: {0}")]
     Setup(String),
@@ -120,6 +120,18 @@ fn raise_open_file_limit() {
                 tracing::warn!("could not raise the open-file limit above {}", lim.rlim_cur);
             }
         }
+    }
+}
+
+/// Exec'd processes start as children sharing the server's memory, some
+/// already in a sandbox's pid namespace and with its uid (a server run by
+/// an ordinary user runs them as itself). Not dumpable, no process of a
+/// sandbox can trace them in that moment, nor the server. (Each exec'd
+/// program gets the usual setting back.)
+fn forbid_tracing() {
+    // SAFETY: prctl on this process only.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } != 0 {
+        tracing::warn!("could not make the server non-dumpable");
     }
 }
 
@@ -191,6 +203,7 @@ pub struct Server {
     stop_serving: Option<tokio::sync::oneshot::Sender<()>>,
     serving: Option<tokio::task::JoinHandle<()>>,
     run_dir: PathBuf,
+    limits: LimitsEnforced,
 }
 
 impl Server {
@@ -199,6 +212,7 @@ impl Server {
     /// and refused if someone else owns it or can enter it.
     pub async fn start(cfg: ServerConfig) -> Result<Server, ServerError> {
         raise_open_file_limit();
+        forbid_tracing();
         let data_dir = local::create_private_dir(&cfg.data_dir)?;
         let runtime: Arc<dyn Runtime> = match cfg.runtime {
             RuntimeChoice::Host => Arc::new(runtime::host::Host),
@@ -221,6 +235,11 @@ impl Server {
         let cgroups = tokio::task::spawn_blocking(limits::cgroup::Cgroups::detect)
             .await
             .unwrap_or_else(|e| Err(e.to_string()));
+        let limits = match &cgroups {
+            Err(why) => LimitsEnforced::No(why.clone()),
+            Ok(c) if c.missing().is_empty() => LimitsEnforced::All,
+            Ok(c) => LimitsEnforced::Partly(c.missing().to_vec()),
+        };
         let reason_prefix = [
             no_isolation_warning(isolated, cfg.runtime),
             unenforced_limits_warning(&cgroups),
@@ -309,6 +328,7 @@ impl Server {
             stop_serving: Some(stop_tx),
             serving: Some(serving),
             run_dir,
+            limits,
         })
     }
 
@@ -342,12 +362,8 @@ impl Server {
     }
 
     /// Whether resource limits are enforced, and which are not.
-    pub fn limits(&self) -> LimitsEnforced {
-        match &self.shared.cgroups {
-            None => LimitsEnforced::No,
-            Some(c) if c.missing().is_empty() => LimitsEnforced::All,
-            Some(c) => LimitsEnforced::Partly(c.missing().to_vec()),
-        }
+    pub fn limits(&self) -> &LimitsEnforced {
+        &self.limits
     }
 
     /// Sandboxes that have not reached a terminal state.
@@ -439,7 +455,8 @@ pub enum LimitsEnforced {
     All,
     /// These controllers are missing: their limits are not enforced.
     Partly(Vec<&'static str>),
-    No,
+    /// None are, for this reason.
+    No(String),
 }
 
 /// The warning logged at start and put into every sandbox's state_reason

@@ -171,7 +171,7 @@ async fn run_started(
             }
         }
     });
-    tracing::info!(sandbox = %entry.id, pid = inst.anchor_pid, "sandbox running");
+    tracing::info!(sandbox = %entry.id, pid = inst.anchor_pid, uid = inst.user.host.0, "sandbox running");
 
     let Launched {
         mut child, output, ..

@@ -196,3 +196,118 @@ print("alive")
     assert!(r.out().ends_with("alive\n"), "{}", r.out());
     h.stop().await;
 }
+
+/// A request's environment never reaches what runs with the server's uid
+/// (bubblewrap, the wrapper before it becomes the sandbox's user): an
+/// LD_PRELOAD library there would run as host root. Nor can a request put
+/// its own files where those programs load from.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_cannot_steer_what_runs_as_the_server() {
+    let h = isolated_harness().await;
+    // A library that, loaded anywhere with the host's rights, leaves a mark
+    // in a host directory sandboxes only see read-only.
+    let dir = tempfile::Builder::new()
+        .prefix("sandscope-preload-")
+        .tempdir_in("/var/tmp")
+        .unwrap();
+    let marker = dir.path().join("ran-as-host");
+    let src = dir.path().join("mark.c");
+    std::fs::write(
+        &src,
+        format!(
+            "#include <stdio.h>\n__attribute__((constructor)) static void mark(void) {{\n\
+             FILE *f = fopen(\"{}\", \"a\"); if (f) {{ fputs(\"loaded\\n\", f); fclose(f); }} }}\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    let lib = dir.path().join("mark.so");
+    let cc = std::process::Command::new("cc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&lib)
+        .arg(&src)
+        .output()
+        .expect("a C compiler (cc) builds the test library");
+    assert!(
+        cc.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cc.stderr)
+    );
+    // The library works: loaded by a host process, it leaves the mark.
+    let probe = std::process::Command::new("true")
+        .env("LD_PRELOAD", &lib)
+        .status()
+        .unwrap();
+    assert!(
+        probe.success() && marker.exists(),
+        "the test library does not load"
+    );
+    std::fs::remove_file(&marker).unwrap();
+
+    let mut spec = keep_alive();
+    spec.containers[0]
+        .environment_variables
+        .insert("LD_PRELOAD".into(), lib.to_string_lossy().into_owned());
+    let id = h.running(spec).await;
+    let r = h.exec(&id, &["sh", "-c", "echo $LD_PRELOAD"]).await;
+    assert_eq!(
+        r.out().trim(),
+        lib.to_string_lossy(),
+        "the variable reaches the sandbox"
+    );
+    assert!(
+        !marker.exists(),
+        "a request's LD_PRELOAD ran with the host's rights"
+    );
+
+    // Nothing of a request's may be mounted where the loader reads.
+    for path in [
+        "/etc/ld.so.preload",
+        "/usr/lib/x86_64-linux-gnu/libc.so.6",
+        "/lib64/ld-linux-x86-64.so.2",
+        "/bin/sh",
+    ] {
+        let mut spec = keep_alive();
+        spec.containers[0].files.push(pb::FileMount {
+            path: path.into(),
+            content: lib.to_string_lossy().as_bytes().to_vec(),
+        });
+        let err = h
+            .client
+            .clone()
+            .create_sandbox(pb::CreateSandboxRequest {
+                sandbox: Some(pb::Sandbox {
+                    spec: Some(spec),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{path}: {err:?}");
+    }
+    let mut spec = keep_alive();
+    spec.volumes.push(pb::SandboxVolume {
+        name: "libs".into(),
+        source: Some(pb::sandbox_volume::Source::Scratch(Default::default())),
+    });
+    spec.containers[0].volume_mounts.push(pb::VolumeMount {
+        volume: "libs".into(),
+        mount_path: "/usr/lib/x86_64-linux-gnu".into(),
+        ..Default::default()
+    });
+    let err = h
+        .client
+        .clone()
+        .create_sandbox(pb::CreateSandboxRequest {
+            sandbox: Some(pb::Sandbox {
+                spec: Some(spec),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    h.stop().await;
+}

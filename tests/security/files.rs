@@ -85,6 +85,16 @@ async fn file_rpcs_see_and_change_only_what_the_sandbox_may() {
         .await;
     assert_eq!(r.out(), "0 0\n0 0\n", "{}", r.err());
 
+    // Some kernel files check the writer's rights on each write: made
+    // OOM-proof with the server's rights, a sandbox process would make the
+    // kernel kill others instead.
+    let err = write(&h, &id, "/proc/2/oom_score_adj", b"-1000\n")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    let r = h.exec(&id, &["cat", "/proc/2/oom_score_adj"]).await;
+    assert_eq!(r.out(), "0\n", "{}", r.err());
+
     // /dev/tty is the server's terminal to the server; to the sandbox it
     // is none, and ReadFile neither hangs nor reaches a terminal.
     let err = read(&h, &id, "/dev/tty").await.unwrap_err();

@@ -30,7 +30,11 @@ pub fn memory_bytes(q: &str) -> Result<u64, String> {
     Ok(bytes.ceil() as u64)
 }
 
-/// Thousandths of a CPU in a CPU quantity.
+/// The smallest CPU share enforced: 1 ms in each 100 ms, the kernel's
+/// smallest quota.
+pub const MIN_CPU_MILLIS: u64 = 10;
+
+/// Thousandths of a CPU in a CPU quantity (at least [`MIN_CPU_MILLIS`]).
 pub fn cpu_millis(q: &str) -> Result<u64, String> {
     let q = q.trim();
     let (num, unit) = split_unit(q);
@@ -47,7 +51,13 @@ pub fn cpu_millis(q: &str) -> Result<u64, String> {
     if !(1.0..1e12).contains(&millis) {
         return Err(format!("cpu {q:?} is not a positive amount"));
     }
-    Ok(millis.ceil() as u64)
+    let millis = millis.ceil() as u64;
+    if millis < MIN_CPU_MILLIS {
+        return Err(format!(
+            "cpu {q:?} is below the smallest share, {MIN_CPU_MILLIS}m"
+        ));
+    }
+    Ok(millis)
 }
 
 /// (number, unit suffix). An exponent (`1e9`) belongs to the number.
@@ -99,5 +109,7 @@ mod tests {
         assert!(cpu_millis("0").is_err());
         assert!(cpu_millis("2Gi").is_err());
         assert!(cpu_millis("NaN").is_err());
+        assert!(cpu_millis("5m").is_err());
+        assert_eq!(cpu_millis("10m"), Ok(10));
     }
 }

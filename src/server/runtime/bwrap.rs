@@ -71,8 +71,9 @@ const USERNS_FD: RawFd = 7;
 #[derive(Debug, Clone)]
 struct Tools {
     bwrap: PathBuf,
-    /// Runs inside the sandbox, which sees the host's /usr.
+    /// Run inside the sandbox, which sees the host's /usr.
     setpriv: PathBuf,
+    env: PathBuf,
 }
 
 impl Tools {
@@ -93,6 +94,7 @@ impl Tools {
         Some(Tools {
             bwrap: find("bwrap")?,
             setpriv: find("setpriv")?,
+            env: find("env")?,
         })
     }
 }
@@ -137,6 +139,13 @@ impl Bwrap {
         }
         // SAFETY: geteuid cannot fail.
         let uids = if unsafe { libc::geteuid() } == 0 {
+            // Without user namespaces a root server cannot keep sandboxes
+            // from being root: bubblewrap does not count as working then.
+            let highest = super::identity::UID_BASE + super::identity::UID_COUNT - 1;
+            if let Err(e) = userns::create(highest, highest) {
+                tracing::error!(error = %e, "cannot create user namespaces for sandboxes");
+                return None;
+            }
             match UidPool::open(&data_dir) {
                 Ok(p) => Some(p),
                 Err(e) => {
@@ -188,6 +197,15 @@ impl Bwrap {
             push(&mut a, BECOME_SANDBOX_ROOT);
         }
         push(&mut a, DROP_PRIVILEGES);
+        // The sandbox's environment only now, as the sandbox's user: what
+        // ran before (bwrap, the wrapper, setpriv) had none of it, so no
+        // LD_PRELOAD of a request's reaches a process with the server's
+        // uid. `sh` runs the command, so a program named like a variable
+        // assignment is still a program.
+        a.push(self.tools.env.to_string_lossy().into_owned());
+        a.push("-i".into());
+        a.extend(plan.env.iter().map(|(k, v)| format!("{k}={v}")));
+        push(&mut a, &["/bin/sh", "-c", r#"exec "$0" "$@""#]);
         a.extend(plan.argv.iter().cloned());
         a
     }
@@ -254,10 +272,11 @@ impl Runtime for Bwrap {
             let args = self.args(plan, &layout, &user);
 
             let (mut output, out_w, err_w) = output_pipe()?;
+            // No environment: bwrap and the wrapper run with the server's
+            // uid, and a request's variables must not steer them.
             let mut cmd = tokio::process::Command::new(&self.tools.bwrap);
             cmd.args(&args)
                 .env_clear()
-                .envs(&plan.env)
                 .stdin(Stdio::null())
                 .stdout(out_w)
                 .stderr(err_w)
@@ -376,15 +395,14 @@ impl Runtime for Bwrap {
         child::Command::new(&spec.argv, &spec.env, entry, Some(pid_ns))
     }
 
-    fn open_file<'a>(
-        &'a self,
-        instance: &'a Instance,
-        req: child::open::OpenRequest,
-    ) -> BoxFuture<'a, std::io::Result<OwnedFd>> {
-        Box::pin(async move {
-            let (entry, _) = enter::prepare(instance.anchor_pid, "/", &instance.user, Vec::new())?;
-            child::open::open_in(entry, req).await
-        })
+    fn file_entry(&self, instance: &Instance) -> std::io::Result<enter::Entry> {
+        let (entry, _) = enter::prepare(
+            instance.anchor_pid,
+            "/",
+            &instance.user,
+            instance.cgroup_procs()?,
+        )?;
+        Ok(entry)
     }
 
     fn terminate(&self, instance: &Instance) {

@@ -239,10 +239,21 @@ impl Entry {
             }
         }
         if let Some((uid, gid)) = self.ids {
+            // The raw system calls: glibc's wrappers would also change the
+            // ids of every thread they know of, walking (and locking) the
+            // server's thread list, which this child shares.
             let msg = b"sandscope: cannot become the sandbox's user\n";
-            check(libc::setresgid(gid, gid, gid), msg)?;
-            check(libc::setgroups(0, std::ptr::null()), msg)?;
-            check(libc::setresuid(uid, uid, uid), msg)?;
+            let raw = |r: libc::c_long| r as libc::c_int;
+            check(raw(libc::syscall(libc::SYS_setresgid, gid, gid, gid)), msg)?;
+            check(
+                raw(libc::syscall(
+                    libc::SYS_setgroups,
+                    0,
+                    std::ptr::null::<libc::gid_t>(),
+                )),
+                msg,
+            )?;
+            check(raw(libc::syscall(libc::SYS_setresuid, uid, uid, uid)), msg)?;
         }
         // Inside the new root, so a symlinked directory cannot lead out.
         if libc::chdir(self.cwd.as_ptr()) == -1 {

@@ -171,12 +171,8 @@ pub trait Runtime: Send + Sync {
     /// caller. Unless on a terminal, it will lead its own process group.
     fn exec_command(&self, instance: &Instance, spec: &ExecSpec)
         -> std::io::Result<child::Command>;
-    /// Open a file as a process of the sandbox would (for the file RPCs).
-    fn open_file<'a>(
-        &'a self,
-        instance: &'a Instance,
-        req: child::open::OpenRequest,
-    ) -> BoxFuture<'a, std::io::Result<std::os::fd::OwnedFd>>;
+    /// How a file RPC's child enters the sandbox (see `child::file`).
+    fn file_entry(&self, instance: &Instance) -> std::io::Result<enter::Entry>;
     /// Ask the main process to stop (SIGTERM).
     fn terminate(&self, instance: &Instance);
     /// Kill everything in the sandbox (SIGKILL).

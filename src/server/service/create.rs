@@ -96,6 +96,27 @@ pub fn normalize(path: &str) -> Option<String> {
 
 /// Kernel interfaces: nothing is ever mounted or written there.
 const KERNEL_TREES: &[&str] = &["/proc", "/dev", "/sys"];
+/// The programs and libraries a sandbox starts with, and what steers the
+/// dynamic loader: they always come from the host, since its setup runs
+/// them before it has become the sandbox's user.
+const SYSTEM_TREES: &[&str] = &[
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/etc/ld.so.preload",
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+];
+
+/// Where a volume or spec file may not go.
+fn reserved(p: &str) -> bool {
+    p == "/" || under_any(p, KERNEL_TREES) || under_any(p, SYSTEM_TREES)
+}
 
 fn under_any(p: &str, roots: &[&str]) -> bool {
     roots
@@ -106,7 +127,7 @@ fn under_any(p: &str, roots: &[&str]) -> bool {
 /// A volume's mount path, normalised, if the sandbox may have one there.
 fn mount_path(p: &str) -> Option<String> {
     let p = normalize(p)?;
-    (p != "/" && !under_any(&p, KERNEL_TREES) && !under_any(&p, &["/workspace"])).then_some(p)
+    (!reserved(&p) && !under_any(&p, &["/workspace"])).then_some(p)
 }
 
 fn join_in(dir: &str, path: &str) -> String {
@@ -175,6 +196,16 @@ pub async fn create(
         }
     }
     let c = c.clone();
+    if let Some(bad) = c
+        .environment_variables
+        .keys()
+        .find(|k| k.is_empty() || k.contains('=') || k.contains('\0'))
+    {
+        return Err(errors::invalid(
+            "spec.containers[0].environment_variables",
+            format!("{bad:?} is not a variable name (empty, or contains '=' or NUL)"),
+        ));
+    }
     let limits = Limits::from_container(&c).map_err(|(field, why)| errors::invalid(&field, why))?;
 
     let id = uuid::Uuid::new_v4().to_string();
@@ -266,7 +297,8 @@ fn volume_dirs(
         let Some(mount) = mount_path(&m.mount_path) else {
             return Err(errors::invalid(
                 &format!("{field}.mount_path"),
-                "must be an absolute path outside /proc, /dev, /sys and /workspace",
+                "must be an absolute path outside /proc, /dev, /sys, /workspace and the system's \
+                 program and library directories (/usr, /bin, /sbin, /lib*, /etc/ld.so.*)",
             ));
         };
         let Some((vi, vol)) = spec
@@ -312,11 +344,12 @@ fn spec_files(c: &pb::Container, default_cwd: &str) -> Result<Vec<(String, Vec<u
     for (i, f) in c.files.iter().enumerate() {
         let path = normalize(&join_in(default_cwd, &f.path))
             .filter(|p| !f.path.is_empty() && p != "/" && p != "/workspace")
-            .filter(|p| !under_any(p, KERNEL_TREES));
+            .filter(|p| !reserved(p));
         let Some(path) = path else {
             return Err(errors::invalid(
                 &format!("spec.containers[0].files[{i}].path"),
-                "must name a file outside /proc, /dev and /sys",
+                "must name a file outside /proc, /dev, /sys and the system's program and \
+                 library directories (/usr, /bin, /sbin, /lib*, /etc/ld.so.*)",
             ));
         };
         files.push((path, f.content.clone()));

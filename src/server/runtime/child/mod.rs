@@ -9,7 +9,7 @@
 //! The exit is collected through a pidfd, so Tokio's own child reaping
 //! never sees these processes.
 pub(super) mod clone;
-pub mod open;
+pub mod file;
 mod start;
 
 use super::enter::Entry;
