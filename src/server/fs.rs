@@ -52,7 +52,9 @@ async fn run(
     let entry = runtime
         .file_entry(instance)
         .map_err(|e| FileFailure::Io(format!("cannot enter the sandbox: {e}")))?;
-    file::run_in(entry, op).await.map_err(classify)
+    file::run_in(entry, op, instance.thread.clone())
+        .await
+        .map_err(classify)
 }
 
 /// Read a whole regular file at `path` (absolute inside the sandbox).

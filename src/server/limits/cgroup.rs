@@ -50,6 +50,8 @@ pub struct SandboxCgroup {
     dirs: Vec<PathBuf>,
     /// `cgroup.procs` of each, open for writing.
     procs: Vec<OwnedFd>,
+    /// v1: `tasks` of each, which a single thread can join.
+    tasks: Vec<OwnedFd>,
     /// Where the kernel counts OOM kills (memory.events / memory.oom_control).
     oom_file: Option<PathBuf>,
     /// Kills counted so far.
@@ -167,6 +169,7 @@ impl Cgroups {
         let mut cg = SandboxCgroup {
             dirs: Vec::new(),
             procs: Vec::new(),
+            tasks: Vec::new(),
             oom_file: None,
             oom_seen: Mutex::new(0),
             oom_total: tokio::sync::watch::channel(0).0,
@@ -205,11 +208,16 @@ impl Cgroups {
                     cg.oom_file = Some(dir.join("memory.events"));
                 }
             }
-            let procs = std::fs::OpenOptions::new()
-                .write(true)
-                .custom_flags(libc::O_CLOEXEC)
-                .open(dir.join("cgroup.procs"))?;
-            cg.procs.push(procs.into());
+            let open = |file: &str| {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .custom_flags(libc::O_CLOEXEC)
+                    .open(dir.join(file))
+            };
+            cg.procs.push(open("cgroup.procs")?.into());
+            if self.version == Version::V1 {
+                cg.tasks.push(open("tasks")?.into());
+            }
         }
         *cg.oom_seen.lock().unwrap_or_else(|p| p.into_inner()) = cg.read_oom_kills();
         Ok(cg)
@@ -235,6 +243,23 @@ impl SandboxCgroup {
     /// Descriptors of every `cgroup.procs`, for a child to join through.
     pub fn procs(&self) -> io::Result<Vec<OwnedFd>> {
         self.procs.iter().map(|f| f.try_clone()).collect()
+    }
+
+    /// What a sandbox's spawner thread joins: v1 moves one thread at a
+    /// time, and its children are then born inside. (v2 does not: see
+    /// [`SandboxCgroup::child_procs`].)
+    pub fn thread_tasks(&self) -> io::Result<Vec<OwnedFd>> {
+        self.tasks.iter().map(|f| f.try_clone()).collect()
+    }
+
+    /// What each child of that thread still joins by itself: nothing on
+    /// v1, its cgroup on v2.
+    pub fn child_procs(&self) -> io::Result<Vec<OwnedFd>> {
+        if self.tasks.is_empty() {
+            self.procs()
+        } else {
+            Ok(Vec::new())
+        }
     }
 
     /// The same, unowned, for a pre_exec hook that runs before the drop.

@@ -6,6 +6,7 @@
 use super::bwrap_fs::{filesystem_args, push};
 use super::identity::{SandboxUser, UidPool};
 use super::layout::{self, Layout};
+use super::sandbox_thread::SandboxThread;
 use super::{
     check_executable, output_pipe, signal_group, signal_pid, BoxFuture, ExecSpec, FixedFds,
     Instance, LaunchPlan, Launched, Runtime, RuntimeError,
@@ -359,6 +360,15 @@ impl Runtime for Bwrap {
             } else {
                 None
             };
+            let thread = match sandbox_thread(&plan.sandbox_id, anchor_pid, plan.cgroup.as_deref())
+            {
+                Ok(t) => std::sync::Arc::new(t),
+                Err(e) => {
+                    drop(setup);
+                    let _ = child.kill().await;
+                    return Err(RuntimeError::io("starting the sandbox's spawner thread", e));
+                }
+            };
             if let Err(e) = go(go_w).await {
                 drop(setup);
                 let _ = child.kill().await;
@@ -376,6 +386,7 @@ impl Runtime for Bwrap {
                     user,
                     cgroup: plan.cgroup.clone(),
                     egress,
+                    thread: Some(thread),
                 },
             })
         })
@@ -386,23 +397,16 @@ impl Runtime for Bwrap {
         instance: &Instance,
         spec: &ExecSpec,
     ) -> std::io::Result<child::Command> {
-        let (entry, pid_ns) = enter::prepare(
-            instance.anchor_pid,
-            &spec.cwd,
-            &instance.user,
-            instance.cgroup_procs()?,
-        )?;
-        child::Command::new(&spec.argv, &spec.env, entry, Some(pid_ns))
+        let (entry, pid_ns) = entry_of(instance, &spec.cwd)?;
+        let thread = instance.thread.clone();
+        // Born in the sandbox's pid namespace from its thread, or else
+        // entered on the way (see child::start).
+        let pid_ns = Some(pid_ns).filter(|_| !thread.as_ref().is_some_and(|t| t.in_pid_ns));
+        child::Command::new(&spec.argv, &spec.env, entry, pid_ns, thread)
     }
 
     fn file_entry(&self, instance: &Instance) -> std::io::Result<enter::Entry> {
-        let (entry, _) = enter::prepare(
-            instance.anchor_pid,
-            "/",
-            &instance.user,
-            instance.cgroup_procs()?,
-        )?;
-        Ok(entry)
+        entry_of(instance, "/").map(|(entry, _)| entry)
     }
 
     fn terminate(&self, instance: &Instance) {
@@ -445,6 +449,41 @@ impl Drop for SetupGuard {
             signal_group(pgid, Signal::SIGKILL);
         }
     }
+}
+
+/// How a child of the sandbox's thread enters it, at `cwd`.
+fn entry_of(instance: &Instance, cwd: &str) -> std::io::Result<(enter::Entry, OwnedFd)> {
+    let procs = match &instance.cgroup {
+        Some(c) if instance.thread.is_some() => c.child_procs()?,
+        _ => instance.cgroup_procs()?,
+    };
+    enter::prepare(
+        instance.anchor_pid,
+        cwd,
+        &instance.user,
+        procs,
+        instance.thread.is_some(),
+    )
+}
+
+/// The sandbox's spawner thread: in its cgroups and under its filter, and
+/// in its pid namespace when the server may enter that (as root).
+fn sandbox_thread(
+    id: &str,
+    anchor: i32,
+    cgroup: Option<&crate::server::limits::cgroup::SandboxCgroup>,
+) -> std::io::Result<SandboxThread> {
+    let tasks = cgroup
+        .map(|c| c.thread_tasks())
+        .transpose()?
+        .unwrap_or_default();
+    // SAFETY: geteuid cannot fail.
+    let pid_ns = if unsafe { libc::geteuid() } == 0 {
+        Some(std::fs::File::open(format!("/proc/{anchor}/ns/pid"))?.into())
+    } else {
+        None
+    };
+    SandboxThread::start(id, tasks, pid_ns)
 }
 
 /// Tell the sandbox's wrapper to start the main command.

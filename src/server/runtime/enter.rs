@@ -57,7 +57,8 @@ pub struct Entry {
 struct Confine {
     /// The highest capability to drop.
     last_cap: libc::c_ulong,
-    seccomp: seccomp::Prog,
+    /// The filter to install, unless the child inherits it from its spawner.
+    seccomp: Option<seccomp::Prog>,
     nofile: libc::rlimit,
 }
 
@@ -72,13 +73,15 @@ pub struct JoinError {
 
 /// The sandbox whose namespace init is `anchor` (a host pid), entered at
 /// `cwd` (a path as the sandbox sees it) as `user`, into the cgroups whose
-/// `cgroup.procs` files are given. Returns the entry and the pid namespace
-/// the child must be born in.
+/// `cgroup.procs` files are given, with the system-call filter installed
+/// unless `filter_inherited`. Returns the entry and the pid namespace the
+/// child must be born in.
 pub fn prepare(
     anchor: i32,
     cwd: &str,
     user: &SandboxUser,
     cgroups: Vec<OwnedFd>,
+    filter_inherited: bool,
 ) -> io::Result<(Entry, OwnedFd)> {
     let open = |what: &str| -> io::Result<OwnedFd> {
         std::fs::File::open(format!("/proc/{anchor}/{what}"))
@@ -105,7 +108,11 @@ pub fn prepare(
     entry.cgroups = cgroups;
     entry.confine = Some(Confine {
         last_cap: last_capability(),
-        seccomp: seccomp::Prog::get().map_err(io::Error::other)?,
+        seccomp: if filter_inherited {
+            None
+        } else {
+            Some(seccomp::Prog::get().map_err(io::Error::other)?)
+        },
         nofile: sandbox_nofile(),
     });
     Ok((entry, pid_ns))
@@ -285,7 +292,7 @@ impl Entry {
             libc::setrlimit(libc::RLIMIT_NOFILE, &c.nofile),
             b"sandscope: cannot limit open files\n",
         )?;
-        if !c.seccomp.install() {
+        if c.seccomp.is_some_and(|f| !f.install()) {
             return Err(last(b"sandscope: cannot install the system-call filter\n"));
         }
         Ok(())

@@ -106,6 +106,7 @@ impl Runtime for Host {
                     user: super::SandboxUser::server(),
                     cgroup: plan.cgroup.clone(),
                     egress: None,
+                    thread: None,
                 },
             })
         })
@@ -126,7 +127,7 @@ impl Runtime for Host {
         });
         let cwd = resolve(&instance.workspace, &spec.cwd);
         let entry = Entry::host(&cwd.to_string_lossy())?.with_cgroups(instance.cgroup_procs()?);
-        child::Command::new(&spec.argv, &env, entry, None)
+        child::Command::new(&spec.argv, &env, entry, None, None)
     }
 
     fn file_entry(&self, instance: &Instance) -> std::io::Result<Entry> {

@@ -14,6 +14,7 @@ mod enter;
 pub mod host;
 pub mod identity;
 mod layout;
+mod sandbox_thread;
 pub mod seccomp;
 pub mod spawner;
 mod userns;
@@ -67,6 +68,8 @@ pub struct Instance {
     /// read) so it ends with the last clone of the instance.
     #[allow(dead_code)]
     pub egress: Option<std::sync::Arc<crate::server::net::egress::Egress>>,
+    /// Where the sandbox's execs and file accesses start (bubblewrap).
+    pub thread: Option<std::sync::Arc<sandbox_thread::SandboxThread>>,
 }
 
 impl Instance {

@@ -4,7 +4,9 @@
 //! calls that rearrange mounts or namespaces, and the ones that change the
 //! whole machine (modules, kexec, reboot, swap, clocks) fail with EPERM.
 //! Nothing is killed: a program that probes a refused call gets an error it
-//! can handle.
+//! can handle. (`setns` stays allowed: it needs privileges in the target's
+//! user namespace, which no sandbox has, and the server's own children
+//! join sandboxes under this filter; see `sandbox_thread`.)
 //!
 //! The rules are compiled by `seccompiler`. In front of its program sits a
 //! short guard for what a per-architecture rule list cannot see: system
@@ -43,7 +45,6 @@ const REFUSED: &[i64] = &[
     libc::SYS_fsmount,
     libc::SYS_fspick,
     libc::SYS_mount_setattr,
-    libc::SYS_setns,
     // File handles reach files by inode, around every path check.
     libc::SYS_open_by_handle_at,
     libc::SYS_name_to_handle_at,
@@ -225,11 +226,24 @@ impl Prog {
     /// # Safety
     /// For a child between clone and exec: async-signal-safe, no allocation.
     pub unsafe fn install(&self) -> bool {
-        libc::prctl(
-            libc::PR_SET_SECCOMP,
-            libc::SECCOMP_MODE_FILTER,
+        // SPEC_ALLOW: a filter alone must not switch on the kernel's
+        // speculative-store-bypass mitigation for the process, which the
+        // kernel does by default (costly for each short-lived exec). The
+        // machine's own mitigation policy still applies.
+        const SECCOMP_SET_MODE_FILTER: libc::c_long = 1;
+        const SECCOMP_FILTER_FLAG_SPEC_ALLOW: libc::c_long = 1 << 2;
+        let with_flag = libc::syscall(
+            libc::SYS_seccomp,
+            SECCOMP_SET_MODE_FILTER,
+            SECCOMP_FILTER_FLAG_SPEC_ALLOW,
             &self.0 as *const libc::sock_fprog,
-        ) == 0
+        );
+        with_flag == 0
+            || libc::prctl(
+                libc::PR_SET_SECCOMP,
+                libc::SECCOMP_MODE_FILTER,
+                &self.0 as *const libc::sock_fprog,
+            ) == 0
     }
 }
 

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::mpsc;
 use std::sync::{Mutex, OnceLock};
 
-type Job = Box<dyn FnOnce() + Send>;
+pub(super) type Job = Box<dyn FnOnce() + Send>;
 
 static SPAWNER: OnceLock<Mutex<mpsc::Sender<Job>>> = OnceLock::new();
 /// The server's own pid namespace, to return to after a spawn in a sandbox's.
@@ -180,7 +180,7 @@ fn this_thread_nice() -> Option<i32> {
     }
 }
 
-fn boost_this_thread() {
+pub(super) fn boost_this_thread() {
     let nice = server_nice();
     // SAFETY: setpriority on this thread (a tid is a valid PRIO_PROCESS
     // target on Linux); failure leaves the priority as it was.

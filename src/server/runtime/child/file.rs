@@ -10,10 +10,12 @@
 //! fails instead of reaching the terminal the server runs in.
 use super::clone::{self, SignalsBlocked};
 use crate::server::runtime::enter::Entry;
+use crate::server::runtime::sandbox_thread::SandboxThread;
 use crate::server::runtime::spawner;
 use std::ffi::CString;
 use std::io;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::Arc;
 
 const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
 
@@ -72,12 +74,20 @@ struct FileArgs<'a> {
     done: AtomicU64,
 }
 
-/// Run `op` in the sandbox `entry` leads into. Returns the content read
-/// (empty for a write).
-pub async fn run_in(entry: Entry, op: FileOp) -> Result<Vec<u8>, FileError> {
-    spawner::run(move || run_now(&entry, op))
-        .await
-        .map_err(FileError::Enter)?
+/// Run `op` in the sandbox `entry` leads into, from the sandbox's own
+/// spawner thread if it has one. Returns the content read (empty for a
+/// write).
+pub async fn run_in(
+    entry: Entry,
+    op: FileOp,
+    thread: Option<Arc<SandboxThread>>,
+) -> Result<Vec<u8>, FileError> {
+    let job = move || run_now(&entry, op);
+    match thread {
+        Some(t) => t.run(job).await,
+        None => spawner::run(job).await,
+    }
+    .map_err(FileError::Enter)?
 }
 
 fn run_now(entry: &Entry, op: FileOp) -> Result<Vec<u8>, FileError> {

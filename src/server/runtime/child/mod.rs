@@ -13,6 +13,7 @@ pub mod file;
 mod start;
 
 use super::enter::Entry;
+use super::sandbox_thread::SandboxThread;
 use super::spawner;
 use start::Started;
 use std::ffi::CString;
@@ -20,6 +21,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
+use std::sync::Arc;
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
@@ -40,8 +42,10 @@ pub struct Command {
     /// Full paths to try in order, as `execvp` would from the exec's PATH.
     candidates: Vec<CString>,
     entry: Entry,
-    /// The pid namespace the child is born in (None: the server's).
+    /// The pid namespace the child is born in (None: its spawner's).
     pub pid_ns: Option<OwnedFd>,
+    /// The spawner thread of its sandbox (None: the server's spawners).
+    thread: Option<Arc<SandboxThread>>,
 }
 
 impl Command {
@@ -52,6 +56,7 @@ impl Command {
         env: impl IntoIterator<Item = (&'a String, &'a String)>,
         entry: Entry,
         pid_ns: Option<OwnedFd>,
+        thread: Option<Arc<SandboxThread>>,
     ) -> io::Result<Command> {
         let c = |s: &str, what: &str| {
             CString::new(s).map_err(|_| {
@@ -93,6 +98,7 @@ impl Command {
             candidates,
             entry,
             pid_ns,
+            thread,
         })
     }
 }
@@ -228,13 +234,17 @@ pub async fn spawn(cmd: Command, stdio: Stdio) -> io::Result<Child> {
     let tty = ours.is_none();
     // If this future is dropped meanwhile (the caller went away), the
     // `Started` is dropped where it lands, which kills and reaps the child.
-    let started = spawner::run(move || {
+    let thread = cmd.thread.clone();
+    let job = move || {
         let res = start::start(&cmd, child_fds, tty);
         // The child has its copies; the server's must go, or no EOF comes.
         drop(theirs);
         res
-    })
-    .await??;
+    };
+    let started = match thread {
+        Some(t) => t.run(job).await??,
+        None => spawner::run(job).await??,
+    };
     let (stdin, stdout, stderr) = match ours {
         Some((i, o, e)) => (Some(i), Some(o), Some(e)),
         None => (None, None, None),
@@ -307,7 +317,7 @@ mod tests {
         let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
         let env = BTreeMap::from([("PATH".to_string(), super::super::DEFAULT_PATH.to_string())]);
         let entry = Entry::host("/").unwrap_or_else(|e| panic!("entry: {e}"));
-        Command::new(&argv, &env, entry, None).unwrap_or_else(|e| panic!("command: {e}"))
+        Command::new(&argv, &env, entry, None, None).unwrap_or_else(|e| panic!("command: {e}"))
     }
 
     /// Processes (zombies included) whose name is `name`.
