@@ -109,6 +109,26 @@ for p in ps:
         r.out()
     );
 
+    // The sandbox's own uid also carries a process limit, which holds
+    // where cgroups are missing: for execs and the main process alike.
+    let r = h
+        .exec(
+            &id,
+            &[
+                "sh",
+                "-c",
+                "grep 'Max processes' /proc/self/limits /proc/2/limits",
+            ],
+        )
+        .await;
+    let out = r.out();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", r.out());
+    for l in lines {
+        let words: Vec<&str> = l.split_whitespace().collect();
+        assert_eq!(words.get(2..4), Some(&["1024", "1024"][..]), "{l}");
+    }
+
     // /tmp is RAM: bounded (here half the default 2 GiB, at most 512 MiB).
     let r = h
         .exec(

@@ -175,8 +175,21 @@ impl Cgroups {
             oom_total: tokio::sync::watch::channel(0).0,
             memory: limits.as_resources().memory,
         };
+        if let Err(e) = self.fill(&mut cg, &name, limits) {
+            // Nothing has joined them yet: they go at once.
+            for dir in cg.dirs.iter().rev() {
+                let _ = std::fs::remove_dir(dir);
+            }
+            return Err(e);
+        }
+        *cg.oom_seen.lock().unwrap_or_else(|p| p.into_inner()) = cg.read_oom_kills();
+        Ok(cg)
+    }
+
+    /// Make the cgroups of `cg` and set their limits.
+    fn fill(&self, cg: &mut SandboxCgroup, name: &str, limits: &Limits) -> io::Result<()> {
         for (controller, parent) in &self.parents {
-            let dir = parent.join(&name);
+            let dir = parent.join(name);
             std::fs::create_dir(&dir)?;
             cg.dirs.push(dir.clone());
             match (self.version, *controller) {
@@ -219,8 +232,7 @@ impl Cgroups {
                 cg.tasks.push(open("tasks")?.into());
             }
         }
-        *cg.oom_seen.lock().unwrap_or_else(|p| p.into_inner()) = cg.read_oom_kills();
-        Ok(cg)
+        Ok(())
     }
 
     /// Remove the server's (now empty) parents; at shutdown.

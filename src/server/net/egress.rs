@@ -8,6 +8,7 @@
 //! 10.0.2.2) and a resolver at 10.0.2.3 that forwards to the host's.
 //! (pasta is not used: its defaults map the host's ports into the
 //! namespace.)
+use crate::server::limits::cgroup::SandboxCgroup;
 use crate::server::runtime::{spawner, FixedFds};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
@@ -44,8 +45,10 @@ pub fn tool() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// Connect the network namespace of host pid `anchor` to the outside.
-pub async fn start(anchor: i32) -> Result<Egress, String> {
+/// Connect the network namespace of host pid `anchor` to the outside;
+/// slirp4netns runs in the sandbox's cgroups, so its CPU and memory count
+/// as the sandbox's.
+pub async fn start(anchor: i32, cgroup: Option<&SandboxCgroup>) -> Result<Egress, String> {
     let tool = tool().ok_or(
         "network egress needs slirp4netns, which is not installed; \
          the host's network is never shared",
@@ -73,9 +76,16 @@ pub async fn start(anchor: i32) -> Result<Egress, String> {
     .stderr(Stdio::piped())
     .kill_on_drop(true);
     let fds = FixedFds::new(vec![ready_w.as_raw_fd(), exit_r.as_raw_fd()], READY_FD);
-    // SAFETY: dup2, close and setsid only, between fork and exec.
+    let cgroup_procs = cgroup.map(|c| c.raw_procs()).unwrap_or_default();
+    // SAFETY: write, dup2, close and setsid only, between fork and exec;
+    // the vectors were built before the fork.
     unsafe {
         cmd.pre_exec(move || {
+            for fd in &cgroup_procs {
+                if libc::write(*fd, b"0".as_ptr().cast(), 1) != 1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
             fds.place()?;
             if libc::setsid() == -1 {
                 return Err(std::io::Error::last_os_error());
@@ -105,6 +115,16 @@ pub async fn start(anchor: i32) -> Result<Egress, String> {
                 format!(": {err}")
             }
         ));
+    }
+    // What it says later goes to the log, and never fills its pipe.
+    if let Some(stderr) = child.stderr.take() {
+        tokio::spawn(async move {
+            use tokio::io::AsyncBufReadExt;
+            let mut lines = tokio::io::BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                tracing::debug!(anchor, line = %line, "slirp4netns");
+            }
+        });
     }
     Ok(Egress {
         _exit: exit_w,

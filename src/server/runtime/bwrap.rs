@@ -283,6 +283,11 @@ impl Runtime for Bwrap {
                 .stderr(err_w)
                 .kill_on_drop(true);
             let nofile = enter::sandbox_nofile();
+            let leased = user.is_leased();
+            let nproc = leased.then_some(libc::rlimit {
+                rlim_cur: plan.pids,
+                rlim_max: plan.pids,
+            });
             let cgroup_procs = plan
                 .cgroup
                 .as_ref()
@@ -307,6 +312,12 @@ impl Runtime for Bwrap {
                     // server's terminal. Fewer open files than the server.
                     if libc::setsid() == -1 || libc::setrlimit(libc::RLIMIT_NOFILE, &nofile) == -1 {
                         return Err(std::io::Error::last_os_error());
+                    }
+                    // Counted per uid, which is the sandbox's alone.
+                    if let Some(n) = &nproc {
+                        if libc::setrlimit(libc::RLIMIT_NPROC, n) == -1 {
+                            return Err(std::io::Error::last_os_error());
+                        }
                     }
                     Ok(())
                 });
@@ -348,8 +359,18 @@ impl Runtime for Bwrap {
                     err.to_string()
                 }));
             };
+            let anchor = super::pidfd_of(anchor_pid)
+                .and_then(|fd| Ok((fd, super::ns_id_of(anchor_pid, "pid")?)));
+            let (anchor_pidfd, anchor_ns) = match anchor {
+                Ok(a) => a,
+                Err(e) => {
+                    drop(setup);
+                    let _ = child.kill().await;
+                    return Err(RuntimeError::io("the sandbox's pid 1", e));
+                }
+            };
             let egress = if plan.allow_network {
-                match egress::start(anchor_pid).await {
+                match egress::start(anchor_pid, plan.cgroup.as_deref()).await {
                     Ok(e) => Some(std::sync::Arc::new(e)),
                     Err(why) => {
                         drop(setup);
@@ -387,6 +408,9 @@ impl Runtime for Bwrap {
                     cgroup: plan.cgroup.clone(),
                     egress,
                     thread: Some(thread),
+                    anchor_ns: Some(anchor_ns),
+                    anchor_pidfd: Some(std::sync::Arc::new(anchor_pidfd)),
+                    nproc: leased.then_some(plan.pids),
                 },
             })
         })
@@ -410,15 +434,22 @@ impl Runtime for Bwrap {
     }
 
     fn terminate(&self, instance: &Instance) {
-        match main_pid(instance.anchor_pid) {
+        // The main command, if the pid still names the sandbox's.
+        let main = main_pid(instance.anchor_pid).filter(|pid| {
+            instance.anchor_ns.is_none() || super::ns_id_of(*pid, "pid").ok() == instance.anchor_ns
+        });
+        match main {
             Some(pid) => signal_pid(pid, Signal::SIGTERM),
-            None => signal_pid(instance.anchor_pid, Signal::SIGKILL),
+            None => self.kill(instance),
         }
     }
 
     fn kill(&self, instance: &Instance) {
         // Killing the namespace's pid 1 kills every process in the sandbox.
-        signal_pid(instance.anchor_pid, Signal::SIGKILL);
+        match &instance.anchor_pidfd {
+            Some(fd) => super::signal_pidfd(fd, Signal::SIGKILL),
+            None => signal_pid(instance.anchor_pid, Signal::SIGKILL),
+        }
     }
 }
 
@@ -457,13 +488,7 @@ fn entry_of(instance: &Instance, cwd: &str) -> std::io::Result<(enter::Entry, Ow
         Some(c) if instance.thread.is_some() => c.child_procs()?,
         _ => instance.cgroup_procs()?,
     };
-    enter::prepare(
-        instance.anchor_pid,
-        cwd,
-        &instance.user,
-        procs,
-        instance.thread.is_some(),
-    )
+    enter::prepare(instance, cwd, procs, instance.thread.is_some())
 }
 
 /// The sandbox's spawner thread: in its cgroups and under its filter, and

@@ -10,7 +10,7 @@
 //! The pid namespace is the exception: a process cannot move itself into
 //! one, so its parent enters it before forking (see `child::spawn`).
 use super::seccomp;
-use super::SandboxUser;
+use super::Instance;
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -60,6 +60,7 @@ struct Confine {
     /// The filter to install, unless the child inherits it from its spawner.
     seccomp: Option<seccomp::Prog>,
     nofile: libc::rlimit,
+    nproc: Option<libc::rlimit>,
 }
 
 /// Why joining failed: a message for the process's stderr and its errno.
@@ -77,18 +78,27 @@ pub struct JoinError {
 /// unless `filter_inherited`. Returns the entry and the pid namespace the
 /// child must be born in.
 pub fn prepare(
-    anchor: i32,
+    instance: &Instance,
     cwd: &str,
-    user: &SandboxUser,
     cgroups: Vec<OwnedFd>,
     filter_inherited: bool,
 ) -> io::Result<(Entry, OwnedFd)> {
+    let anchor = instance.anchor_pid;
+    let user = &instance.user;
     let open = |what: &str| -> io::Result<OwnedFd> {
         std::fs::File::open(format!("/proc/{anchor}/{what}"))
             .map(OwnedFd::from)
             .map_err(|e| io::Error::other(format!("the sandbox is gone ({e})")))
     };
     let pid_ns = open("ns/pid")?;
+    // Everything below is opened through the anchor's pid: make sure it is
+    // still the sandbox's, not a process that got the pid since.
+    if instance
+        .anchor_ns
+        .is_some_and(|want| ns_id(&pid_ns).ok() != Some(want))
+    {
+        return Err(io::Error::other("the sandbox is gone"));
+    }
     let namespaces = NAMESPACES
         .iter()
         .map(|(name, flag)| Ok((open(&format!("ns/{name}"))?, *flag)))
@@ -99,6 +109,14 @@ pub fn prepare(
     let sandbox_userns = open("ns/user")?;
     let sandbox_id = ns_id(&sandbox_userns)?;
     let root = open("root")?;
+    // Checked again now that all is open: the pid could only have been
+    // reused if the sandbox ended meanwhile.
+    if instance
+        .anchor_ns
+        .is_some_and(|want| super::ns_id_of(anchor, "pid").ok() != Some(want))
+    {
+        return Err(io::Error::other("the sandbox is gone"));
+    }
     let mut entry = Entry::host(cwd)?;
     entry.owner_userns = (owner_id != own).then_some(owner);
     entry.userns = (sandbox_id != owner_id && sandbox_id != own).then_some(sandbox_userns);
@@ -114,6 +132,10 @@ pub fn prepare(
             Some(seccomp::Prog::get().map_err(io::Error::other)?)
         },
         nofile: sandbox_nofile(),
+        nproc: instance.nproc.map(|n| libc::rlimit {
+            rlim_cur: n,
+            rlim_max: n,
+        }),
     });
     Ok((entry, pid_ns))
 }
@@ -292,6 +314,12 @@ impl Entry {
             libc::setrlimit(libc::RLIMIT_NOFILE, &c.nofile),
             b"sandscope: cannot limit open files\n",
         )?;
+        if let Some(n) = &c.nproc {
+            check(
+                libc::setrlimit(libc::RLIMIT_NPROC, n),
+                b"sandscope: cannot limit processes\n",
+            )?;
+        }
         if c.seccomp.is_some_and(|f| !f.install()) {
             return Err(last(b"sandscope: cannot install the system-call filter\n"));
         }

@@ -107,6 +107,9 @@ impl Runtime for Host {
                     cgroup: plan.cgroup.clone(),
                     egress: None,
                     thread: None,
+                    anchor_ns: None,
+                    anchor_pidfd: None,
+                    nproc: None,
                 },
             })
         })

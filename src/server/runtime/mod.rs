@@ -45,6 +45,10 @@ pub struct LaunchPlan {
     pub cgroup: Option<std::sync::Arc<SandboxCgroup>>,
     /// Size of the sandbox's `/tmp`, in bytes.
     pub tmp_size: u64,
+    /// Processes the sandbox may have (its cgroup's limit); also set as
+    /// RLIMIT_NPROC where the sandbox has a uid of its own, which then
+    /// holds even without cgroups.
+    pub pids: u64,
 }
 
 /// A started sandbox: what exec, files and stop need to reach it.
@@ -70,6 +74,52 @@ pub struct Instance {
     pub egress: Option<std::sync::Arc<crate::server::net::egress::Egress>>,
     /// Where the sandbox's execs and file accesses start (bubblewrap).
     pub thread: Option<std::sync::Arc<sandbox_thread::SandboxThread>>,
+    /// The anchor as it was at launch (bubblewrap): its pid namespace, to
+    /// tell it from a process that got its pid later, and a pidfd to
+    /// signal exactly it.
+    pub anchor_ns: Option<NsId>,
+    pub anchor_pidfd: Option<std::sync::Arc<std::os::fd::OwnedFd>>,
+    /// RLIMIT_NPROC of every process of the sandbox, if it has a uid of
+    /// its own.
+    pub nproc: Option<u64>,
+}
+
+/// (device, inode) of a namespace: equal for the same namespace, which
+/// nothing else has while it exists.
+pub type NsId = (u64, u64);
+
+/// The namespace `/proc/<pid>/ns/<kind>` names.
+pub fn ns_id_of(pid: i32, kind: &str) -> std::io::Result<NsId> {
+    use std::os::unix::fs::MetadataExt;
+    let md = std::fs::metadata(format!("/proc/{pid}/ns/{kind}"))?;
+    Ok((md.dev(), md.ino()))
+}
+
+/// A pidfd for `pid`, which keeps naming that process after it exits.
+pub fn pidfd_of(pid: i32) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: pidfd_open returns a new descriptor, which we then own.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: a fresh descriptor nobody else owns.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// Send `sig` to the process behind `pidfd` (never another one).
+pub fn signal_pidfd(pidfd: &std::os::fd::OwnedFd, sig: nix::sys::signal::Signal) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: pidfd_send_signal on a pidfd we own.
+    unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig as libc::c_int,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        );
+    }
 }
 
 impl Instance {

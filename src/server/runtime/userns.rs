@@ -16,6 +16,9 @@ use std::sync::atomic::{AtomicI32, Ordering};
 struct Args {
     /// Read end of the pipe on which the parent says "go on" (1) or "stop" (0).
     go: libc::c_int,
+    /// Its write end, of which the child got a copy: closed first, so a
+    /// parent that dies leaves the read with an end of file.
+    go_writer: libc::c_int,
     /// 0 once the limit is set.
     result: AtomicI32,
 }
@@ -26,6 +29,7 @@ pub fn create(uid: u32, gid: u32) -> io::Result<OwnedFd> {
     let (go_r, go_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
     let args = Args {
         go: go_r.as_raw_fd(),
+        go_writer: go_w.as_raw_fd(),
         result: AtomicI32::new(-1),
     };
     let blocked = SignalsBlocked::new();
@@ -76,6 +80,10 @@ extern "C" fn userns_main(arg: *mut libc::c_void) -> libc::c_int {
     // SAFETY: `arg` points at the parent's Args, alive until we are reaped.
     unsafe {
         let a = &*(arg as *const Args);
+        libc::close(a.go_writer);
+        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+            libc::_exit(1);
+        }
         let mut go = [0u8; 1];
         if libc::read(a.go, go.as_mut_ptr().cast(), 1) != 1 || go[0] != 1 {
             libc::_exit(1);

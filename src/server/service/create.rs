@@ -256,6 +256,7 @@ pub async fn create(
         allow_network,
         cgroup: None,
         tmp_size: tmp_size(&limits),
+        pids: limits.pids,
     };
     let start = Start {
         plan,
