@@ -293,7 +293,7 @@ pub async fn tier(
     let jobs: Vec<(Client, String)> = clients
         .iter()
         .zip(&ids)
-        .flat_map(|(c, id)| std::iter::repeat((c.clone(), id.clone())).take(procs))
+        .flat_map(|(c, id)| std::iter::repeat_n((c.clone(), id.clone()), procs))
         .collect();
     let started: Vec<Result<(Process, Duration), String>> = stream::iter(jobs)
         .map(|(c, id)| async move {

@@ -75,7 +75,8 @@ async fn run_loop<S: ActiveCount>(
                     draw(&mut guard, &state, &style, &mut hits)?;
                     last_draw = Some(Instant::now());
                     dirty = false;
-                    continue;
+                    // Terminal panes take the size they were just drawn at.
+                    Some(Msg::Drawn)
                 }
             }
         } else {
@@ -86,8 +87,12 @@ async fn run_loop<S: ActiveCount>(
             keymap: &settings.keymap,
             hits: &hits,
         };
+        let drawn = matches!(msg, Msg::Drawn);
         dirty |= update(&mut state, msg, &ctx, &mut fx);
         for _ in 0..BATCH {
+            if drawn {
+                break;
+            }
             match rx.try_recv() {
                 Ok(m) => dirty |= update(&mut state, m, &ctx, &mut fx),
                 Err(_) => break,

@@ -20,6 +20,7 @@ impl Scope {
             Scope::In(Focus::Processes) => "Processes panel",
             Scope::In(Focus::Output) => "Output pane",
             Scope::In(Focus::Stdin) => "Stdin box",
+            Scope::In(Focus::Terminal) => "Terminal pane (every other key goes to the program)",
         }
     }
 }
@@ -39,10 +40,15 @@ impl KeyCombo {
         if matches!(ev.code, KeyCode::Char(_) | KeyCode::BackTab) {
             mods.remove(KeyModifiers::SHIFT);
         }
-        KeyCombo {
-            code: ev.code,
-            mods,
-        }
+        // Terminals send the same byte for Ctrl-\ ] ^ _ as for Ctrl-4..7,
+        // and crossterm reports the digits; bindings name the symbols.
+        let code = match ev.code {
+            KeyCode::Char(c @ '4'..='7') if mods.contains(KeyModifiers::CONTROL) => {
+                KeyCode::Char(['\\', ']', '^', '_'][usize::from(c as u8 - b'4')])
+            }
+            other => other,
+        };
+        KeyCombo { code, mods }
     }
 
     /// Parses `q`, `?`, `G`, `ctrl-d`, `alt-x`, `shift-tab`, `space`,
@@ -175,6 +181,7 @@ const SB: Scope = Scope::In(Focus::Sandboxes);
 const PR: Scope = Scope::In(Focus::Processes);
 const OUT: Scope = Scope::In(Focus::Output);
 const IN: Scope = Scope::In(Focus::Stdin);
+const TERM: Scope = Scope::In(Focus::Terminal);
 const G: Scope = Scope::Global;
 
 /// (action, config name, scope, default keys, help text, hint label)
@@ -390,6 +397,14 @@ const DEFAULTS: &[Row] = &[
         None,
     ),
     (
+        Action::Open,
+        "open",
+        OUT,
+        &["enter"],
+        "type into the selected terminal pane",
+        None,
+    ),
+    (
         Action::SearchNext,
         "search_next",
         OUT,
@@ -428,6 +443,22 @@ const DEFAULTS: &[Row] = &[
         &["esc"],
         "leave the stdin box",
         Some("leave"),
+    ),
+    (
+        Action::Shell,
+        "shell",
+        G,
+        &["o"],
+        "open a shell in the selected sandbox, in a terminal pane",
+        Some("shell"),
+    ),
+    (
+        Action::LeaveTerminal,
+        "leave_terminal",
+        TERM,
+        &["ctrl-]"],
+        "leave the terminal pane (keys go to the panels again)",
+        Some("leave terminal"),
     ),
 ];
 
@@ -485,6 +516,9 @@ impl Keymap {
         if let Some(a) = find(Scope::In(focus)) {
             return Some(a);
         }
+        if focus == Focus::Terminal {
+            return None;
+        }
         let global = find(Scope::Global)?;
         if focus == Focus::Stdin
             && !matches!(global, Action::FocusNext | Action::FocusPrev)
@@ -517,7 +551,7 @@ impl Keymap {
         let shadowed = |k: &KeyCombo| scoped.iter().any(|b| b.keys.contains(k));
         let global = self.bindings.iter().filter(|b| {
             b.scope == Scope::Global
-                && focus != Focus::Stdin
+                && !matches!(focus, Focus::Stdin | Focus::Terminal)
                 && !b.keys.first().is_some_and(shadowed)
         });
         scoped
@@ -536,6 +570,7 @@ impl Keymap {
             Scope::In(Focus::Processes),
             Scope::In(Focus::Output),
             Scope::In(Focus::Stdin),
+            Scope::In(Focus::Terminal),
         ];
         scopes
             .iter()

@@ -22,6 +22,9 @@ pub enum Msg {
     Mouse(MouseEvent),
     Paste(String),
     Resize,
+    /// A frame was drawn; the panes' sizes in it are in the hits, and
+    /// terminal panes follow them.
+    Drawn,
     /// Once a second, so durations and ages move.
     Tick,
     /// SIGTERM or SIGHUP: leave at once, restoring the terminal and stopping
@@ -114,6 +117,17 @@ pub enum Effect {
         key: ProcKey,
     },
     Kill(ProcKey),
+    /// Bytes for a process on a terminal: keys and pastes, unmodified.
+    TermInput {
+        key: ProcKey,
+        data: Vec<u8>,
+    },
+    /// A terminal pane's new size, for the process's terminal.
+    TermResize {
+        key: ProcKey,
+        cols: u16,
+        rows: u16,
+    },
     Save {
         path: PathBuf,
         text: String,
@@ -129,6 +143,9 @@ pub enum Focus {
     Processes,
     Output,
     Stdin,
+    /// A terminal pane: every key goes to its process but the one that
+    /// leaves.
+    Terminal,
 }
 
 impl Focus {
@@ -138,6 +155,7 @@ impl Focus {
             Focus::Processes => "processes",
             Focus::Output => "output",
             Focus::Stdin => "stdin",
+            Focus::Terminal => "terminal",
         }
     }
 }
@@ -176,4 +194,7 @@ pub enum Action {
     SendLine,
     SendEof,
     LeaveStdin,
+    /// Open a shell in the selected sandbox, in a terminal pane.
+    Shell,
+    LeaveTerminal,
 }

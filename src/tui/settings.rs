@@ -28,6 +28,9 @@ pub struct Settings {
     pub mouse: bool,
     /// Whether what is sent to a process's stdin is shown in its pane.
     pub echo_stdin: bool,
+    /// The command a shell pane runs; empty: `/bin/bash` where the sandbox
+    /// has it, else `/bin/sh`.
+    pub shell: Vec<String>,
     pub keymap: Keymap,
     pub theme: Theme,
 }
@@ -44,6 +47,7 @@ impl Default for Settings {
             stop_grace: Duration::from_secs(5),
             mouse: true,
             echo_stdin: true,
+            shell: Vec::new(),
             keymap: Keymap::default(),
             theme: Theme::default(),
         }
@@ -78,6 +82,7 @@ impl Settings {
                     }
                     "mouse" => s.mouse = boolean(value).with_context(ctx)?,
                     "echo_stdin" => s.echo_stdin = boolean(value).with_context(ctx)?,
+                    "shell" => s.shell = command(value).with_context(ctx)?,
                     other => bail!("unknown key `{other}` in [ui]"),
                 }
             }
@@ -143,6 +148,25 @@ fn boolean(v: &toml::Value) -> anyhow::Result<bool> {
     v.as_bool().ok_or_else(|| anyhow!("expected true or false"))
 }
 
+/// A command as a shell line (`"bash -l"`) or a list of words; empty means
+/// the default.
+fn command(v: &toml::Value) -> anyhow::Result<Vec<String>> {
+    match v {
+        toml::Value::String(line) => {
+            shlex::split(line).ok_or_else(|| anyhow!("unbalanced quotes in `{line}`"))
+        }
+        toml::Value::Array(words) => words
+            .iter()
+            .map(|w| {
+                w.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| anyhow!("expected a list of strings"))
+            })
+            .collect(),
+        _ => bail!("expected a command line or a list of words"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,6 +174,18 @@ mod tests {
     fn parse(text: &str) -> anyhow::Result<Settings> {
         let raw: toml::Table = toml::from_str(text).unwrap();
         Settings::from_table(&raw, false)
+    }
+
+    #[test]
+    fn shell_takes_a_line_or_words() {
+        assert!(parse("").unwrap().shell.is_empty());
+        assert_eq!(
+            parse("[ui]\nshell = \"bash -l\"").unwrap().shell,
+            ["bash", "-l"]
+        );
+        assert_eq!(parse("[ui]\nshell = [\"zsh\"]").unwrap().shell, ["zsh"]);
+        assert!(parse("[ui]\nshell = \"bash 'x\"").is_err());
+        assert!(parse("[ui]\nshell = 3").is_err());
     }
 
     #[test]

@@ -121,6 +121,16 @@ impl Net {
                     h.close_stdin();
                 }
             }
+            Effect::TermInput { key, data } => {
+                if let Some(h) = self.procs.get(&key) {
+                    h.write(data);
+                }
+            }
+            Effect::TermResize { key, cols, rows } => {
+                if let Some(h) = self.procs.get(&key) {
+                    h.resize(cols, rows);
+                }
+            }
             Effect::Kill(key) => {
                 if let Some(h) = self.procs.get(&key) {
                     h.kill();

@@ -13,26 +13,35 @@ use crate::tui::state::pane::PaneInbox;
 const DRAIN_GRACE: Duration = Duration::from_secs(3);
 
 enum StdinCmd {
-    Write(String),
+    Write(Vec<u8>),
     Close,
+}
+
+/// What the process task does besides pumping: kill, or a new terminal size.
+enum Control {
+    Kill,
+    Resize { cols: u16, rows: u16 },
 }
 
 /// The UI's handle on a process task. Commands are queued, so a write to a
 /// process that does not read yet never blocks the UI.
 pub struct ProcHandle {
     stdin: mpsc::UnboundedSender<StdinCmd>,
-    kill: mpsc::UnboundedSender<()>,
+    control: mpsc::UnboundedSender<Control>,
 }
 
 impl ProcHandle {
-    pub fn write(&self, data: String) {
-        let _ = self.stdin.send(StdinCmd::Write(data));
+    pub fn write(&self, data: impl Into<Vec<u8>>) {
+        let _ = self.stdin.send(StdinCmd::Write(data.into()));
     }
     pub fn close_stdin(&self) {
         let _ = self.stdin.send(StdinCmd::Close);
     }
     pub fn kill(&self) {
-        let _ = self.kill.send(());
+        let _ = self.control.send(Control::Kill);
+    }
+    pub fn resize(&self, cols: u16, rows: u16) {
+        let _ = self.control.send(Control::Resize { cols, rows });
     }
 }
 
@@ -46,13 +55,13 @@ pub fn spawn(
     inbox: PaneInbox,
 ) -> ProcHandle {
     let (stdin_tx, stdin_rx) = mpsc::unbounded_channel();
-    let (kill_tx, kill_rx) = mpsc::unbounded_channel();
+    let (control_tx, control_rx) = mpsc::unbounded_channel();
     tokio::spawn(run(
-        client, tx, key, sandbox_id, argv, opts, inbox, stdin_rx, kill_rx,
+        client, tx, key, sandbox_id, argv, opts, inbox, stdin_rx, control_rx,
     ));
     ProcHandle {
         stdin: stdin_tx,
-        kill: kill_tx,
+        control: control_tx,
     }
 }
 
@@ -66,7 +75,7 @@ async fn run(
     opts: ExecOptions,
     inbox: PaneInbox,
     stdin_rx: mpsc::UnboundedReceiver<StdinCmd>,
-    mut kill_rx: mpsc::UnboundedReceiver<()>,
+    mut control_rx: mpsc::UnboundedReceiver<Control>,
 ) {
     let mut proc = match client.exec(&sandbox_id, &argv, opts).await {
         Ok(p) => p,
@@ -94,13 +103,14 @@ async fn run(
         .take_output()
         .map(|out| tokio::spawn(pump(out, inbox, tx.clone(), key)));
     let mut watch = proc.status();
-    let mut kill_open = true;
+    let mut control_open = true;
     let status = loop {
         tokio::select! {
             s = ended(&mut watch) => break s,
-            k = kill_rx.recv(), if kill_open => match k {
-                Some(()) => proc.kill(),
-                None => kill_open = false,
+            c = control_rx.recv(), if control_open => match c {
+                Some(Control::Kill) => proc.kill(),
+                Some(Control::Resize { cols, rows }) => proc.resize(cols, rows),
+                None => control_open = false,
             },
         }
     };
@@ -155,7 +165,7 @@ async fn feed_stdin(
 ) {
     while let Some(cmd) = rx.recv().await {
         let (result, closing) = match cmd {
-            StdinCmd::Write(data) => (w.write(data.into_bytes()).await, false),
+            StdinCmd::Write(data) => (w.write(data).await, false),
             StdinCmd::Close => (w.close().await, true),
         };
         let ev = match result {

@@ -99,6 +99,7 @@ impl Form {
                 Field::text("timeout", "e.g. 30s (empty: none)", ""),
                 Field::toggle("check", false),
                 Field::toggle("stdin open", true),
+                Field::toggle("tty", false),
                 Field::text("env", "KEY=VALUE ...", ""),
             ],
             focused: 0,
@@ -208,13 +209,15 @@ impl Form {
             "" => None,
             s => Some(parse_duration(s)?),
         };
+        // A terminal's size is known once its pane is drawn; it is sent then.
+        let tty = self.on("tty").then_some((80, 24));
         let opts = ExecOptions {
-            stdin: self.on("stdin open"),
+            stdin: self.on("stdin open") || tty.is_some(),
             cwd: (!cwd.is_empty()).then_some(cwd),
             timeout,
             check: self.on("check"),
             env: parse_env(&self.text_of("env"))?,
-            tty: None,
+            tty,
         };
         Ok((argv, opts))
     }

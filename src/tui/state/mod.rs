@@ -3,6 +3,7 @@ pub mod forms;
 pub mod pane;
 pub mod procs;
 pub mod sandboxes;
+pub mod term;
 pub mod waits;
 
 use std::time::{Instant, SystemTime};
@@ -46,6 +47,8 @@ pub struct View {
     pub wrap: bool,
     /// Show what is sent to stdin in the pane (processes without a tty).
     pub echo_stdin: bool,
+    /// What a shell pane runs (empty: bash where there is one, else sh).
+    pub shell: Vec<String>,
 }
 
 #[derive(Debug)]

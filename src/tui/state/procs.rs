@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 use crate::client::ProcessStatus;
 
 use super::pane::Pane;
+use super::term::TermPane;
 use crate::tui::msg::ProcKey;
 
 /// Where a process is in its life, as `poll()` would see it plus the two
@@ -44,6 +45,12 @@ pub struct Proc {
     pub check: bool,
     /// Runs on a pseudo-terminal, which echoes input itself.
     pub tty: bool,
+    /// The emulator of a process on a terminal. Its output also goes to
+    /// `pane`, as text, for search and saved transcripts.
+    pub term: Option<TermPane>,
+    /// Shown instead of the command where that says less (a shell pane's
+    /// bash-else-sh line).
+    pub label: Option<String>,
 }
 
 impl Proc {
@@ -68,6 +75,17 @@ impl Proc {
             close_after_input: false,
             check: false,
             tty: false,
+            term: None,
+            label: None,
+        }
+    }
+
+    /// Moves what arrived from the inbox into the pane (and the emulator).
+    /// Returns whether anything arrived.
+    pub fn drain_output(&mut self) -> bool {
+        match &mut self.term {
+            Some(term) => self.pane.drain_inbox_into(|data| term.feed(data)),
+            None => self.pane.drain_inbox(),
         }
     }
 
@@ -79,6 +97,11 @@ impl Proc {
     pub fn command_line(&self) -> String {
         shlex::try_join(self.argv.iter().map(String::as_str))
             .unwrap_or_else(|_| self.argv.join(" "))
+    }
+
+    /// What titles show: the label, else the command line.
+    pub fn display_command(&self) -> String {
+        self.label.clone().unwrap_or_else(|| self.command_line())
     }
 
     /// The command cut to a length that leaves room in a one-line message

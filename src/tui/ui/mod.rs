@@ -7,6 +7,7 @@ mod sandboxes;
 pub use sandboxes::short_id;
 mod status;
 mod stdin;
+mod term_pane;
 mod waits;
 
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -55,9 +56,10 @@ pub struct Style<'a> {
 pub fn render(state: &State, st: &Style, frame: &mut Frame) -> Hits {
     let mut hits = Hits::default();
     let area = frame.area();
+    // A process on a terminal takes its keys in its pane, not in the box.
     let show_stdin = state
         .selected()
-        .is_some_and(|p| p.stdin != StdinState::NotOpened)
+        .is_some_and(|p| p.stdin != StdinState::NotOpened && p.term.is_none())
         || state.focus == Focus::Stdin;
     let wait_h = waits::height(state);
     let [body, stdin_area, wait_area, status_area] = Layout::vertical([
@@ -89,7 +91,7 @@ pub fn render(state: &State, st: &Style, frame: &mut Frame) -> Hits {
         hits.process_rows = processes::render(state, st.theme, frame, right);
         rest
     };
-    hits.panes = panes::render(state, st.theme, frame, panes_area);
+    hits.panes = panes::render(state, st, frame, panes_area);
     if show_stdin {
         stdin::render(state, st, frame, stdin_area);
         hits.stdin = Some(stdin_area);

@@ -7,7 +7,8 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-use super::{ellipsize, panel};
+use super::term_pane;
+use super::{ellipsize, panel, Style as Chrome};
 use crate::client::StreamKind;
 use crate::tui::msg::{Focus, ProcKey};
 use crate::tui::state::pane::Pane;
@@ -15,7 +16,8 @@ use crate::tui::state::procs::Proc;
 use crate::tui::state::State;
 use crate::tui::theme::Theme;
 
-pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) -> Vec<(ProcKey, Rect)> {
+pub fn render(state: &State, st: &Chrome, frame: &mut Frame, area: Rect) -> Vec<(ProcKey, Rect)> {
+    let theme = st.theme;
     let keys = state.tiled_panes();
     if keys.is_empty() {
         let block = panel(" Output ", state.focus == Focus::Output, theme);
@@ -28,6 +30,18 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) -> Ve
     for (key, rect) in keys.iter().zip(rects) {
         if let Some(p) = state.proc(*key) {
             let selected = state.selected_proc == Some(*key);
+            if let Some(term) = &p.term {
+                let leave = st.keymap.key_for(crate::tui::msg::Action::LeaveTerminal);
+                let look = term_pane::Look {
+                    selected,
+                    output_focus: state.focus == Focus::Output && selected,
+                    typing: state.focus == Focus::Terminal && selected,
+                    leave_key: &leave,
+                };
+                term_pane::render(p, term, &look, theme, frame, rect);
+                hits.push((*key, rect));
+                continue;
+            }
             render_pane(
                 p,
                 selected,
@@ -78,7 +92,7 @@ fn render_pane(
     // The command gets what the border leaves (two corners and a bit of
     // line), so the state at the end of the title always shows.
     let room = (area.width as usize).saturating_sub(head.width() + tail.width() + 3);
-    let title = format!("{head}{}{tail}", ellipsize(&p.command_line(), room));
+    let title = format!("{head}{}{tail}", ellipsize(&p.display_command(), room));
     let mut block = panel(title, focused, theme);
     if selected && !focused {
         block = block.border_style(theme.border_focused);

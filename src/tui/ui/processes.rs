@@ -70,7 +70,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) -> (u
                     format!("{mark}p{}", p.key),
                     if p.marked { theme.marked } else { theme.stdout },
                 )),
-                Col::Command => Cell::from(p.command_line()),
+                Col::Command => Cell::from(p.display_command()),
                 Col::State => Cell::from(Span::styled(p.state_label(), state_style)),
                 Col::Poll => Cell::from(p.poll_label()),
                 Col::Time => Cell::from(fmt_duration(p.duration(state.now))),

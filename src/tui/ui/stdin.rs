@@ -23,7 +23,7 @@ pub fn render(state: &State, st: &Style, frame: &mut Frame, area: Rect) {
     let title = format!(
         " stdin → p{} ({}) ",
         p.key,
-        super::ellipsize(&p.command_line(), 40)
+        super::ellipsize(&p.display_command(), 40)
     );
     let block = panel(title, focused, theme);
     let notice = if !p.is_live() {

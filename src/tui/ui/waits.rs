@@ -36,7 +36,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     for (i, f) in w.finished.iter().enumerate() {
         let cmd = state
             .proc(f.key)
-            .map(|p| p.command_line())
+            .map(|p| p.display_command())
             .unwrap_or_default();
         let counted = i < w.n;
         let mark = if counted { theme.ok } else { theme.dim };
@@ -56,7 +56,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     for key in w.pending() {
         let (cmd, label) = state
             .proc(key)
-            .map(|p| (p.command_line(), p.state_label()))
+            .map(|p| (p.display_command(), p.state_label()))
             .unwrap_or_default();
         lines.push(Line::from(vec![
             Span::styled("  … ", theme.pending),

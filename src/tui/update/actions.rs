@@ -98,12 +98,17 @@ pub fn apply(state: &mut State, action: Action, ctx: &Ctx, fx: &mut Vec<Effect>)
         Action::Bottom => step(state, isize::MAX / 2),
         Action::Open => match state.focus {
             Focus::Sandboxes => state.focus = Focus::Processes,
+            Focus::Processes | Focus::Output if live_terminal(state) => {
+                state.focus = Focus::Terminal
+            }
             Focus::Processes if state.selected().is_some() => state.focus = Focus::Output,
             _ => {}
         },
         Action::SendLine => stdin::send_line(state, fx),
         Action::SendEof => stdin::send_eof(state, fx),
         Action::LeaveStdin => state.focus = Focus::Processes,
+        Action::Shell => super::terminal::open_shell(state, ctx, fx),
+        Action::LeaveTerminal => state.focus = Focus::Output,
     }
 }
 
@@ -158,7 +163,18 @@ fn open_exec(state: &mut State) {
     }
 }
 
+/// The selected process runs on a terminal and still takes keys.
+fn live_terminal(state: &State) -> bool {
+    state
+        .selected()
+        .is_some_and(|p| p.term.is_some() && p.is_live() && p.stdin == StdinState::Open)
+}
+
 fn focus_stdin(state: &mut State) {
+    if live_terminal(state) {
+        state.focus = Focus::Terminal;
+        return;
+    }
     let Some(p) = state.selected() else {
         state.error("select a process first");
         return;
@@ -199,7 +215,7 @@ fn kill(state: &mut State, fx: &mut Vec<Effect>) {
 
 fn page(state: &State, ctx: &Ctx) -> usize {
     let rows = match state.focus {
-        Focus::Output => state
+        Focus::Output | Focus::Terminal => state
             .selected_proc
             .and_then(|k| ctx.hits.panes.iter().find(|(pk, _)| *pk == k))
             .map(|(_, r)| r.height.saturating_sub(2)),
@@ -230,8 +246,15 @@ pub fn step(state: &mut State, delta: isize) {
                 .clamp(0, listed.len() as isize - 1) as usize;
             state.selected_proc = Some(listed[next]);
         }
-        Focus::Output => {
-            if let Some(p) = state.selected_mut() {
+        Focus::Output | Focus::Terminal => {
+            if let Some(t) = state.selected_mut().and_then(|p| p.term.as_mut()) {
+                match delta {
+                    d if d <= isize::MIN / 4 => t.to_top(),
+                    d if d >= isize::MAX / 4 => t.to_bottom(),
+                    d if d < 0 => t.scroll_up(d.unsigned_abs()),
+                    d => t.scroll_down(d as usize),
+                }
+            } else if let Some(p) = state.selected_mut() {
                 if delta < 0 {
                     p.pane.scroll_up(delta.unsigned_abs());
                 } else {

@@ -5,6 +5,7 @@ mod mouse;
 mod net;
 mod popup;
 mod stdin;
+mod terminal;
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -35,10 +36,15 @@ pub fn update(state: &mut State, msg: Msg, ctx: &Ctx, fx: &mut Vec<Effect>) -> b
         }
         Msg::Mouse(ev) => mouse::on_mouse(state, ev, ctx, fx),
         Msg::Paste(text) => {
-            popup::on_paste(state, &text, fx);
+            if state.popup.is_none() && state.focus == Focus::Terminal {
+                terminal::on_paste(state, &text, fx);
+            } else {
+                popup::on_paste(state, &text, fx);
+            }
             true
         }
         Msg::Resize => true,
+        Msg::Drawn => terminal::on_drawn(state, ctx, fx),
         Msg::Tick => on_tick(state, Instant::now(), SystemTime::now()),
         Msg::Terminate => {
             state.quitting = true;
@@ -70,6 +76,10 @@ fn on_key(state: &mut State, key: KeyEvent, ctx: &Ctx, fx: &mut Vec<Effect>) {
     state.wall = SystemTime::now();
     if state.popup.is_some() {
         popup::on_key(state, key, fx);
+        return;
+    }
+    if state.focus == Focus::Terminal {
+        terminal::on_key(state, key, ctx, fx);
         return;
     }
     match ctx.keymap.lookup(state.focus, &key) {

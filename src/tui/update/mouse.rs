@@ -38,7 +38,15 @@ pub fn on_mouse(state: &mut State, ev: MouseEvent, ctx: &Ctx, _fx: &mut Vec<Effe
                 }
             } else if let Some((key, _)) = hits.panes.iter().find(|(_, r)| inside(*r, x, y)) {
                 state.selected_proc = Some(*key);
-                state.focus = Focus::Output;
+                // A click in a live terminal pane is a click into it.
+                let live_term = state
+                    .proc(*key)
+                    .is_some_and(|p| p.term.is_some() && p.is_live());
+                state.focus = if live_term {
+                    Focus::Terminal
+                } else {
+                    Focus::Output
+                };
             } else if hits.stdin.is_some_and(|r| inside(r, x, y)) {
                 state.focus = Focus::Stdin;
             } else {
@@ -49,7 +57,13 @@ pub fn on_mouse(state: &mut State, ev: MouseEvent, ctx: &Ctx, _fx: &mut Vec<Effe
         MouseEventKind::ScrollUp | MouseEventKind::ScrollDown => {
             let up = ev.kind == MouseEventKind::ScrollUp;
             if let Some((key, _)) = hits.panes.iter().find(|(_, r)| inside(*r, x, y)) {
-                if let Some(p) = state.proc_mut(*key) {
+                if let Some(t) = state.proc_mut(*key).and_then(|p| p.term.as_mut()) {
+                    if up {
+                        t.scroll_up(WHEEL_LINES);
+                    } else {
+                        t.scroll_down(WHEEL_LINES);
+                    }
+                } else if let Some(p) = state.proc_mut(*key) {
                     if up {
                         p.pane.scroll_up(WHEEL_LINES);
                     } else {

@@ -56,7 +56,16 @@ pub fn on_net(state: &mut State, ev: NetEvent, fx: &mut Vec<Effect>) -> bool {
             let Some(p) = state.proc_mut(key) else {
                 return false;
             };
-            return p.pane.drain_inbox();
+            let changed = p.drain_output();
+            // The program asked its terminal something (where the cursor
+            // is, what terminal this is): the emulator's answer is input.
+            let live = p.is_live();
+            if let Some(replies) = p.term.as_mut().map(|t| t.take_replies()) {
+                if live && !replies.is_empty() {
+                    fx.push(Effect::TermInput { key, data: replies });
+                }
+            }
+            return changed;
         }
         NetEvent::ProcessEnded { key, status } => {
             let now = state.now;
@@ -64,7 +73,7 @@ pub fn on_net(state: &mut State, ev: NetEvent, fx: &mut Vec<Effect>) -> bool {
                 return false;
             };
             // Output that arrived before the exit belongs before the status.
-            p.pane.drain_inbox();
+            p.drain_output();
             // What the pane received, to check a run against what the
             // process printed.
             tracing::info!(key, bytes_out = p.pane.bytes_out, %status, "process finished");

@@ -5,6 +5,7 @@ use crate::tui::msg::{Effect, Focus};
 use crate::tui::state::forms::{Confirm, FieldKind, Form, FormKind, Popup};
 use crate::tui::state::pane::Search;
 use crate::tui::state::procs::Proc;
+use crate::tui::state::term::TermPane;
 use crate::tui::state::waits::WaitGroup;
 use crate::tui::state::State;
 
@@ -102,7 +103,12 @@ fn submit(state: &mut State, mut form: Form, fx: &mut Vec<Effect>) -> Option<Pop
             fx.push(Effect::CreateSandbox(req));
         }),
         FormKind::Exec { sandbox_id } => form.exec_request().map(|(argv, opts)| {
+            let tty = opts.tty.is_some();
             start_exec(state, sandbox_id.clone(), argv, opts, fx);
+            if tty {
+                // A program on a terminal is used from its pane at once.
+                state.focus = Focus::Terminal;
+            }
         }),
         FormKind::WaitN { members } => form
             .wait_n_value()
@@ -169,6 +175,9 @@ pub fn start_exec(
     let mut proc = Proc::new(key, sandbox_id.clone(), argv.clone(), pane, state.now);
     proc.check = opts.check;
     proc.tty = opts.tty.is_some();
+    if let Some((cols, rows)) = opts.tty {
+        proc.term = Some(TermPane::new(rows, cols, state.view.scrollback_lines));
+    }
     state.procs.push(proc);
     // The new process is selected and its pane is on screen, even when the
     // list was showing another sandbox.

@@ -48,7 +48,7 @@ pub fn echo(state: &mut State, key: ProcKey, data: &str) {
         return;
     }
     if let Some(p) = state.proc_mut(key).filter(|p| !p.tty) {
-        p.pane.drain_inbox();
+        p.drain_output();
         p.pane.echo_input(data);
     }
 }
