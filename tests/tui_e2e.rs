@@ -7,6 +7,8 @@
 //! terminal; it lives here to keep the number of test binaries small.
 #[path = "tui_e2e/net.rs"]
 mod net;
+#[path = "tui_e2e/terminal.rs"]
+mod terminal;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
