@@ -53,10 +53,21 @@ impl Field {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FormKind {
     CreateSandbox,
-    Exec { sandbox_id: String },
-    WaitN { members: Vec<ProcKey> },
-    Search { key: ProcKey },
-    Save { key: ProcKey },
+    Exec {
+        sandbox_id: String,
+    },
+    WaitN {
+        members: Vec<ProcKey>,
+    },
+    /// `from`: where the pane's view was when the search began, so that
+    /// typing searches from there and Esc can go back to it.
+    Search {
+        key: ProcKey,
+        from: usize,
+    },
+    Save {
+        key: ProcKey,
+    },
 }
 
 #[derive(Debug)]
@@ -121,10 +132,10 @@ impl Form {
         }
     }
 
-    pub fn search(key: ProcKey, current: &str) -> Form {
+    pub fn search(key: ProcKey, current: &str, from: usize) -> Form {
         Form {
-            kind: FormKind::Search { key },
-            title: "Search this pane (Enter: find)".into(),
+            kind: FormKind::Search { key, from },
+            title: "Search this pane (as you type; Enter: keep)".into(),
             fields: vec![Field::text("find", "text (case-insensitive)", current)],
             focused: 0,
             error: None,

@@ -102,7 +102,11 @@ fn render_pane(
         flags.push("wrap".to_string());
     }
     if let Some(s) = &pane.search {
-        flags.push(format!("/{}", ellipsize(&s.query, 16)));
+        let count = match s.total {
+            0 => "no match".to_string(),
+            n => format!("{}/{n}", s.nth),
+        };
+        flags.push(format!("/{} {count}", ellipsize(&s.query, 16)));
     }
     if !pane.following() {
         flags.push("paused: End to follow".into());
@@ -135,8 +139,8 @@ fn visible_lines<'a>(pane: &'a Pane, width: usize, height: usize, theme: &Theme)
         .map(|s| s.query.to_lowercase())
         .filter(|q| !q.is_empty());
     let current = pane.search.as_ref().and_then(|s| s.current);
-    let mut rows: Vec<Line> = Vec::new();
-    for i in (0..end).rev() {
+    // The rows of line `i`, cut or wrapped, styled.
+    let rows_of = |i: usize| -> Vec<Line<'a>> {
         let l = &pane.lines()[i];
         let base = match l.stream {
             StreamKind::Stdout => theme.stdout,
@@ -150,22 +154,27 @@ fn visible_lines<'a>(pane: &'a Pane, width: usize, height: usize, theme: &Theme)
         };
         // Echoed input starts this many characters into the line.
         let input_at = l.input_from.map(|_| l.split_input().0.chars().count());
-        let mut starts = Vec::with_capacity(pieces.len());
         let mut at = 0;
-        for piece in &pieces {
-            starts.push(at);
-            at += piece.chars().count();
-        }
-        for (piece, start) in pieces.into_iter().zip(starts).rev() {
-            let look = Look {
-                base,
-                query: query.as_deref(),
-                current: is_current,
-            };
-            let row = match input_at {
-                Some(at) => with_input(piece, at.saturating_sub(start), &look, theme),
-                None => styled(piece, look.base, look.query, look.current, theme),
-            };
+        pieces
+            .into_iter()
+            .map(|piece| {
+                let start = at;
+                at += piece.chars().count();
+                let look = Look {
+                    base,
+                    query: query.as_deref(),
+                    current: is_current,
+                };
+                match input_at {
+                    Some(at) => with_input(piece, at.saturating_sub(start), &look, theme),
+                    None => styled(piece, look.base, look.query, look.current, theme),
+                }
+            })
+            .collect()
+    };
+    let mut rows: Vec<Line> = Vec::new();
+    for i in (0..end).rev() {
+        for row in rows_of(i).into_iter().rev() {
             rows.push(row);
             if rows.len() >= height {
                 break;
@@ -176,6 +185,16 @@ fn visible_lines<'a>(pane: &'a Pane, width: usize, height: usize, theme: &Theme)
         }
     }
     rows.reverse();
+    // At the top of the pane the view still fills up, with the lines below.
+    let mut next = end;
+    while rows.len() < height && next < len {
+        for row in rows_of(next) {
+            if rows.len() < height {
+                rows.push(row);
+            }
+        }
+        next += 1;
+    }
     rows
 }
 
@@ -348,6 +367,21 @@ mod tests {
                 vec![("7)".into(), theme.stdin)],
             ]
         );
+    }
+
+    #[test]
+    fn the_top_of_a_pane_shows_a_full_view() {
+        // Scrolled as far up as a wrapped pane goes (the first line on the
+        // bottom row), the view still fills with the lines below it.
+        let theme = Theme::default();
+        let mut pane = Pane::new(100, true);
+        for i in 0..30 {
+            pane.append(StreamKind::Stdout, format!("l{i}\n").as_bytes());
+        }
+        pane.to_top();
+        let rows = visible_lines(&pane, 10, 5, &theme);
+        let texts: Vec<String> = rows.iter().map(|r| r.to_string()).collect();
+        assert_eq!(texts, ["l0", "l1", "l2", "l3", "l4"]);
     }
 
     #[test]

@@ -59,7 +59,8 @@ pub fn apply(state: &mut State, action: Action, ctx: &Ctx, fx: &mut Vec<Effect>)
                     .as_ref()
                     .map(|s| s.query.clone())
                     .unwrap_or_default();
-                state.popup = Some(Popup::Form(Form::search(p.key, &current)));
+                let from = p.pane.scroll;
+                state.popup = Some(Popup::Form(Form::search(p.key, &current, from)));
             }
             None => state.error("select a process to search its output"),
         },

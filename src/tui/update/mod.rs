@@ -44,7 +44,7 @@ pub fn update(state: &mut State, msg: Msg, ctx: &Ctx, fx: &mut Vec<Effect>) -> b
             true
         }
         Msg::Resize => true,
-        Msg::Drawn => terminal::on_drawn(state, ctx, fx),
+        Msg::Drawn => on_drawn(state, ctx, fx),
         Msg::Tick => on_tick(state, Instant::now(), SystemTime::now()),
         Msg::Terminate => {
             state.quitting = true;
@@ -57,6 +57,22 @@ pub fn update(state: &mut State, msg: Msg, ctx: &Ctx, fx: &mut Vec<Effect>) -> b
             net::on_net(state, ev, fx)
         }
     }
+}
+
+/// A frame is on screen: panes learn how many rows they got (where
+/// scrolling stops), terminal panes take their size. Returns whether that
+/// changes what is shown.
+fn on_drawn(state: &mut State, ctx: &Ctx, fx: &mut Vec<Effect>) -> bool {
+    let mut changed = false;
+    for (key, rect) in &ctx.hits.panes {
+        if let Some(p) = state.proc_mut(*key) {
+            let before = p.pane.scroll;
+            p.pane
+                .set_view_rows(usize::from(rect.height.saturating_sub(2)));
+            changed |= p.pane.scroll != before;
+        }
+    }
+    changed | terminal::on_drawn(state, ctx, fx)
 }
 
 /// Time moves; redraw only if something shown depends on it.

@@ -3,7 +3,6 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::tui::msg::{Effect, Focus};
 use crate::tui::state::forms::{Confirm, FieldKind, Form, FormKind, Popup};
-use crate::tui::state::pane::Search;
 use crate::tui::state::procs::Proc;
 use crate::tui::state::term::TermPane;
 use crate::tui::state::waits::WaitGroup;
@@ -65,7 +64,16 @@ fn form_key(
 ) -> Option<Popup> {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     match key.code {
-        KeyCode::Esc => return None,
+        KeyCode::Esc => {
+            if let FormKind::Search { key, from } = form.kind {
+                // Back to where the view was before the search began.
+                if let Some(p) = state.proc_mut(key) {
+                    p.pane.search = None;
+                    p.pane.scroll = from;
+                }
+            }
+            return None;
+        }
         KeyCode::Enter => return submit(state, form, fx),
         KeyCode::Tab | KeyCode::Down => form.focus_next(true),
         KeyCode::BackTab | KeyCode::Up => form.focus_next(false),
@@ -89,6 +97,15 @@ fn form_key(
                 }
             }
             form.error = None;
+            if let FormKind::Search { key, from } = form.kind {
+                // Incremental: the pane shows the nearest match as it is typed.
+                let query = form.single_value();
+                if let Some(p) = state.proc_mut(key) {
+                    if !p.pane.preview(&query, from) && !query.is_empty() {
+                        form.error = Some(format!("no match for `{query}`"));
+                    }
+                }
+            }
         }
     }
     Some(Popup::Form(form))
@@ -113,20 +130,16 @@ fn submit(state: &mut State, mut form: Form, fx: &mut Vec<Effect>) -> Option<Pop
         FormKind::WaitN { members } => form
             .wait_n_value()
             .map(|n| start_wait(state, members.clone(), n)),
-        FormKind::Search { key } => {
+        FormKind::Search { key, from } => {
             let query = form.single_value();
-            let key = *key;
+            let (key, from) = (*key, *from);
             match state.proc_mut(key) {
                 Some(p) if query.is_empty() => {
                     p.pane.search = None;
                     Ok(())
                 }
                 Some(p) => {
-                    p.pane.search = Some(Search {
-                        query: query.clone(),
-                        current: None,
-                    });
-                    if p.pane.find(false) {
+                    if p.pane.preview(&query, from) {
                         state.focus = Focus::Output;
                         Ok(())
                     } else {

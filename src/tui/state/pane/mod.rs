@@ -56,6 +56,21 @@ pub struct Search {
     pub query: String,
     /// Absolute number of the line of the current match.
     pub current: Option<u64>,
+    /// Lines that match, and which of them (from 1, top down) is current;
+    /// counted when the search moves.
+    pub total: usize,
+    pub nth: usize,
+}
+
+impl Search {
+    pub fn new(query: impl Into<String>) -> Search {
+        Search {
+            query: query.into(),
+            current: None,
+            total: 0,
+            nth: 0,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -72,6 +87,9 @@ pub struct Pane {
     pub wrap: bool,
     pub search: Option<Search>,
     pub bytes_out: u64,
+    /// Rows the pane had in the last frame (0 before the first): scrolling
+    /// stops where the first line is at the top, not at the bottom row.
+    pub view_rows: usize,
 }
 
 fn idx(s: StreamKind) -> usize {
@@ -93,6 +111,7 @@ impl Pane {
             wrap,
             search: None,
             bytes_out: 0,
+            view_rows: 0,
         }
     }
 
@@ -354,8 +373,27 @@ impl Pane {
         }
     }
 
+    /// Furthest the view can sit above the bottom. Unwrapped, that puts the
+    /// first line on the top row; wrapped lines take rows the ring does not
+    /// know about, so there it is the first line at the bottom and render
+    /// fills the rest of the view downwards.
+    fn max_scroll(&self) -> usize {
+        let len = self.visible_len();
+        if self.wrap || self.view_rows == 0 {
+            len.saturating_sub(1)
+        } else {
+            len.saturating_sub(self.view_rows)
+        }
+    }
+
     fn clamp_scroll(&mut self) {
-        self.scroll = self.scroll.min(self.visible_len().saturating_sub(1));
+        self.scroll = self.scroll.min(self.max_scroll());
+    }
+
+    /// The pane was drawn this many rows high.
+    pub fn set_view_rows(&mut self, rows: usize) {
+        self.view_rows = rows;
+        self.clamp_scroll();
     }
 
     pub fn scroll_up(&mut self, n: usize) {
@@ -409,17 +447,55 @@ impl Pane {
         };
         match found {
             Some(i) => {
-                let abs = self.first + i as u64;
-                if let Some(s) = &mut self.search {
-                    s.current = Some(abs);
-                }
-                // Put the match on the bottom row of the view; follow stops
-                // unless the match is the last line.
-                self.scroll = len - 1 - i;
+                self.select_match(i, &needle);
                 true
             }
-            None => false,
+            None => {
+                if let Some(s) = &mut self.search {
+                    (s.current, s.total, s.nth) = (None, 0, 0);
+                }
+                false
+            }
         }
+    }
+
+    /// Makes line `i` (an index into the ring) the current match of
+    /// `needle` (lower-cased), counting the matches.
+    fn select_match(&mut self, i: usize, needle: &str) {
+        let len = self.visible_len();
+        let abs = self.first + i as u64;
+        let (total, nth) = (0..len)
+            .filter(|&j| self.lines[j].text.to_lowercase().contains(needle))
+            .fold((0, 0), |(t, n), j| (t + 1, n + usize::from(j <= i)));
+        if let Some(s) = &mut self.search {
+            s.current = Some(abs);
+            s.total = total;
+            s.nth = nth;
+        }
+        // Put the match on the bottom row of the view (or as low as it goes
+        // near the top); follow stops unless the match is the last line.
+        self.scroll = len - 1 - i;
+        self.clamp_scroll();
+    }
+
+    /// Searches as the query is typed: the match nearest the bottom of the
+    /// view the search began from (`from`, a scroll offset), that line
+    /// included.
+    pub fn preview(&mut self, query: &str, from: usize) -> bool {
+        self.search = (!query.is_empty()).then(|| Search::new(query));
+        self.scroll = from;
+        self.clamp_scroll();
+        let len = self.visible_len();
+        if self.search.is_none() || len == 0 {
+            return false;
+        }
+        let needle = query.to_lowercase();
+        let bottom = len - 1 - self.scroll.min(len - 1);
+        if self.lines[bottom].text.to_lowercase().contains(&needle) {
+            self.select_match(bottom, &needle);
+            return true;
+        }
+        self.find(false)
     }
 
     /// The whole transcript as text, stderr lines and lines that are only

@@ -183,20 +183,14 @@ fn search_moves_between_matches() {
     for l in ["alpha", "beta", "alpha two", "gamma"] {
         p.append(Stdout, format!("{l}\n").as_bytes());
     }
-    p.search = Some(Search {
-        query: "ALPHA".into(),
-        current: None,
-    });
+    p.search = Some(Search::new("ALPHA"));
     assert!(p.find(false));
     assert_eq!(p.search.as_ref().unwrap().current, Some(2));
     assert!(p.find(false));
     assert_eq!(p.search.as_ref().unwrap().current, Some(0));
     assert!(p.find(true));
     assert_eq!(p.search.as_ref().unwrap().current, Some(2));
-    p.search = Some(Search {
-        query: "zzz".into(),
-        current: None,
-    });
+    p.search = Some(Search::new("zzz"));
     assert!(!p.find(true));
 }
 
@@ -281,4 +275,49 @@ fn transcript_marks_stderr() {
     p.append(Stdout, b"out\n");
     p.append(Stderr, b"err\n");
     assert_eq!(p.transcript(), "out\n[stderr] err\n");
+}
+
+#[test]
+fn the_top_of_a_pane_fills_the_view() {
+    // Home or a match near the top used to leave the view at "first line
+    // on the bottom row": one line of text and blank rows above.
+    let mut p = Pane::new(100, false);
+    for i in 0..50 {
+        p.append(Stdout, format!("line {i}\n").as_bytes());
+    }
+    p.set_view_rows(10);
+    p.to_top();
+    assert_eq!(p.scroll, 40, "line 0 on the top row");
+    p.scroll_up(100);
+    assert_eq!(p.scroll, 40);
+    // One step down from the top moves the view at once.
+    p.scroll_down(1);
+    assert_eq!(p.scroll, 39);
+    p.search = Some(Search::new("line 2"));
+    assert!(p.find(false));
+    assert_eq!(
+        p.scroll, 40,
+        "a match near the top shows with the lines below it"
+    );
+}
+
+#[test]
+fn search_counts_matches_and_previews_as_typed() {
+    let mut p = Pane::new(100, false);
+    for l in ["alpha", "beta", "alpha two", "gamma", "alphabet"] {
+        p.append(Stdout, format!("{l}\n").as_bytes());
+    }
+    assert!(p.preview("alp", 0));
+    let s = p.search.clone().unwrap();
+    assert_eq!((s.total, s.nth, s.current), (3, 3, Some(4)));
+    assert!(p.find(false));
+    assert_eq!(p.search.as_ref().map(|s| s.nth), Some(2));
+    // Typing more narrows from where the search began, not from the match.
+    assert!(p.preview("alpha t", 0));
+    let s = p.search.clone().unwrap();
+    assert_eq!((s.total, s.nth, s.current), (1, 1, Some(2)));
+    assert!(!p.preview("alphax", 0));
+    assert_eq!(p.search.as_ref().map(|s| s.total), Some(0));
+    assert!(!p.preview("", 0));
+    assert!(p.search.is_none());
 }
