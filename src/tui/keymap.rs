@@ -381,6 +381,22 @@ const DEFAULTS: &[Row] = &[
         None,
     ),
     (
+        Action::Filter,
+        "filter",
+        SB,
+        &["/"],
+        "filter the sandboxes as you type (id, name, image, state, tag)",
+        Some("filter"),
+    ),
+    (
+        Action::Filter,
+        "filter",
+        PR,
+        &["/"],
+        "filter the processes as you type (p#, command, state, sandbox)",
+        Some("filter"),
+    ),
+    (
         Action::ToggleAllProcesses,
         "toggle_all_processes",
         PR,

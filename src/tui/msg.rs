@@ -197,4 +197,6 @@ pub enum Action {
     /// Open a shell in the selected sandbox, in a terminal pane.
     Shell,
     LeaveTerminal,
+    /// Narrow the focused list as you type.
+    Filter,
 }

@@ -1,4 +1,5 @@
 //! Everything the screen shows, and nothing that talks to the network.
+pub mod filter;
 pub mod forms;
 pub mod pane;
 pub mod procs;
@@ -11,6 +12,7 @@ use std::time::{Instant, SystemTime};
 use tui_textarea::TextArea;
 
 use super::msg::{Focus, ProcKey};
+use filter::ListFilter;
 use forms::Popup;
 use pane::Pane;
 use procs::Proc;
@@ -62,6 +64,7 @@ pub struct State {
     pub selected_proc: Option<ProcKey>,
     /// List the processes of every sandbox instead of the selected one.
     pub all_procs: bool,
+    pub proc_filter: ListFilter,
     pub waits: Vec<WaitGroup>,
     pub focus: Focus,
     pub zoom: bool,
@@ -88,6 +91,7 @@ impl State {
             procs: Vec::new(),
             selected_proc: None,
             all_procs: false,
+            proc_filter: ListFilter::default(),
             waits: Vec::new(),
             focus: Focus::Sandboxes,
             zoom: false,
@@ -149,6 +153,18 @@ impl State {
         self.procs
             .iter()
             .filter(|p| self.all_procs || Some(p.sandbox_id.as_str()) == sb)
+            .filter(|p| {
+                !self.proc_filter.is_active() || {
+                    let (tag, cmd, st) =
+                        (format!("p{}", p.key), p.display_command(), p.state_label());
+                    self.proc_filter.keeps([
+                        tag.as_str(),
+                        cmd.as_str(),
+                        st.as_str(),
+                        p.sandbox_id.as_str(),
+                    ])
+                }
+            })
             .collect()
     }
 

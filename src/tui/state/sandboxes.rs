@@ -1,4 +1,5 @@
 //! The sandbox list as last reported by the server, and the selection.
+use super::filter::ListFilter;
 use crate::client::Sandbox;
 
 #[derive(Debug, Default)]
@@ -9,15 +10,45 @@ pub struct Sandboxes {
     pub show_terminated: bool,
     /// A list has arrived at least once.
     pub loaded: bool,
+    pub filter: ListFilter,
 }
 
 impl Sandboxes {
-    /// Rows in display order (newest first), terminated ones only when shown.
+    /// Rows in display order (newest first), terminated ones only when
+    /// shown, and only those the filter keeps (by id, name, image, state or
+    /// tag).
     pub fn visible(&self) -> Vec<&Sandbox> {
         self.all
             .iter()
             .filter(|s| self.show_terminated || !s.state.is_terminal() || self.is_selected(&s.id))
+            .filter(|s| !self.filter.is_active() || self.keeps(s))
             .collect()
+    }
+
+    fn keeps(&self, s: &Sandbox) -> bool {
+        let state = s.state.to_string();
+        let fields = [
+            s.id.as_str(),
+            s.display_name.as_str(),
+            s.image.as_str(),
+            state.as_str(),
+        ];
+        self.filter
+            .keeps(fields.into_iter().chain(s.tags.iter().map(String::as_str)))
+    }
+
+    /// The filter changed: a selection it hides moves to the first row it
+    /// keeps (if any), so what the other panels show is on screen.
+    pub fn refilter(&mut self) {
+        let shown = self
+            .selected
+            .as_deref()
+            .is_some_and(|id| self.visible().iter().any(|s| s.id == id));
+        if !shown {
+            if let Some(first) = self.visible().first().map(|s| s.id.clone()) {
+                self.selected = Some(first);
+            }
+        }
     }
 
     fn is_selected(&self, id: &str) -> bool {
@@ -166,6 +197,26 @@ pub(crate) mod tests {
         assert!(s.replace(vec![sandbox("a", SandboxState::Running, 2)]));
         assert!(!s.replace(vec![sandbox("a", SandboxState::Running, 2)]));
         assert!(s.replace(vec![sandbox("a", SandboxState::Terminated, 2)]));
+    }
+
+    #[test]
+    fn the_filter_keeps_matching_rows_and_moves_the_selection() {
+        let mut s = Sandboxes::default();
+        let mut b = sandbox("b2", SandboxState::Running, 1);
+        b.tags = vec!["gpu".into()];
+        s.replace(vec![sandbox("a1", SandboxState::Running, 2), b]);
+        s.select_id("a1");
+        s.filter.query = "gpu".into();
+        s.refilter();
+        let ids: Vec<_> = s.visible().iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, vec!["b2"]);
+        assert_eq!(s.selected().unwrap().id, "b2");
+        s.filter.query = "RUNNING a1".into();
+        s.refilter();
+        assert_eq!(s.selected().unwrap().id, "a1");
+        s.filter.query = "nothing".into();
+        s.refilter();
+        assert!(s.visible().is_empty());
     }
 
     #[test]

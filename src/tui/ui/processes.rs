@@ -27,11 +27,16 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) -> (u
             })
             .unwrap_or_else(|| "no sandbox".into())
     };
-    let title = format!(" Processes · {scope} ({}) ", listed.len());
+    let mut title = format!(" Processes · {scope} ({}) ", listed.len());
+    if let Some(f) = state.proc_filter.label() {
+        title.push_str(&format!("{f} "));
+    }
     let block = panel(title, state.focus == Focus::Processes, theme);
     let inner = block.inner(area);
     if listed.is_empty() {
-        let text = if state.sandboxes.selected().is_some() {
+        let text = if state.proc_filter.is_active() {
+            "No process matches the filter (Esc in the filter clears it)."
+        } else if state.sandboxes.selected().is_some() {
             "No processes here. Press x to run a command."
         } else {
             "No processes."

@@ -20,7 +20,10 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) -> (u
     } else {
         "active"
     };
-    let title = format!(" Sandboxes ({} {shown_hint}) ", sbs.len());
+    let mut title = format!(" Sandboxes ({} {shown_hint}) ", sbs.len());
+    if let Some(f) = state.sandboxes.filter.label() {
+        title.push_str(&format!("{f} "));
+    }
     let mut block = panel(title, state.focus == Focus::Sandboxes, theme);
     // Rows show short ids; the selected sandbox's full id (what the CLI
     // takes) sits in the bottom border.
@@ -37,7 +40,9 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) -> (u
     }
     let inner = block.inner(area);
     if sbs.is_empty() {
-        let text = if state.sandboxes.loaded {
+        let text = if state.sandboxes.filter.is_active() {
+            "No sandbox matches the filter (Esc in the filter clears it)."
+        } else if state.sandboxes.loaded {
             "No sandboxes. Press n to create one."
         } else {
             "Loading…"

@@ -62,7 +62,23 @@ fn hint_line<'a>(state: &State, st: &Style, width: usize) -> Line<'a> {
     let theme = st.theme;
     let mut spans = Vec::new();
     let mut used = 0;
-    for (key, label) in st.keymap.hints(state.focus) {
+    let typing_filter = match state.focus {
+        crate::tui::msg::Focus::Sandboxes => state.sandboxes.filter.editing,
+        crate::tui::msg::Focus::Processes => state.proc_filter.editing,
+        _ => false,
+    };
+    // The filter box takes text, so the list's keys do not apply.
+    let hints = if typing_filter {
+        vec![
+            ("type".to_string(), "to filter"),
+            ("Enter".to_string(), "keep"),
+            ("Esc".to_string(), "clear"),
+            ("↑↓".to_string(), "move"),
+        ]
+    } else {
+        st.keymap.hints(state.focus)
+    };
+    for (key, label) in hints {
         let gap = if spans.is_empty() { 0 } else { HINT_GAP.len() };
         let need = gap + key.width() + 1 + label.width();
         if used + need > width {

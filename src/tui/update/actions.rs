@@ -110,6 +110,7 @@ pub fn apply(state: &mut State, action: Action, ctx: &Ctx, fx: &mut Vec<Effect>)
         Action::LeaveStdin => state.focus = Focus::Processes,
         Action::Shell => super::terminal::open_shell(state, ctx, fx),
         Action::LeaveTerminal => state.focus = Focus::Output,
+        Action::Filter => super::filter::start(state),
     }
 }
 

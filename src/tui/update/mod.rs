@@ -1,6 +1,7 @@
 //! Update: state + message -> new state + effects. No I/O happens here, so
 //! every behaviour can be tested without a terminal or a server.
 mod actions;
+mod filter;
 mod mouse;
 mod net;
 mod popup;
@@ -96,6 +97,10 @@ fn on_key(state: &mut State, key: KeyEvent, ctx: &Ctx, fx: &mut Vec<Effect>) {
     }
     if state.focus == Focus::Terminal {
         terminal::on_key(state, key, ctx, fx);
+        return;
+    }
+    if filter::editing(state) {
+        filter::on_key(state, key);
         return;
     }
     match ctx.keymap.lookup(state.focus, &key) {

@@ -139,3 +139,102 @@ pub fn open_shell(state: &mut State, ctx: &Ctx, fx: &mut Vec<Effect>) {
     let leave = ctx.keymap.key_for(Action::LeaveTerminal);
     state.info(format!("shell opened; {leave} leaves the terminal pane"));
 }
+
+#[cfg(test)]
+mod tests {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use ratatui::layout::Rect;
+
+    use crate::tui::msg::{Effect, Focus, Msg, NetEvent};
+    use crate::tui::update::tests::Harness;
+
+    fn inputs(fx: &[Effect]) -> Vec<Vec<u8>> {
+        fx.iter()
+            .filter_map(|e| match e {
+                Effect::TermInput { data, .. } => Some(data.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Opens a shell and confirms its start as the network side would.
+    fn shell(h: &mut Harness) -> u64 {
+        let fx = h.key(KeyCode::Char('o'));
+        let Some(Effect::Exec { key, opts, .. }) = fx.first() else {
+            panic!("a shell exec: {fx:?}");
+        };
+        assert_eq!(opts.tty, Some((80, 24)));
+        assert!(opts.stdin);
+        let key = *key;
+        h.net(NetEvent::ExecStarted { key, stdin: true });
+        key
+    }
+
+    #[test]
+    fn every_key_but_the_chord_goes_to_the_program() {
+        let mut h = Harness::new();
+        shell(&mut h);
+        assert_eq!(h.state.focus, Focus::Terminal);
+        let mut fx = h.typ("q?");
+        fx.extend(h.ctrl('c'));
+        fx.extend(h.key(KeyCode::Tab));
+        fx.extend(h.key(KeyCode::Esc));
+        assert_eq!(
+            inputs(&fx),
+            [
+                b"q".to_vec(),
+                b"?".to_vec(),
+                vec![3],
+                b"\t".to_vec(),
+                vec![0x1b]
+            ]
+        );
+        assert!(h.state.popup.is_none() && !h.state.quitting);
+        // Ctrl-] arrives from crossterm as Ctrl-5.
+        let fx = h.send(Msg::Key(KeyEvent::new(
+            KeyCode::Char('5'),
+            KeyModifiers::CONTROL,
+        )));
+        assert!(inputs(&fx).is_empty());
+        assert_eq!(h.state.focus, Focus::Output);
+        // Enter (or i) types into it again.
+        h.key(KeyCode::Enter);
+        assert_eq!(h.state.focus, Focus::Terminal);
+    }
+
+    #[test]
+    fn the_pane_size_reaches_the_program_once_per_change() {
+        let mut h = Harness::new();
+        let key = shell(&mut h);
+        h.hits.panes = vec![(key, Rect::new(0, 10, 62, 22))];
+        let fx = h.send(Msg::Drawn);
+        assert!(
+            matches!(
+                fx.as_slice(),
+                [Effect::TermResize {
+                    cols: 60,
+                    rows: 20,
+                    ..
+                }]
+            ),
+            "{fx:?}"
+        );
+        assert!(
+            h.send(Msg::Drawn).is_empty(),
+            "the same size is not sent again"
+        );
+    }
+
+    #[test]
+    fn questions_to_the_terminal_are_answered() {
+        let mut h = Harness::new();
+        let key = shell(&mut h);
+        let inbox = h.state.proc(key).unwrap().pane.inbox.clone();
+        inbox.push(
+            crate::client::StreamKind::Stdout,
+            bytes::Bytes::from_static(b"$ \x1b[6n"),
+        );
+        let fx = h.net(NetEvent::PaneChanged(key));
+        assert_eq!(inputs(&fx), [b"\x1b[1;3R".to_vec()]);
+    }
+}
