@@ -5,6 +5,8 @@
 //!
 //! `net` tests the UI's network side against a real server without a
 //! terminal; it lives here to keep the number of test binaries small.
+#[path = "tui_e2e/detail.rs"]
+mod detail;
 #[path = "tui_e2e/net.rs"]
 mod net;
 #[path = "tui_e2e/terminal.rs"]

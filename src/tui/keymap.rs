@@ -21,6 +21,7 @@ impl Scope {
             Scope::In(Focus::Output) => "Output pane",
             Scope::In(Focus::Stdin) => "Stdin box",
             Scope::In(Focus::Terminal) => "Terminal pane (every other key goes to the program)",
+            Scope::In(Focus::Detail) => "Sandbox detail (its log)",
         }
     }
 }
@@ -182,6 +183,7 @@ const PR: Scope = Scope::In(Focus::Processes);
 const OUT: Scope = Scope::In(Focus::Output);
 const IN: Scope = Scope::In(Focus::Stdin);
 const TERM: Scope = Scope::In(Focus::Terminal);
+const DET: Scope = Scope::In(Focus::Detail);
 const G: Scope = Scope::Global;
 
 /// (action, config name, scope, default keys, help text, hint label)
@@ -469,6 +471,62 @@ const DEFAULTS: &[Row] = &[
         Some("shell"),
     ),
     (
+        Action::Logs,
+        "logs",
+        G,
+        &["l"],
+        "the selected sandbox's log (its main process's output)",
+        Some("logs"),
+    ),
+    (
+        Action::CloseDetail,
+        "close_detail",
+        DET,
+        &["esc", "q"],
+        "close the sandbox detail",
+        Some("close"),
+    ),
+    (
+        Action::ToggleFollow,
+        "toggle_follow",
+        DET,
+        &["f"],
+        "follow the log / read what is there and stop",
+        Some("follow"),
+    ),
+    (
+        Action::ToggleTimestamps,
+        "toggle_timestamps",
+        DET,
+        &["t"],
+        "show/hide a timestamp on every log line",
+        Some("timestamps"),
+    ),
+    (
+        Action::CycleTail,
+        "cycle_tail",
+        DET,
+        &["T"],
+        "start from the last 200, 2000, 20000 lines or the whole log",
+        Some("tail"),
+    ),
+    (
+        Action::SearchNext,
+        "search_next",
+        DET,
+        &["n"],
+        "next search match",
+        Some("next"),
+    ),
+    (
+        Action::SearchPrev,
+        "search_prev",
+        DET,
+        &["N"],
+        "previous search match",
+        Some("prev"),
+    ),
+    (
         Action::LeaveTerminal,
         "leave_terminal",
         TERM,
@@ -476,6 +534,20 @@ const DEFAULTS: &[Row] = &[
         "leave the terminal pane (keys go to the panels again)",
         Some("leave terminal"),
     ),
+];
+
+/// Global actions that also work in the detail screen.
+const DETAIL_GLOBALS: &[Action] = &[
+    Action::Quit,
+    Action::Help,
+    Action::Search,
+    Action::Wrap,
+    Action::Up,
+    Action::Down,
+    Action::PageUp,
+    Action::PageDown,
+    Action::Top,
+    Action::Bottom,
 ];
 
 impl Default for Keymap {
@@ -536,6 +608,11 @@ impl Keymap {
             return None;
         }
         let global = find(Scope::Global)?;
+        // The detail screen is about one sandbox's own views: the keys that
+        // act on the panels behind it do not apply there.
+        if focus == Focus::Detail && !DETAIL_GLOBALS.contains(&global) {
+            return None;
+        }
         if focus == Focus::Stdin
             && !matches!(global, Action::FocusNext | Action::FocusPrev)
             && !(combo.mods.contains(KeyModifiers::CONTROL) && global == Action::Quit)
@@ -568,6 +645,7 @@ impl Keymap {
         let global = self.bindings.iter().filter(|b| {
             b.scope == Scope::Global
                 && !matches!(focus, Focus::Stdin | Focus::Terminal)
+                && (focus != Focus::Detail || DETAIL_GLOBALS.contains(&b.action))
                 && !b.keys.first().is_some_and(shadowed)
         });
         scoped
@@ -587,6 +665,7 @@ impl Keymap {
             Scope::In(Focus::Output),
             Scope::In(Focus::Stdin),
             Scope::In(Focus::Terminal),
+            Scope::In(Focus::Detail),
         ];
         scopes
             .iter()

@@ -5,13 +5,20 @@ use std::path::PathBuf;
 
 use crossterm::event::{KeyEvent, MouseEvent};
 
-use crate::client::{ExecOptions, ProcessStatus, Sandbox, SandboxRequest};
+use crate::client::{ExecOptions, LogOptions, ProcessStatus, Sandbox, SandboxRequest};
 
 use super::state::pane::PaneInbox;
 
 /// Identifies a process (and its pane) inside this TUI. The server's exec
 /// ids are not exposed by the client, and a local number is shorter anyway.
 pub type ProcKey = u64;
+
+/// A pane of lines: a process's, or the log view's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaneRef {
+    Proc(ProcKey),
+    Logs,
+}
 
 // Messages are moved once through the channel; boxing the large network
 // events would cost an allocation each for nothing.
@@ -68,6 +75,16 @@ pub enum NetEvent {
     Saved {
         path: PathBuf,
         result: Result<usize, String>,
+    },
+    /// New log data sits in the log view's inbox.
+    LogsChanged {
+        generation: u64,
+    },
+    /// The log stream ended: the main process ended (when following), the
+    /// backlog was read (when not), or it failed.
+    LogsEnded {
+        generation: u64,
+        error: Option<String>,
     },
     /// Answer to `Effect::CheckQuit`: active sandboxes of the embedded server.
     QuitCheck {
@@ -132,6 +149,15 @@ pub enum Effect {
         path: PathBuf,
         text: String,
     },
+    /// Read a sandbox's log into the log view's inbox, replacing any stream
+    /// that fed it before.
+    StreamLogs {
+        generation: u64,
+        sandbox_id: String,
+        opts: LogOptions,
+        inbox: PaneInbox,
+    },
+    StopLogs,
     CheckQuit,
     Quit,
 }
@@ -146,6 +172,8 @@ pub enum Focus {
     /// A terminal pane: every key goes to its process but the one that
     /// leaves.
     Terminal,
+    /// The detail screen of a sandbox (its log, ...).
+    Detail,
 }
 
 impl Focus {
@@ -156,6 +184,7 @@ impl Focus {
             Focus::Output => "output",
             Focus::Stdin => "stdin",
             Focus::Terminal => "terminal",
+            Focus::Detail => "detail",
         }
     }
 }
@@ -199,4 +228,10 @@ pub enum Action {
     LeaveTerminal,
     /// Narrow the focused list as you type.
     Filter,
+    /// The selected sandbox's log, in the detail screen.
+    Logs,
+    CloseDetail,
+    ToggleTimestamps,
+    CycleTail,
+    ToggleFollow,
 }

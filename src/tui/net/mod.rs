@@ -1,6 +1,7 @@
 //! The network side: carries out effects with the client and reports back
 //! on the one channel. Every task reports failure as a message; none of
 //! them can take the UI down.
+mod logs;
 mod process;
 mod sandboxes;
 
@@ -30,6 +31,8 @@ pub struct Net {
     client: Client,
     tx: mpsc::Sender<Msg>,
     procs: HashMap<ProcKey, ProcHandle>,
+    /// The log view's stream; replaced or stopped with the view.
+    logs: Option<tokio::task::JoinHandle<()>>,
     refresh_now: Arc<Notify>,
     include_terminated: Arc<AtomicBool>,
     stop_grace: Duration,
@@ -57,6 +60,7 @@ impl Net {
             client,
             tx,
             procs: HashMap::new(),
+            logs: None,
             refresh_now,
             include_terminated: include,
             stop_grace,
@@ -119,6 +123,29 @@ impl Net {
             Effect::StdinEof { key } => {
                 if let Some(h) = self.procs.get(&key) {
                     h.close_stdin();
+                }
+            }
+            Effect::StreamLogs {
+                generation,
+                sandbox_id,
+                opts,
+                inbox,
+            } => {
+                let task = tokio::spawn(logs::stream(
+                    self.client.clone(),
+                    self.tx.clone(),
+                    generation,
+                    sandbox_id,
+                    opts,
+                    inbox,
+                ));
+                if let Some(old) = self.logs.replace(task) {
+                    old.abort();
+                }
+            }
+            Effect::StopLogs => {
+                if let Some(old) = self.logs.take() {
+                    old.abort();
                 }
             }
             Effect::TermInput { key, data } => {

@@ -140,20 +140,25 @@ async fn ended(watch: &mut StatusWatch) -> ProcessStatus {
 /// fast writer is slowed down instead of filling memory.
 async fn pump(mut out: OutputStream, inbox: PaneInbox, tx: mpsc::Sender<Msg>, key: ProcKey) {
     while let Some(chunk) = out.next().await {
-        loop {
-            let drained = inbox.drained.notified();
-            tokio::pin!(drained);
-            drained.as_mut().enable();
-            if !inbox.is_full() {
-                break;
-            }
-            drained.await;
-        }
+        wait_for_room(&inbox).await;
         if inbox.push(chunk.stream, chunk.data)
             && tx.send(Msg::Net(NetEvent::PaneChanged(key))).await.is_err()
         {
             return;
         }
+    }
+}
+
+/// Waits while the inbox is full, until update drains it.
+pub(super) async fn wait_for_room(inbox: &PaneInbox) {
+    loop {
+        let drained = inbox.drained.notified();
+        tokio::pin!(drained);
+        drained.as_mut().enable();
+        if !inbox.is_full() {
+            return;
+        }
+        drained.await;
     }
 }
 

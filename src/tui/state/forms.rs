@@ -6,7 +6,7 @@ use std::time::Duration;
 use tui_textarea::TextArea;
 
 use crate::client::{ExecOptions, SandboxRequest};
-use crate::tui::msg::ProcKey;
+use crate::tui::msg::{PaneRef, ProcKey};
 
 #[derive(Debug)]
 pub enum FieldKind {
@@ -62,7 +62,7 @@ pub enum FormKind {
     /// `from`: where the pane's view was when the search began, so that
     /// typing searches from there and Esc can go back to it.
     Search {
-        key: ProcKey,
+        target: PaneRef,
         from: usize,
     },
     Save {
@@ -88,6 +88,11 @@ impl Form {
             fields: vec![
                 Field::text("image", "python:3.11", ""),
                 Field::text("name", "(optional display name)", ""),
+                Field::text(
+                    "command",
+                    "main command (empty: keep the sandbox alive)",
+                    "",
+                ),
                 Field::text("tags", "tag1 tag2", ""),
                 Field::text("env", "KEY=VALUE ...", ""),
                 Field::text("max lifetime", "e.g. 30m (empty: server default)", ""),
@@ -132,9 +137,9 @@ impl Form {
         }
     }
 
-    pub fn search(key: ProcKey, current: &str, from: usize) -> Form {
+    pub fn search(target: PaneRef, current: &str, from: usize) -> Form {
         Form {
-            kind: FormKind::Search { key, from },
+            kind: FormKind::Search { target, from },
             title: "Search this pane (as you type; Enter: keep)".into(),
             fields: vec![Field::text("find", "text (case-insensitive)", current)],
             focused: 0,
@@ -188,8 +193,15 @@ impl Form {
             s => Some(parse_duration(s)?),
         };
         let name = self.text_of("name");
+        let command = self.text_of("command");
+        let command = if command.trim().is_empty() {
+            Vec::new()
+        } else {
+            shlex::split(&command).ok_or("unbalanced quotes in the main command")?
+        };
         Ok(SandboxRequest {
             image: self.text_of("image"),
+            command,
             tags: split_words(&self.text_of("tags"))?,
             env: parse_env(&self.text_of("env"))?,
             max_lifetime,

@@ -1,4 +1,5 @@
 //! Everything the screen shows, and nothing that talks to the network.
+pub mod detail;
 pub mod filter;
 pub mod forms;
 pub mod pane;
@@ -11,7 +12,8 @@ use std::time::{Instant, SystemTime};
 
 use tui_textarea::TextArea;
 
-use super::msg::{Focus, ProcKey};
+use super::msg::{Focus, PaneRef, ProcKey};
+use detail::Detail;
 use filter::ListFilter;
 use forms::Popup;
 use pane::Pane;
@@ -66,6 +68,8 @@ pub struct State {
     pub all_procs: bool,
     pub proc_filter: ListFilter,
     pub waits: Vec<WaitGroup>,
+    /// The detail screen of a sandbox, when open.
+    pub detail: Option<Detail>,
     pub focus: Focus,
     pub zoom: bool,
     pub stdin: TextArea<'static>,
@@ -77,6 +81,7 @@ pub struct State {
     pub quitting: bool,
     next_key: ProcKey,
     next_wait: u64,
+    next_generation: u64,
 }
 
 impl State {
@@ -93,6 +98,7 @@ impl State {
             all_procs: false,
             proc_filter: ListFilter::default(),
             waits: Vec::new(),
+            detail: None,
             focus: Focus::Sandboxes,
             zoom: false,
             stdin: TextArea::default(),
@@ -104,6 +110,7 @@ impl State {
             quitting: false,
             next_key: 1,
             next_wait: 1,
+            next_generation: 1,
         }
     }
 
@@ -133,6 +140,38 @@ impl State {
         let k = self.next_wait;
         self.next_wait += 1;
         k
+    }
+
+    /// A number for a new stream, so events of an older one can be told
+    /// apart and dropped.
+    pub fn alloc_generation(&mut self) -> u64 {
+        let g = self.next_generation;
+        self.next_generation += 1;
+        g
+    }
+
+    /// A pane of lines by what it belongs to.
+    pub fn pane(&self, r: PaneRef) -> Option<&Pane> {
+        match r {
+            PaneRef::Proc(k) => self.proc(k).map(|p| &p.pane),
+            PaneRef::Logs => self.detail.as_ref().map(|d| &d.logs.pane),
+        }
+    }
+
+    pub fn pane_mut(&mut self, r: PaneRef) -> Option<&mut Pane> {
+        match r {
+            PaneRef::Proc(k) => self.proc_mut(k).map(|p| &mut p.pane),
+            PaneRef::Logs => self.detail.as_mut().map(|d| &mut d.logs.pane),
+        }
+    }
+
+    /// The pane search, wrap and save act on: the log when the detail
+    /// screen has the keys, else the selected process's.
+    pub fn focused_pane(&self) -> Option<PaneRef> {
+        if self.focus == Focus::Detail && self.detail.is_some() {
+            return Some(PaneRef::Logs);
+        }
+        self.selected().map(|p| PaneRef::Proc(p.key))
     }
 
     pub fn new_pane(&self) -> Pane {

@@ -1,5 +1,6 @@
 //! Render: pure functions of the state that draw one frame and return where
 //! things ended up, for mouse hit-testing.
+mod detail;
 mod panes;
 mod popups;
 mod processes;
@@ -31,6 +32,8 @@ pub struct Hits {
     pub process_rows: (u16, usize, u16),
     pub panes: Vec<(ProcKey, Rect)>,
     pub stdin: Option<Rect>,
+    /// The detail screen, when it is open.
+    pub detail: Option<Rect>,
 }
 
 fn row_at(rows: (u16, usize, u16), y: u16) -> Option<usize> {
@@ -70,6 +73,13 @@ pub fn render(state: &State, st: &Style, frame: &mut Frame) -> Hits {
     ])
     .areas(area);
 
+    if let Some(d) = &state.detail {
+        detail::render(state, d, st.theme, frame, body);
+        hits.detail = Some(body);
+        status::render(state, st, frame, status_area);
+        popups::render(state, st, frame, area);
+        return hits;
+    }
     let panes_area = if state.zoom {
         body
     } else {

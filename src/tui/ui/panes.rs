@@ -127,7 +127,12 @@ fn render_pane(
 
 /// The rows to show, cut (or wrapped) to the width, ending `scroll` lines
 /// above the bottom.
-fn visible_lines<'a>(pane: &'a Pane, width: usize, height: usize, theme: &Theme) -> Vec<Line<'a>> {
+pub(super) fn visible_lines<'a>(
+    pane: &'a Pane,
+    width: usize,
+    height: usize,
+    theme: &Theme,
+) -> Vec<Line<'a>> {
     if width == 0 || height == 0 {
         return Vec::new();
     }

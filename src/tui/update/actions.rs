@@ -51,24 +51,25 @@ pub fn apply(state: &mut State, action: Action, ctx: &Ctx, fx: &mut Vec<Effect>)
             }
         }
         Action::Zoom => state.zoom = !state.zoom,
-        Action::Search => match state.selected() {
-            Some(p) => {
-                let current = p
-                    .pane
-                    .search
-                    .as_ref()
-                    .map(|s| s.query.clone())
+        Action::Search => match state.focused_pane() {
+            Some(target) => {
+                let (current, from) = state
+                    .pane(target)
+                    .map(|p| {
+                        let q = p.search.as_ref().map(|s| s.query.clone());
+                        (q.unwrap_or_default(), p.scroll)
+                    })
                     .unwrap_or_default();
-                let from = p.pane.scroll;
-                state.popup = Some(Popup::Form(Form::search(p.key, &current, from)));
+                state.popup = Some(Popup::Form(Form::search(target, &current, from)));
             }
             None => state.error("select a process to search its output"),
         },
         Action::SearchNext | Action::SearchPrev => {
             let forward = action == Action::SearchNext;
             let found = state
-                .selected_mut()
-                .map(|p| (p.pane.search.is_some(), p.pane.find(forward)));
+                .focused_pane()
+                .and_then(|t| state.pane_mut(t))
+                .map(|p| (p.search.is_some(), p.find(forward)));
             match found {
                 Some((false, _)) | None => state.error("no search yet: press / to search"),
                 Some((true, false)) => state.error("no match"),
@@ -76,8 +77,8 @@ pub fn apply(state: &mut State, action: Action, ctx: &Ctx, fx: &mut Vec<Effect>)
             }
         }
         Action::Wrap => {
-            if let Some(p) = state.selected_mut() {
-                p.pane.wrap = !p.pane.wrap;
+            if let Some(p) = state.focused_pane().and_then(|t| state.pane_mut(t)) {
+                p.wrap = !p.wrap;
             }
         }
         Action::Save => match state.selected() {
@@ -111,6 +112,11 @@ pub fn apply(state: &mut State, action: Action, ctx: &Ctx, fx: &mut Vec<Effect>)
         Action::Shell => super::terminal::open_shell(state, ctx, fx),
         Action::LeaveTerminal => state.focus = Focus::Output,
         Action::Filter => super::filter::start(state),
+        Action::Logs => super::detail::open_logs(state, fx),
+        Action::CloseDetail => super::detail::close(state, fx),
+        Action::ToggleFollow => super::detail::toggle_follow(state, fx),
+        Action::ToggleTimestamps => super::detail::toggle_timestamps(state, fx),
+        Action::CycleTail => super::detail::cycle_tail(state, fx),
     }
 }
 
@@ -222,6 +228,7 @@ fn page(state: &State, ctx: &Ctx) -> usize {
             .and_then(|k| ctx.hits.panes.iter().find(|(pk, _)| *pk == k))
             .map(|(_, r)| r.height.saturating_sub(2)),
         Focus::Sandboxes => Some(ctx.hits.sandboxes.height.saturating_sub(3)),
+        Focus::Detail => ctx.hits.detail.map(|r| r.height.saturating_sub(2)),
         _ => Some(ctx.hits.processes.height.saturating_sub(3)),
     };
     rows.unwrap_or(10).max(1) as usize
@@ -247,6 +254,15 @@ pub fn step(state: &mut State, delta: isize) {
                 .saturating_add(delta)
                 .clamp(0, listed.len() as isize - 1) as usize;
             state.selected_proc = Some(listed[next]);
+        }
+        Focus::Detail => {
+            if let Some(p) = state.pane_mut(crate::tui::msg::PaneRef::Logs) {
+                if delta < 0 {
+                    p.scroll_up(delta.unsigned_abs());
+                } else {
+                    p.scroll_down(delta as usize);
+                }
+            }
         }
         Focus::Output | Focus::Terminal => {
             if let Some(t) = state.selected_mut().and_then(|p| p.term.as_mut()) {

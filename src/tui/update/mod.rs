@@ -1,6 +1,7 @@
 //! Update: state + message -> new state + effects. No I/O happens here, so
 //! every behaviour can be tested without a terminal or a server.
 mod actions;
+mod detail;
 mod filter;
 mod mouse;
 mod net;
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crossterm::event::{KeyEvent, KeyEventKind};
 
 use super::keymap::Keymap;
-use super::msg::{Effect, Focus, Msg};
+use super::msg::{Effect, Focus, Msg, PaneRef};
 use super::state::State;
 use super::ui::Hits;
 
@@ -72,6 +73,11 @@ fn on_drawn(state: &mut State, ctx: &Ctx, fx: &mut Vec<Effect>) -> bool {
                 .set_view_rows(usize::from(rect.height.saturating_sub(2)));
             changed |= p.pane.scroll != before;
         }
+    }
+    if let (Some(rect), Some(p)) = (ctx.hits.detail, state.pane_mut(PaneRef::Logs)) {
+        let before = p.scroll;
+        p.set_view_rows(usize::from(rect.height.saturating_sub(2)));
+        changed |= p.scroll != before;
     }
     changed | terminal::on_drawn(state, ctx, fx)
 }

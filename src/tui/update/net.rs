@@ -95,6 +95,12 @@ pub fn on_net(state: &mut State, ev: NetEvent, fx: &mut Vec<Effect>) -> bool {
                 state.info(text);
             }
         }
+        NetEvent::LogsChanged { generation } => {
+            return super::detail::on_changed(state, generation)
+        }
+        NetEvent::LogsEnded { generation, error } => {
+            return super::detail::on_ended(state, generation, error)
+        }
         NetEvent::StdinClosed { key } => {
             if let Some(p) = state.proc_mut(key) {
                 p.stdin = StdinState::Closed;

@@ -1,7 +1,7 @@
 //! Keys while a popup is open: forms, confirmations, help.
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use crate::tui::msg::{Effect, Focus};
+use crate::tui::msg::{Effect, Focus, PaneRef};
 use crate::tui::state::forms::{Confirm, FieldKind, Form, FormKind, Popup};
 use crate::tui::state::procs::Proc;
 use crate::tui::state::term::TermPane;
@@ -65,11 +65,11 @@ fn form_key(
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     match key.code {
         KeyCode::Esc => {
-            if let FormKind::Search { key, from } = form.kind {
+            if let FormKind::Search { target, from } = form.kind {
                 // Back to where the view was before the search began.
-                if let Some(p) = state.proc_mut(key) {
-                    p.pane.search = None;
-                    p.pane.scroll = from;
+                if let Some(p) = state.pane_mut(target) {
+                    p.search = None;
+                    p.scroll = from;
                 }
             }
             return None;
@@ -97,11 +97,11 @@ fn form_key(
                 }
             }
             form.error = None;
-            if let FormKind::Search { key, from } = form.kind {
+            if let FormKind::Search { target, from } = form.kind {
                 // Incremental: the pane shows the nearest match as it is typed.
                 let query = form.single_value();
-                if let Some(p) = state.proc_mut(key) {
-                    if !p.pane.preview(&query, from) && !query.is_empty() {
+                if let Some(p) = state.pane_mut(target) {
+                    if !p.preview(&query, from) && !query.is_empty() {
                         form.error = Some(format!("no match for `{query}`"));
                     }
                 }
@@ -130,17 +130,19 @@ fn submit(state: &mut State, mut form: Form, fx: &mut Vec<Effect>) -> Option<Pop
         FormKind::WaitN { members } => form
             .wait_n_value()
             .map(|n| start_wait(state, members.clone(), n)),
-        FormKind::Search { key, from } => {
+        FormKind::Search { target, from } => {
             let query = form.single_value();
-            let (key, from) = (*key, *from);
-            match state.proc_mut(key) {
+            let (target, from) = (*target, *from);
+            match state.pane_mut(target) {
                 Some(p) if query.is_empty() => {
-                    p.pane.search = None;
+                    p.search = None;
                     Ok(())
                 }
                 Some(p) => {
-                    if p.pane.preview(&query, from) {
-                        state.focus = Focus::Output;
+                    if p.preview(&query, from) {
+                        if let PaneRef::Proc(_) = target {
+                            state.focus = Focus::Output;
+                        }
                         Ok(())
                     } else {
                         Err(format!("`{query}` is not in this pane"))

@@ -1,0 +1,75 @@
+//! The sandbox detail screen: its tab of the moment (the log), drawn over
+//! the lists and panes.
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+use super::panes::visible_lines;
+use super::{ellipsize, panel, short_id};
+use crate::tui::state::detail::{Detail, Tab};
+use crate::tui::state::State;
+use crate::tui::theme::Theme;
+
+pub fn render(state: &State, d: &Detail, theme: &Theme, frame: &mut Frame, area: Rect) {
+    match d.tab {
+        Tab::Logs => logs(state, d, theme, frame, area),
+    }
+}
+
+fn logs(state: &State, d: &Detail, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let v = &d.logs;
+    let name = state
+        .sandboxes
+        .get(&d.sandbox_id)
+        .filter(|s| !s.display_name.is_empty())
+        .map_or_else(
+            || short_id(&d.sandbox_id).to_string(),
+            |s| s.display_name.clone(),
+        );
+    let mut parts = vec![
+        if v.opts.follow {
+            "following"
+        } else {
+            "not following"
+        }
+        .to_string(),
+        match v.opts.tail_lines {
+            0 => "whole log".to_string(),
+            n => format!("last {n} lines"),
+        },
+    ];
+    if v.opts.timestamps {
+        parts.push("timestamps".into());
+    }
+    if !v.pane.following() {
+        parts.push(format!("↑{}", v.pane.scroll));
+    }
+    let title = format!(" Log · {name} · {} ", parts.join(" · "));
+    let mut block = panel(title, true, theme);
+    let mut bottom = Vec::new();
+    if let Some(s) = &v.pane.search {
+        let count = match s.total {
+            0 => "no match".to_string(),
+            n => format!("{}/{n}", s.nth),
+        };
+        bottom.push(format!("/{} {count}", ellipsize(&s.query, 16)));
+    }
+    if let Some(why) = &v.ended {
+        bottom.push(why.clone());
+    }
+    if !bottom.is_empty() {
+        block = block.title_bottom(Line::from(format!(" {} ", bottom.join(" · "))).right_aligned());
+    }
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let mut lines = visible_lines(&v.pane, inner.width as usize, inner.height as usize, theme);
+    if lines.is_empty() {
+        let text = match &v.ended {
+            Some(_) => "The log is empty: the main process printed nothing.",
+            None => "Waiting for the main process to print…",
+        };
+        lines.push(Line::from(Span::styled(text, theme.dim)));
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
