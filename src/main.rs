@@ -1,6 +1,7 @@
 //! The `sandscope` binary: argument parsing and dispatch only.
 use clap::Parser;
 use sandscope::cli::{self, Cli, Command};
+use sandscope::tui::Target;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -41,8 +42,12 @@ async fn dispatch(args: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Stop(a)) => cli::stop::run(g, a).await,
         Some(Command::Logs(a)) => cli::logs::run(g, a).await,
         None => {
+            let target = match cli::connect::configured(g)? {
+                Some(ep) => Target::Remote(ep),
+                None => Target::Embedded(cli::embedded::start().await?),
+            };
             let opts = sandscope::tui::TuiOptions {
-                endpoint: cli::connect::configured(g)?,
+                target,
                 script: args.script,
                 config_path: g.config.clone(),
             };

@@ -3,6 +3,7 @@
 pub mod args;
 pub mod connect;
 pub mod create;
+pub mod embedded;
 pub mod exec;
 pub mod log_fields;
 pub mod logging;
