@@ -1,6 +1,7 @@
 //! The `sandscope` binary: argument parsing and dispatch only.
 use clap::Parser;
 use sandscope::cli::{self, Cli, Command};
+use sandscope::tui::Target;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -15,7 +16,7 @@ fn main() -> ExitCode {
         }
     };
     let failure_code = match args.command {
-        Some(Command::Exec(_)) => cli::exec::EXIT_FAILED,
+        Some(Command::Exec(_)) | Some(Command::Sh(_)) => cli::exec::EXIT_FAILED,
         _ => 1,
     };
     let outcome = runtime.block_on(dispatch(args));
@@ -40,9 +41,19 @@ async fn dispatch(args: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Exec(a)) => cli::exec::run(g, a).await,
         Some(Command::Stop(a)) => cli::stop::run(g, a).await,
         Some(Command::Logs(a)) => cli::logs::run(g, a).await,
+        Some(Command::Get(a)) => cli::get::run(g, a).await,
+        Some(Command::Sh(a)) => cli::sh::run(g, a).await,
+        Some(Command::Files(a)) => cli::files::run(g, a).await,
+        Some(Command::Ps(a)) => cli::ps::run(g, a).await,
+        Some(Command::Kill(a)) => cli::ps::kill(g, a).await,
+        Some(Command::PortForward(a)) => cli::forward::run(g, a).await,
         None => {
+            let target = match cli::connect::configured(g)? {
+                Some(ep) => Target::Remote(ep),
+                None => Target::Embedded(cli::embedded::start().await?),
+            };
             let opts = sandscope::tui::TuiOptions {
-                endpoint: cli::connect::configured(g)?,
+                target,
                 script: args.script,
                 config_path: g.config.clone(),
             };

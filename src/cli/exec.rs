@@ -144,13 +144,13 @@ fn stopped(code: u8) -> ExitCode {
 }
 
 /// Our exit status for the command's code; shells only see the low 8 bits.
-fn exit_code(code: i32) -> ExitCode {
+pub(crate) fn exit_code(code: i32) -> ExitCode {
     ExitCode::from(u8::try_from(code.rem_euclid(256)).unwrap_or(1))
 }
 
 /// Writes each chunk to our stdout or stderr as soon as it arrives. Fails
 /// only when our stdout or stderr is gone.
-async fn copy_output(mut output: OutputStream) -> std::io::Result<()> {
+pub(crate) async fn copy_output(mut output: OutputStream) -> std::io::Result<()> {
     let mut stdout = tokio::io::stdout();
     let mut stderr = tokio::io::stderr();
     while let Some(chunk) = output.next().await {
@@ -166,7 +166,7 @@ async fn copy_output(mut output: OutputStream) -> std::io::Result<()> {
 
 /// Copies our stdin to the command, then closes it (EOF). Stops quietly if
 /// the command ends first.
-async fn copy_stdin(writer: StdinWriter) {
+pub(crate) async fn copy_stdin(writer: StdinWriter) {
     let mut input = tokio::io::stdin();
     let mut buf = vec![0u8; 64 * 1024];
     loop {

@@ -3,11 +3,19 @@
 pub mod args;
 pub mod connect;
 pub mod create;
+pub mod embedded;
 pub mod exec;
+pub mod files;
+pub mod forward;
+pub mod get;
 pub mod log_fields;
 pub mod logging;
 pub mod logs;
 pub mod ls;
+pub mod output;
+pub mod ps;
+pub mod rawterm;
+pub mod sh;
 pub mod stop;
 
 use clap::{Parser, Subcommand};
@@ -61,6 +69,18 @@ pub enum Command {
     Stop(stop::StopArgs),
     /// Print a sandbox's main-process log.
     Logs(logs::LogsArgs),
+    /// Show everything the server says about one sandbox.
+    Get(get::GetArgs),
+    /// An interactive shell in a sandbox, on a terminal; exits with its code.
+    Sh(sh::ShArgs),
+    /// List, copy out of and copy into a sandbox's files.
+    Files(files::FilesArgs),
+    /// List the processes running in a sandbox, whoever started them.
+    Ps(ps::PsArgs),
+    /// Send a signal to a process in a sandbox.
+    Kill(ps::KillArgs),
+    /// Forward a local port to a port inside a sandbox, until Ctrl-C.
+    PortForward(forward::ForwardArgs),
 }
 
 pub mod serve;

@@ -14,10 +14,14 @@
 //! ```
 mod connect;
 mod convert;
+mod details;
 mod error;
 mod exec;
+mod files;
+mod forward;
 mod logs;
 mod process;
+mod procs;
 mod pump;
 mod sandboxes;
 mod status;
@@ -27,9 +31,16 @@ mod types;
 mod wait;
 
 pub use connect::{Buffering, Endpoint};
+pub use details::{
+    ContainerDetails, MountDetails, ResourceUsage, Resources, SandboxDetails, ServiceDetails,
+    VolumeDetails,
+};
 pub use error::{Error, Result};
+pub use files::{DirEntry, EntryKind, MAX_FILE_BYTES};
+pub use forward::{ForwardEvent, ForwardStats, Forwarder, RelayTool};
 pub use logs::{LogOptions, LogStream};
 pub use process::{OutputStream, Process, StatusWatch};
+pub use procs::ProcessInfo;
 pub use stdin::StdinWriter;
 pub use types::*;
 pub use wait::wait;
@@ -115,5 +126,6 @@ mod tests {
         is_send_static::<super::StatusWatch>();
         is_send_static::<super::OutputStream>();
         is_send_static::<super::LogStream>();
+        is_send_static::<super::Forwarder>();
     }
 }

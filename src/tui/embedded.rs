@@ -1,49 +1,27 @@
-//! The in-process server used when no endpoint is configured. The UI talks
-//! to it through the client like to any remote server; only quitting needs
-//! to know it is there (to stop its sandboxes).
-use std::net::{Ipv4Addr, SocketAddr};
-
-use anyhow::Context;
+//! The in-process server, seen from the UI. The entry point starts it (the
+//! UI never depends on the server's code) and hands it over behind this
+//! small interface; the UI talks to it through the client like to any
+//! remote server, and only quitting needs to know it is there (to say how
+//! many sandboxes still run, and to stop them).
+use futures::future::BoxFuture;
 
 use super::app::ActiveCount;
 use crate::client::Endpoint;
-use crate::server::{Server, ServerConfig};
 
-pub struct Embedded {
-    server: Server,
+/// A server this process runs for the UI.
+pub trait EmbeddedServer: Send + Sync {
+    /// Where the client connects, with the key it needs.
+    fn endpoint(&self) -> Endpoint;
+    /// How its sandboxes are isolated (`bubblewrap`, `host`), for the header.
+    fn isolation(&self) -> &'static str;
+    /// Sandboxes that still run.
+    fn active(&self) -> BoxFuture<'_, usize>;
+    /// Stops its sandboxes and the server.
+    fn shutdown(self: Box<Self>) -> BoxFuture<'static, ()>;
 }
 
-impl Embedded {
-    /// Starts on a free loopback port, data dir and token as `ServerConfig::from_env`.
-    pub async fn start() -> anyhow::Result<Embedded> {
-        let listen = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-        let cfg = ServerConfig::from_env(listen).context("cannot configure the embedded server")?;
-        let server = Server::start(cfg)
-            .await
-            .context("cannot start the embedded server")?;
-        tracing::info!(url = %server.url(), isolation = server.isolation(), "embedded server started");
-        Ok(Embedded { server })
-    }
-
-    pub fn endpoint(&self) -> Endpoint {
-        Endpoint::new(self.server.url(), Some(self.server.token().to_string()))
-    }
-
-    pub fn isolation(&self) -> &'static str {
-        self.server.isolation()
-    }
-
-    pub async fn active_count(&self) -> usize {
-        self.server.active_sandboxes().await
-    }
-
-    pub async fn shutdown(self) {
-        self.server.shutdown().await;
-    }
-}
-
-impl ActiveCount for Embedded {
+impl ActiveCount for Box<dyn EmbeddedServer> {
     async fn active(&self) -> usize {
-        self.active_count().await
+        EmbeddedServer::active(self.as_ref()).await
     }
 }

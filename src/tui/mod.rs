@@ -19,6 +19,8 @@ pub mod theme;
 pub mod ui;
 pub mod update;
 
+pub use embedded::EmbeddedServer;
+
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -28,11 +30,17 @@ use crate::client::{Buffering, Client};
 use settings::Settings;
 use state::{State, View};
 
+/// The server the UI works with.
+pub enum Target {
+    /// A server somewhere else; quitting leaves its sandboxes alone.
+    Remote(crate::client::Endpoint),
+    /// A server this process started; quitting stops it.
+    Embedded(Box<dyn EmbeddedServer>),
+}
+
 /// How `sandscope` (without a subcommand) was started.
-#[derive(Debug, Clone, Default)]
 pub struct TuiOptions {
-    /// The server to use; `None` starts the embedded one.
-    pub endpoint: Option<crate::client::Endpoint>,
+    pub target: Target,
     /// A `--script` file whose sandboxes and commands start right away.
     pub script: Option<PathBuf>,
     /// `--config PATH`, else the default config location.
@@ -45,23 +53,33 @@ const CHANNEL: usize = 1024;
 
 /// Runs the TUI until the user quits.
 pub async fn run(opts: TuiOptions) -> anyhow::Result<()> {
-    let config = crate::config::Config::load(opts.config_path.as_deref())?;
-    let settings = Settings::from_table(&config.raw, settings::no_color_from_env())
-        .context("invalid [ui], [keys] or [colors] in the config file")?;
-    // A broken script is reported before the screen switches over.
-    let script = opts
-        .script
-        .as_deref()
-        .map(script::Script::load)
-        .transpose()?;
-
-    let (server, endpoint, kind) = match opts.endpoint {
-        Some(ep) => (None, ep, "remote".to_string()),
-        None => {
-            let server = embedded::Embedded::start().await?;
+    let (server, endpoint, kind) = match opts.target {
+        Target::Remote(ep) => (None, ep, "remote".to_string()),
+        Target::Embedded(server) => {
             let ep = server.endpoint();
             let kind = format!("embedded, {}", server.isolation());
             (Some(server), ep, kind)
+        }
+    };
+    // A broken config or script is reported before the screen switches over.
+    let loaded = (|| {
+        let config = crate::config::Config::load(opts.config_path.as_deref())?;
+        let settings = Settings::from_table(&config.raw, settings::no_color_from_env())
+            .context("invalid [ui], [keys] or [colors] in the config file")?;
+        let script = opts
+            .script
+            .as_deref()
+            .map(script::Script::load)
+            .transpose()?;
+        Ok::<_, anyhow::Error>((settings, script))
+    })();
+    let (settings, script) = match loaded {
+        Ok(l) => l,
+        Err(e) => {
+            if let Some(s) = server {
+                s.shutdown().await;
+            }
+            return Err(e);
         }
     };
     let url = endpoint.url.clone();
@@ -114,7 +132,7 @@ pub async fn run(opts: TuiOptions) -> anyhow::Result<()> {
     })
     .await;
     if let Some(server) = server {
-        let active = server.active_count().await;
+        let active = server.active().await;
         if active > 0 {
             eprintln!("sandscope: stopping {active} sandbox(es)…");
         }

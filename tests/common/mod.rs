@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod cli;
+pub mod tmux;
 
 use sandscope::client::{Client, Endpoint, ExecOptions, ExecResult, SandboxRequest};
 use sandscope::server::{RuntimeChoice, Server, ServerConfig};
