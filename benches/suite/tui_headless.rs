@@ -115,6 +115,7 @@ impl Ui {
             wrap: settings.wrap,
             echo_stdin: settings.echo_stdin,
             shell: settings.shell.clone(),
+            downloads: settings.download_dir(),
         };
         let state = State::new(
             "http://127.0.0.1:1".into(),

@@ -121,6 +121,7 @@ pub async fn run(opts: TuiOptions) -> anyhow::Result<()> {
         wrap: settings.wrap,
         echo_stdin: settings.echo_stdin,
         shell: settings.shell.clone(),
+        downloads: settings.download_dir(),
     };
     let state = State::new(url, kind, view, settings.show_terminated);
     let (result, server) = app::run(app::Parts {

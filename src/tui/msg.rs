@@ -5,7 +5,10 @@ use std::path::PathBuf;
 
 use crossterm::event::{KeyEvent, MouseEvent};
 
-use crate::client::{ExecOptions, LogOptions, ProcessStatus, Sandbox, SandboxRequest};
+use crate::client::{
+    DirEntry, ExecOptions, LogOptions, ProcessInfo, ProcessStatus, Sandbox, SandboxDetails,
+    SandboxRequest,
+};
 
 use super::state::pane::PaneInbox;
 
@@ -13,11 +16,13 @@ use super::state::pane::PaneInbox;
 /// ids are not exposed by the client, and a local number is shorter anyway.
 pub type ProcKey = u64;
 
-/// A pane of lines: a process's, or the log view's.
+/// A pane of lines: a process's, the log view's, or an open file's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PaneRef {
     Proc(ProcKey),
     Logs,
+    /// A text file open in the detail screen's files tab.
+    File,
 }
 
 // Messages are moved once through the channel; boxing the large network
@@ -85,6 +90,41 @@ pub enum NetEvent {
     LogsEnded {
         generation: u64,
         error: Option<String>,
+    },
+    /// Answers for the detail screen of `generation`.
+    Details {
+        generation: u64,
+        result: Result<Box<SandboxDetails>, String>,
+    },
+    Processes {
+        generation: u64,
+        result: Result<Vec<ProcessInfo>, String>,
+    },
+    Listing {
+        generation: u64,
+        path: String,
+        result: Result<Vec<DirEntry>, String>,
+    },
+    FileRead {
+        generation: u64,
+        path: String,
+        result: Result<Vec<u8>, String>,
+    },
+    /// A signal, download or upload finished: what to tell the user.
+    Done(Result<String, String>),
+    ForwardListening {
+        id: u64,
+        addr: std::net::SocketAddr,
+        tool: String,
+    },
+    ForwardFailed {
+        id: u64,
+        error: String,
+    },
+    ForwardCounts {
+        id: u64,
+        active: usize,
+        total: u64,
     },
     /// Answer to `Effect::CheckQuit`: active sandboxes of the embedded server.
     QuitCheck {
@@ -158,6 +198,51 @@ pub enum Effect {
         inbox: PaneInbox,
     },
     StopLogs,
+    FetchDetails {
+        generation: u64,
+        sandbox_id: String,
+    },
+    FetchProcesses {
+        generation: u64,
+        sandbox_id: String,
+    },
+    Signal {
+        sandbox_id: String,
+        pid: u32,
+        signal: &'static str,
+    },
+    ListDir {
+        generation: u64,
+        sandbox_id: String,
+        path: String,
+    },
+    ReadFile {
+        generation: u64,
+        sandbox_id: String,
+        path: String,
+    },
+    /// A file of the sandbox to a file on this machine.
+    Download {
+        sandbox_id: String,
+        path: String,
+        to: PathBuf,
+    },
+    /// A file of this machine into the sandbox; the listing of `dir` is
+    /// fetched again after.
+    Upload {
+        generation: u64,
+        sandbox_id: String,
+        from: PathBuf,
+        to: String,
+        dir: String,
+    },
+    StartForward {
+        id: u64,
+        sandbox_id: String,
+        local: u16,
+        remote: u16,
+    },
+    StopForward(u64),
     CheckQuit,
     Quit,
 }
@@ -234,4 +319,16 @@ pub enum Action {
     ToggleTimestamps,
     CycleTail,
     ToggleFollow,
+    /// The selected sandbox's detail screen, on its info tab.
+    Detail,
+    NextTab,
+    PrevTab,
+    Refresh,
+    /// Up one directory in the files tab.
+    Parent,
+    Download,
+    Upload,
+    AddForward,
+    /// SIGKILL rather than SIGTERM to the selected process of the tab.
+    KillHard,
 }

@@ -31,6 +31,9 @@ pub struct Settings {
     /// The command a shell pane runs; empty: `/bin/bash` where the sandbox
     /// has it, else `/bin/sh`.
     pub shell: Vec<String>,
+    /// Where files downloaded from sandboxes go; `None`: the user's
+    /// download directory, else `~/Downloads`.
+    pub downloads: Option<std::path::PathBuf>,
     pub keymap: Keymap,
     pub theme: Theme,
 }
@@ -48,6 +51,7 @@ impl Default for Settings {
             mouse: true,
             echo_stdin: true,
             shell: Vec::new(),
+            downloads: None,
             keymap: Keymap::default(),
             theme: Theme::default(),
         }
@@ -55,6 +59,22 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// The directory downloads go to: the configured one, else the user's
+    /// download directory, else `Downloads` in the home directory (never
+    /// wherever the TUI happened to be started).
+    pub fn download_dir(&self) -> std::path::PathBuf {
+        if let Some(d) = &self.downloads {
+            return d.clone();
+        }
+        let user = directories::UserDirs::new();
+        match user.as_ref().and_then(|u| u.download_dir()) {
+            Some(d) => d.to_path_buf(),
+            None => user
+                .map(|u| u.home_dir().join("Downloads"))
+                .unwrap_or_else(|| std::env::temp_dir().join("sandscope-downloads")),
+        }
+    }
+
     /// Reads the TUI tables from the whole config file. Missing tables and
     /// keys keep their defaults; a wrong type or an unknown key is an error,
     /// so a typo does not silently do nothing. `no_color` comes from the
@@ -83,6 +103,13 @@ impl Settings {
                     "mouse" => s.mouse = boolean(value).with_context(ctx)?,
                     "echo_stdin" => s.echo_stdin = boolean(value).with_context(ctx)?,
                     "shell" => s.shell = command(value).with_context(ctx)?,
+                    "download_dir" => {
+                        let dir = value.as_str().ok_or_else(|| anyhow!("expected a path"))?;
+                        if dir.is_empty() {
+                            bail!("[ui] download_dir: empty (leave it out for the default)");
+                        }
+                        s.downloads = Some(dir.into());
+                    }
                     other => bail!("unknown key `{other}` in [ui]"),
                 }
             }

@@ -43,3 +43,100 @@ fn the_log_of_a_sandbox_follows_its_main_process() {
     });
     quit_confirmed(&t, 1);
 }
+
+/// A free TCP port on this machine's loopback, for the sandbox's server
+/// (its own network namespace has the same numbers free).
+fn some_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(8765)
+}
+
+#[test]
+fn files_processes_and_ports_from_the_detail_screen() {
+    let t = launch("");
+    let port = some_port();
+    t.type_text("n");
+    t.wait_text("New sandbox");
+    t.keys(&["Down", "Down"]);
+    t.type_text(&format!(
+        "python3 -m http.server {port} --bind 127.0.0.1 --directory /workspace"
+    ));
+    t.keys(&["Enter"]);
+    t.wait_for("a running sandbox", |s| {
+        s.contains(" running ") && !s.contains("New sandbox")
+    });
+
+    // Processes: the sandbox's own main process is listed.
+    t.type_text("d");
+    t.wait_text(" Info ");
+    t.wait_text("http.server");
+    t.keys(&["Tab", "Tab"]);
+    t.wait_for("the process table", |s| {
+        s.contains("PID") && s.lines().any(|l| l.contains("python3 -m http.server"))
+    });
+
+    // Files: upload a binary file, see it listed, download it back.
+    let blob: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 256) as u8).collect();
+    let src = t.home().join("blob.bin");
+    std::fs::write(&src, &blob).expect("write the file to upload");
+    t.keys(&["Tab"]);
+    t.wait_text("/workspace · 0 entries");
+    t.type_text("U");
+    t.wait_text("Upload into /workspace");
+    t.type_text(&src.display().to_string());
+    t.keys(&["Enter"]);
+    t.wait_text("/workspace · 1 entries");
+    t.wait_text("blob.bin");
+    t.type_text("D");
+    let s = t.wait_text("downloaded /workspace/blob.bin");
+    let got = std::fs::read(t.home().join("Downloads").join("blob.bin"))
+        .unwrap_or_else(|e| panic!("the download is there ({e}):\n{s}"));
+    assert!(got == blob, "the download is byte-exact");
+    // Opening a binary file says so.
+    t.keys(&["Enter"]);
+    t.wait_text("Not text: the first bytes in hex");
+    t.keys(&["Escape"]);
+
+    // Ports: forward the sandbox's web server and fetch a page through it.
+    t.keys(&["Tab"]);
+    t.type_text("a");
+    t.wait_text("Forward a port");
+    t.type_text(&port.to_string());
+    t.keys(&["Enter"]);
+    let s = t.wait_text("listening (relay:");
+    let url = s
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .expect("the forward's URL")
+        .to_string();
+    let addr = url.trim_start_matches("http://").trim_end_matches('/');
+    let page = http_get(addr);
+    assert!(page.starts_with("HTTP/1.0 200"), "{page}");
+    assert!(
+        page.contains("blob.bin"),
+        "the sandbox's directory listing: {page}"
+    );
+    t.wait_text("1 total");
+    t.type_text("k");
+    t.wait_text("No ports forwarded");
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "a closed forward no longer listens"
+    );
+    t.keys(&["Escape"]);
+    quit_confirmed(&t, 1);
+}
+
+fn http_get(addr: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect to the forward");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .expect("timeout");
+    s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+        .expect("send");
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}

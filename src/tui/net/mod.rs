@@ -1,6 +1,7 @@
 //! The network side: carries out effects with the client and reports back
 //! on the one channel. Every task reports failure as a message; none of
 //! them can take the UI down.
+mod detail;
 mod logs;
 mod process;
 mod sandboxes;
@@ -33,6 +34,8 @@ pub struct Net {
     procs: HashMap<ProcKey, ProcHandle>,
     /// The log view's stream; replaced or stopped with the view.
     logs: Option<tokio::task::JoinHandle<()>>,
+    /// Running port forwards; dropping a sender stops its forward.
+    forwards: HashMap<u64, tokio::sync::oneshot::Sender<()>>,
     refresh_now: Arc<Notify>,
     include_terminated: Arc<AtomicBool>,
     stop_grace: Duration,
@@ -61,6 +64,7 @@ impl Net {
             tx,
             procs: HashMap::new(),
             logs: None,
+            forwards: HashMap::new(),
             refresh_now,
             include_terminated: include,
             stop_grace,
@@ -146,6 +150,119 @@ impl Net {
             Effect::StopLogs => {
                 if let Some(old) = self.logs.take() {
                     old.abort();
+                }
+            }
+            Effect::FetchDetails {
+                generation,
+                sandbox_id,
+            } => {
+                tokio::spawn(detail::details(
+                    self.client.clone(),
+                    self.tx.clone(),
+                    generation,
+                    sandbox_id,
+                ));
+            }
+            Effect::FetchProcesses {
+                generation,
+                sandbox_id,
+            } => {
+                tokio::spawn(detail::processes(
+                    self.client.clone(),
+                    self.tx.clone(),
+                    generation,
+                    sandbox_id,
+                ));
+            }
+            Effect::Signal {
+                sandbox_id,
+                pid,
+                signal,
+            } => {
+                tokio::spawn(detail::signal(
+                    self.client.clone(),
+                    self.tx.clone(),
+                    sandbox_id,
+                    pid,
+                    signal,
+                ));
+            }
+            Effect::ListDir {
+                generation,
+                sandbox_id,
+                path,
+            } => {
+                tokio::spawn(detail::list_dir(
+                    self.client.clone(),
+                    self.tx.clone(),
+                    generation,
+                    sandbox_id,
+                    path,
+                ));
+            }
+            Effect::ReadFile {
+                generation,
+                sandbox_id,
+                path,
+            } => {
+                tokio::spawn(detail::read_file(
+                    self.client.clone(),
+                    self.tx.clone(),
+                    generation,
+                    sandbox_id,
+                    path,
+                ));
+            }
+            Effect::Download {
+                sandbox_id,
+                path,
+                to,
+            } => {
+                tokio::spawn(detail::download(
+                    self.client.clone(),
+                    self.tx.clone(),
+                    sandbox_id,
+                    path,
+                    to,
+                ));
+            }
+            Effect::Upload {
+                generation,
+                sandbox_id,
+                from,
+                to,
+                dir,
+            } => {
+                let u = detail::Upload {
+                    generation,
+                    id: sandbox_id,
+                    from,
+                    to,
+                    dir,
+                };
+                tokio::spawn(detail::upload(self.client.clone(), self.tx.clone(), u));
+            }
+            Effect::StartForward {
+                id,
+                sandbox_id,
+                local,
+                remote,
+            } => {
+                let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
+                self.forwards.insert(id, stop_tx);
+                tokio::spawn(detail::forward(
+                    self.client.clone(),
+                    self.tx.clone(),
+                    id,
+                    sandbox_id,
+                    local,
+                    remote,
+                    stop_rx,
+                ));
+            }
+            Effect::StopForward(id) => {
+                if let Some(stop) = self.forwards.remove(&id) {
+                    let _ = stop.send(());
                 }
             }
             Effect::TermInput { key, data } => {

@@ -68,6 +68,12 @@ pub enum FormKind {
     Save {
         key: ProcKey,
     },
+    /// A file of this machine into the sandbox's directory `dir`.
+    Upload {
+        dir: String,
+    },
+    /// A port of the sandbox to forward.
+    Forward,
 }
 
 #[derive(Debug)]
@@ -142,6 +148,32 @@ impl Form {
             kind: FormKind::Search { target, from },
             title: "Search this pane (as you type; Enter: keep)".into(),
             fields: vec![Field::text("find", "text (case-insensitive)", current)],
+            focused: 0,
+            error: None,
+        }
+    }
+
+    pub fn upload(dir: &str) -> Form {
+        Form {
+            kind: FormKind::Upload {
+                dir: dir.to_string(),
+            },
+            title: format!("Upload into {dir} (Enter: upload)"),
+            fields: vec![Field::text("file", "path of a file on this machine", "")],
+            focused: 0,
+            error: None,
+        }
+    }
+
+    pub fn forward() -> Form {
+        Form {
+            kind: FormKind::Forward,
+            title: "Forward a port (Enter: start)".into(),
+            fields: vec![Field::text(
+                "port",
+                "8080 (any free local port) or 9000:8080 (local:sandbox)",
+                "",
+            )],
             focused: 0,
             error: None,
         }
@@ -259,8 +291,19 @@ impl Form {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Confirm {
-    StopSandbox { id: String },
-    Quit { active: usize },
+    StopSandbox {
+        id: String,
+    },
+    Quit {
+        active: usize,
+    },
+    /// A signal to a process inside a sandbox (the detail screen's table).
+    Signal {
+        sandbox_id: String,
+        pid: u32,
+        signal: &'static str,
+        command: String,
+    },
 }
 
 #[derive(Debug)]

@@ -2,6 +2,7 @@
 pub mod detail;
 pub mod filter;
 pub mod forms;
+pub mod forwards;
 pub mod pane;
 pub mod procs;
 pub mod sandboxes;
@@ -53,6 +54,8 @@ pub struct View {
     pub echo_stdin: bool,
     /// What a shell pane runs (empty: bash where there is one, else sh).
     pub shell: Vec<String>,
+    /// Where files downloaded from sandboxes go.
+    pub downloads: std::path::PathBuf,
 }
 
 #[derive(Debug)]
@@ -70,6 +73,7 @@ pub struct State {
     pub waits: Vec<WaitGroup>,
     /// The detail screen of a sandbox, when open.
     pub detail: Option<Detail>,
+    pub forwards: Vec<forwards::Forward>,
     pub focus: Focus,
     pub zoom: bool,
     pub stdin: TextArea<'static>,
@@ -99,6 +103,7 @@ impl State {
             proc_filter: ListFilter::default(),
             waits: Vec::new(),
             detail: None,
+            forwards: Vec::new(),
             focus: Focus::Sandboxes,
             zoom: false,
             stdin: TextArea::default(),
@@ -155,6 +160,10 @@ impl State {
         match r {
             PaneRef::Proc(k) => self.proc(k).map(|p| &p.pane),
             PaneRef::Logs => self.detail.as_ref().map(|d| &d.logs.pane),
+            PaneRef::File => match self.detail.as_ref()?.files.open.as_ref()?.content {
+                detail::Fetched::Ready(detail::FileContent::Text(ref p)) => Some(p),
+                _ => None,
+            },
         }
     }
 
@@ -162,14 +171,23 @@ impl State {
         match r {
             PaneRef::Proc(k) => self.proc_mut(k).map(|p| &mut p.pane),
             PaneRef::Logs => self.detail.as_mut().map(|d| &mut d.logs.pane),
+            PaneRef::File => match self.detail.as_mut()?.files.open.as_mut()?.content {
+                detail::Fetched::Ready(detail::FileContent::Text(ref mut p)) => Some(p),
+                _ => None,
+            },
         }
     }
 
     /// The pane search, wrap and save act on: the log when the detail
     /// screen has the keys, else the selected process's.
     pub fn focused_pane(&self) -> Option<PaneRef> {
-        if self.focus == Focus::Detail && self.detail.is_some() {
-            return Some(PaneRef::Logs);
+        if self.focus == Focus::Detail {
+            let d = self.detail.as_ref()?;
+            return match d.tab {
+                detail::Tab::Logs => Some(PaneRef::Logs),
+                detail::Tab::Files => self.pane(PaneRef::File).map(|_| PaneRef::File),
+                _ => None,
+            };
         }
         self.selected().map(|p| PaneRef::Proc(p.key))
     }

@@ -113,7 +113,7 @@ fn create_dialog() {
 fn help_lists_every_binding() {
     let mut h = Harness::new();
     h.key(KeyCode::Char('?'));
-    let text = screen(&mut h, 120, 60);
+    let text = screen(&mut h, 120, 110);
     for b in &h.keymap.bindings {
         assert!(text.contains(b.help), "help misses {}", b.name);
     }

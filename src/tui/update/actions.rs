@@ -1,6 +1,7 @@
 //! What each named action does.
 use crate::client::SandboxState;
 use crate::tui::msg::{Action, Effect, Focus};
+use crate::tui::state::detail::Tab;
 use crate::tui::state::forms::{Confirm, Form, Popup};
 use crate::tui::state::procs::{Phase, StdinState};
 use crate::tui::state::State;
@@ -29,6 +30,7 @@ pub fn apply(state: &mut State, action: Action, ctx: &Ctx, fx: &mut Vec<Effect>)
         }
         Action::Exec => open_exec(state),
         Action::FocusStdin => focus_stdin(state),
+        Action::Kill if state.focus == Focus::Detail => super::detail::kill(state, false, fx),
         Action::Kill => kill(state, fx),
         Action::Mark => {
             if let Some(p) = state.selected_mut() {
@@ -99,6 +101,7 @@ pub fn apply(state: &mut State, action: Action, ctx: &Ctx, fx: &mut Vec<Effect>)
         Action::Top => step(state, isize::MIN / 2),
         Action::Bottom => step(state, isize::MAX / 2),
         Action::Open => match state.focus {
+            Focus::Detail => super::detail::open_selected(state, fx),
             Focus::Sandboxes => state.focus = Focus::Processes,
             Focus::Processes | Focus::Output if live_terminal(state) => {
                 state.focus = Focus::Terminal
@@ -112,7 +115,16 @@ pub fn apply(state: &mut State, action: Action, ctx: &Ctx, fx: &mut Vec<Effect>)
         Action::Shell => super::terminal::open_shell(state, ctx, fx),
         Action::LeaveTerminal => state.focus = Focus::Output,
         Action::Filter => super::filter::start(state),
-        Action::Logs => super::detail::open_logs(state, fx),
+        Action::Logs => super::detail::open(state, Tab::Logs, fx),
+        Action::Detail => super::detail::open(state, Tab::Info, fx),
+        Action::NextTab => super::detail::switch_tab(state, true, fx),
+        Action::PrevTab => super::detail::switch_tab(state, false, fx),
+        Action::Refresh => super::detail::refresh(state, fx),
+        Action::Parent => super::detail::parent(state, fx),
+        Action::Download => super::detail::start_download(state, fx),
+        Action::Upload => super::detail::start_upload(state),
+        Action::AddForward => super::detail::add_forward(state),
+        Action::KillHard => super::detail::kill(state, true, fx),
         Action::CloseDetail => super::detail::close(state, fx),
         Action::ToggleFollow => super::detail::toggle_follow(state, fx),
         Action::ToggleTimestamps => super::detail::toggle_timestamps(state, fx),
@@ -255,15 +267,7 @@ pub fn step(state: &mut State, delta: isize) {
                 .clamp(0, listed.len() as isize - 1) as usize;
             state.selected_proc = Some(listed[next]);
         }
-        Focus::Detail => {
-            if let Some(p) = state.pane_mut(crate::tui::msg::PaneRef::Logs) {
-                if delta < 0 {
-                    p.scroll_up(delta.unsigned_abs());
-                } else {
-                    p.scroll_down(delta as usize);
-                }
-            }
-        }
+        Focus::Detail => super::detail::move_by(state, delta),
         Focus::Output | Focus::Terminal => {
             if let Some(t) = state.selected_mut().and_then(|p| p.term.as_mut()) {
                 match delta {

@@ -47,7 +47,11 @@ pub fn update(state: &mut State, msg: Msg, ctx: &Ctx, fx: &mut Vec<Effect>) -> b
         }
         Msg::Resize => true,
         Msg::Drawn => on_drawn(state, ctx, fx),
-        Msg::Tick => on_tick(state, Instant::now(), SystemTime::now()),
+        Msg::Tick => {
+            let now = Instant::now();
+            detail::on_tick(state, now, fx);
+            on_tick(state, now, SystemTime::now())
+        }
         Msg::Terminate => {
             state.quitting = true;
             fx.push(Effect::Quit);

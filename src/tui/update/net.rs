@@ -95,12 +95,16 @@ pub fn on_net(state: &mut State, ev: NetEvent, fx: &mut Vec<Effect>) -> bool {
                 state.info(text);
             }
         }
-        NetEvent::LogsChanged { generation } => {
-            return super::detail::on_changed(state, generation)
-        }
-        NetEvent::LogsEnded { generation, error } => {
-            return super::detail::on_ended(state, generation, error)
-        }
+        ev @ (NetEvent::LogsChanged { .. }
+        | NetEvent::LogsEnded { .. }
+        | NetEvent::Details { .. }
+        | NetEvent::Processes { .. }
+        | NetEvent::Listing { .. }
+        | NetEvent::FileRead { .. }
+        | NetEvent::Done(_)
+        | NetEvent::ForwardListening { .. }
+        | NetEvent::ForwardFailed { .. }
+        | NetEvent::ForwardCounts { .. }) => return super::detail::on_net(state, ev, fx),
         NetEvent::StdinClosed { key } => {
             if let Some(p) = state.proc_mut(key) {
                 p.stdin = StdinState::Closed;

@@ -49,6 +49,19 @@ fn confirmed(state: &mut State, c: Confirm, fx: &mut Vec<Effect>) {
             state.info(format!("stopping {id}"));
             fx.push(Effect::StopSandbox(id));
         }
+        Confirm::Signal {
+            sandbox_id,
+            pid,
+            signal,
+            ..
+        } => {
+            state.info(format!("sending SIG{signal} to pid {pid}…"));
+            fx.push(Effect::Signal {
+                sandbox_id,
+                pid,
+                signal,
+            });
+        }
         Confirm::Quit { .. } => {
             state.quitting = true;
             fx.push(Effect::Quit);
@@ -151,6 +164,8 @@ fn submit(state: &mut State, mut form: Form, fx: &mut Vec<Effect>) -> Option<Pop
                 None => Ok(()),
             }
         }
+        FormKind::Upload { .. } => super::detail::upload(state, &form.single_value(), fx),
+        FormKind::Forward => super::detail::start_forward(state, &form.single_value(), fx),
         FormKind::Save { key } => {
             let path = form.single_value();
             if path.trim().is_empty() {

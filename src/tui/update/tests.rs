@@ -20,6 +20,7 @@ pub fn new_state() -> State {
         wrap: false,
         echo_stdin: true,
         shell: Vec::new(),
+        downloads: std::env::temp_dir().join("sandscope-test-downloads"),
     };
     let mut s = State::new("http://127.0.0.1:1".into(), "embedded".into(), view, false);
     s.sandboxes

@@ -14,6 +14,15 @@ pub fn render(c: &Confirm, theme: &Theme, frame: &mut Frame, area: Rect) {
             " Stop sandbox ",
             format!("Stop sandbox {id}? Its processes will be terminated."),
         ),
+        Confirm::Signal {
+            pid,
+            signal,
+            command,
+            ..
+        } => (
+            " Signal ",
+            format!("Send SIG{signal} to pid {pid} ({command})?"),
+        ),
         Confirm::Quit { active } => (
             " Quit ",
             format!(

@@ -1,18 +1,12 @@
-//! The detail screen of one sandbox: what is in it already, apart from the
-//! processes this TUI started. Each tab is a view of its own.
+//! The log tab: the main process's output (StreamLogs), followed or read
+//! once, from a chosen tail.
 use crate::client::LogOptions;
 
-use super::pane::Pane;
+use crate::tui::state::pane::Pane;
 
 /// Lines of the backlog a log view starts with, and what `T` cycles
 /// through (0 = the whole log).
 pub const TAILS: [u32; 4] = [200, 2000, 20_000, 0];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tab {
-    /// The main process's output (StreamLogs).
-    Logs,
-}
 
 /// The sandbox's log, read through a stream the network side keeps open
 /// while following.
@@ -25,13 +19,8 @@ pub struct LogView {
     pub generation: u64,
     /// Why the stream ended, once it has (`None` while it runs).
     pub ended: Option<String>,
-}
-
-#[derive(Debug)]
-pub struct Detail {
-    pub sandbox_id: String,
-    pub tab: Tab,
-    pub logs: LogView,
+    /// A stream has been asked for (the tab was opened once).
+    pub started: bool,
 }
 
 impl LogView {
@@ -45,6 +34,7 @@ impl LogView {
             },
             generation,
             ended: None,
+            started: false,
         }
     }
 

@@ -1,32 +1,18 @@
-//! The sandbox detail screen: its tab of the moment (the log), drawn over
-//! the lists and panes.
+//! The log tab.
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use super::panes::visible_lines;
-use super::{ellipsize, panel, short_id};
-use crate::tui::state::detail::{Detail, Tab};
+use super::tab_block;
+use crate::tui::state::detail::Detail;
 use crate::tui::state::State;
 use crate::tui::theme::Theme;
+use crate::tui::ui::ellipsize;
+use crate::tui::ui::panes::visible_lines;
 
 pub fn render(state: &State, d: &Detail, theme: &Theme, frame: &mut Frame, area: Rect) {
-    match d.tab {
-        Tab::Logs => logs(state, d, theme, frame, area),
-    }
-}
-
-fn logs(state: &State, d: &Detail, theme: &Theme, frame: &mut Frame, area: Rect) {
     let v = &d.logs;
-    let name = state
-        .sandboxes
-        .get(&d.sandbox_id)
-        .filter(|s| !s.display_name.is_empty())
-        .map_or_else(
-            || short_id(&d.sandbox_id).to_string(),
-            |s| s.display_name.clone(),
-        );
     let mut parts = vec![
         if v.opts.follow {
             "following"
@@ -45,8 +31,7 @@ fn logs(state: &State, d: &Detail, theme: &Theme, frame: &mut Frame, area: Rect)
     if !v.pane.following() {
         parts.push(format!("↑{}", v.pane.scroll));
     }
-    let title = format!(" Log · {name} · {} ", parts.join(" · "));
-    let mut block = panel(title, true, theme);
+    let mut block = tab_block(state, d, &parts.join(" · "), theme);
     let mut bottom = Vec::new();
     if let Some(s) = &v.pane.search {
         let count = match s.total {
