@@ -200,6 +200,46 @@ async fn files_put_get_ls_are_byte_exact_and_clear_about_errors() {
         "{}",
         text(&out.stderr)
     );
+
+    // Over the API's 32 MiB cap, both ways: refused with the sizes, and
+    // nothing half-written.
+    let r = t
+        .exec(&id, &["sh", "-c", "truncate -s 40M /tmp/big 2>/dev/null || dd if=/dev/zero of=/tmp/big bs=1M count=40 2>/dev/null"])
+        .await;
+    assert_eq!(r.returncode, 0, "{}", r.stderr_text());
+    let out = run(
+        cli(&t, home.path(), &["files", "get", &id, "/tmp/big", "-"]),
+        "get big",
+    )
+    .await;
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    assert!(
+        text(&out.stderr).contains("exceeds the 33554432-byte limit"),
+        "{}",
+        text(&out.stderr)
+    );
+    let big = home.path().join("big.bin");
+    let f = ok(std::fs::File::create(&big), "create big");
+    ok(f.set_len((32 << 20) + 1), "size big");
+    let big_s = big.to_string_lossy().to_string();
+    let out = run(
+        cli(
+            &t,
+            home.path(),
+            &["files", "put", &id, &big_s, "/tmp/big-up"],
+        ),
+        "put big",
+    )
+    .await;
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("larger than 32 MiB"),
+        "{}",
+        text(&out.stderr)
+    );
+    let r = t.exec(&id, &["sh", "-c", "test -e /tmp/big-up"]).await;
+    assert_ne!(r.returncode, 0, "a refused put left a file behind");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

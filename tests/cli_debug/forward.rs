@@ -3,7 +3,7 @@
 use super::{cli, until};
 use crate::common::cli::{run, text};
 use crate::common::{ok, TestServer};
-use sandscope::client::{ExecOptions, Process};
+use sandscope::client::{ExecOptions, ForwardEvent, Forwarder, Process, RelayTool};
 use std::io::{Read, Write};
 use std::process::Stdio;
 use std::time::Duration;
@@ -182,6 +182,57 @@ async fn port_forward_relays_http_and_binary_bytes() {
 
     let _ = fwd.kill().await;
     let _ = fwd2.kill().await;
+
+    // The library's forwarder, as the TUI would use it: it reports its
+    // connections and, once stopped, accepts no more.
+    let local: std::net::SocketAddr = ok("127.0.0.1:0".parse(), "addr");
+    let mut fwd3 = ok(
+        Forwarder::start(t.client.clone(), &id, local, echo_port).await,
+        "forwarder",
+    );
+    assert_eq!(fwd3.tool(), RelayTool::Python3);
+    let mut events = fwd3.take_events().unwrap_or_else(|| panic!("no events"));
+    let addr3 = fwd3.local_addr();
+    let echoed = tokio::task::spawn_blocking(move || {
+        let mut s = ok(std::net::TcpStream::connect(addr3), "connect");
+        ok(
+            s.set_read_timeout(Some(Duration::from_secs(30))),
+            "read timeout",
+        );
+        ok(s.write_all(b"ping\x00\xff"), "send");
+        ok(s.shutdown(std::net::Shutdown::Write), "half-close");
+        let mut back = Vec::new();
+        ok(s.read_to_end(&mut back), "read");
+        back
+    })
+    .await;
+    assert_eq!(ok(echoed, "echo"), b"ping\x00\xff");
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        match tokio::time::timeout(Duration::from_secs(30), events.recv()).await {
+            Ok(Some(ev)) => seen.push(ev),
+            other => panic!("events ended early: {other:?} after {seen:?}"),
+        }
+    }
+    assert!(
+        matches!(seen[0], ForwardEvent::Opened { id: 1, .. }),
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen[1],
+        ForwardEvent::Closed {
+            id: 1,
+            sent: 6,
+            received: 6
+        }
+    );
+    let stats = fwd3.stats();
+    assert_eq!((stats.total, stats.active, stats.failed), (1, 0, 0));
+    fwd3.stop();
+    let refused = until("the stopped forwarder to close its port", || async move {
+        std::net::TcpStream::connect(addr3).is_err()
+    });
+    refused.await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
