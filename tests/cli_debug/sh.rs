@@ -106,4 +106,20 @@ async fn sh_without_a_terminal_runs_the_piped_script() {
         "{}",
         text(&out.stderr)
     );
+
+    // --cmd runs its own command line, split like a shell would.
+    let home2 = ok(tempfile::tempdir(), "home");
+    let c = cli(
+        &t,
+        home2.path(),
+        &[
+            "sh",
+            &id,
+            "--cmd",
+            "sh -c 'printf %s-%s \"$0\" b; exit 4' 'a a'",
+        ],
+    );
+    let out = crate::common::cli::run(c, "sh --cmd").await;
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "a a-b");
 }
