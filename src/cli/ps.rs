@@ -8,6 +8,7 @@ use super::output::{self, cell, Format};
 use super::GlobalArgs;
 use crate::client::ProcessInfo;
 use serde_json::json;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
@@ -37,7 +38,16 @@ pub async fn run(global: &GlobalArgs, args: PsArgs) -> anyhow::Result<ExitCode> 
         .await
         .map_err(|e| explain(&client.endpoint().url, e))?;
     match args.output {
-        Format::Table => print!("{}", table(&procs)),
+        Format::Table => {
+            // On a terminal, one process per screen line, as `ps` does:
+            // a long command line (bubblewrap's own, say) is cut, not wrapped.
+            let width = std::io::stdout()
+                .is_terminal()
+                .then(crossterm::terminal::size)
+                .and_then(Result::ok)
+                .map(|(cols, _)| usize::from(cols));
+            print!("{}", fit(&table(&procs), width));
+        }
         Format::Json => output::print_json(&to_json(&procs))?,
     }
     Ok(ExitCode::SUCCESS)
@@ -73,6 +83,20 @@ pub fn table(procs: &[ProcessInfo]) -> String {
     output::table(&["PID", "PPID", "S", "USER", "ELAPSED", "COMMAND"], &rows)
 }
 
+/// Each line cut to `width` characters, when there is a width.
+fn fit(text: &str, width: Option<usize>) -> String {
+    let Some(w) = width.filter(|w| *w > 0) else {
+        return text.to_string();
+    };
+    text.lines()
+        .map(|l| {
+            let mut line: String = l.chars().take(w).collect();
+            line.push('\n');
+            line
+        })
+        .collect()
+}
+
 fn to_json(procs: &[ProcessInfo]) -> serde_json::Value {
     serde_json::Value::Array(
         procs
@@ -91,4 +115,15 @@ fn to_json(procs: &[ProcessInfo]) -> serde_json::Value {
             })
             .collect(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fit;
+
+    #[test]
+    fn long_lines_are_cut_only_with_a_width() {
+        assert_eq!(fit("abcdef\nxy\n", Some(3)), "abc\nxy\n");
+        assert_eq!(fit("abcdef\n", None), "abcdef\n");
+    }
 }

@@ -5,7 +5,8 @@
 //! ours.
 use super::connect::{connect, explain};
 use super::exec::{
-    copy_output, copy_stdin, exit_code, EXIT_FAILED, EXIT_HANGUP, EXIT_INTERRUPTED, EXIT_TERMINATED,
+    copy_output, copy_stdin, exit_code, EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_HANGUP,
+    EXIT_INTERRUPTED, EXIT_TERMINATED,
 };
 use super::rawterm::{self, RawGuard};
 use super::GlobalArgs;
@@ -91,7 +92,12 @@ pub async fn run(global: &GlobalArgs, args: ShArgs) -> anyhow::Result<ExitCode> 
     };
     if let Some(code) = stopped {
         process.kill();
-        eprintln!("sandscope: stopped by a signal; the shell was killed");
+        let why = if code == EXIT_BROKEN_PIPE {
+            "our output was closed"
+        } else {
+            "stopped by a signal"
+        };
+        eprintln!("sandscope: {why}; the shell was killed");
         return Ok(ExitCode::from(code));
     }
     match process.wait().await {
@@ -106,8 +112,8 @@ pub async fn run(global: &GlobalArgs, args: ShArgs) -> anyhow::Result<ExitCode> 
     }
 }
 
-/// Copies until the remote side ends (`None`) or a signal stops us (the
-/// exit code it stands for). The terminal is raw for exactly this long.
+/// Copies until the remote side ends (`None`), or a signal or a closed
+/// output stops us (the exit code it stands for). The terminal is raw for exactly this long.
 async fn session(
     process: &mut Process,
     stdin: StdinWriter,
@@ -126,8 +132,9 @@ async fn session(
     tokio::pin!(copy);
     let code = loop {
         tokio::select! {
-            // Output ends when the shell's stream does.
-            _ = &mut copy => break None,
+            // Output ends when the shell's stream does; failing to write it
+            // means our terminal or pipe is gone, so nobody is watching.
+            copied = &mut copy => break copied.err().map(|_| EXIT_BROKEN_PIPE),
             Some(()) = async { match winch.as_mut() { Some(w) => w.recv().await, None => None } } => {
                 if let Some((cols, rows)) = rawterm::size() {
                     process.resize(cols, rows);
