@@ -5,8 +5,10 @@
 //!
 //! `net` tests the UI's network side against a real server without a
 //! terminal; it lives here to keep the number of test binaries small.
+mod common;
 #[path = "tui_e2e/net.rs"]
 mod net;
+mod server_support;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
