@@ -114,6 +114,7 @@ impl Ui {
             max_tiles: settings.max_tiles,
             wrap: settings.wrap,
             echo_stdin: settings.echo_stdin,
+            save_dir: settings.save_dir.clone(),
         };
         let state = State::new(
             "http://127.0.0.1:1".into(),

@@ -102,6 +102,7 @@ pub async fn run(opts: TuiOptions) -> anyhow::Result<()> {
         max_tiles: settings.max_tiles,
         wrap: settings.wrap,
         echo_stdin: settings.echo_stdin,
+        save_dir: settings.save_dir.clone(),
     };
     let state = State::new(url, kind, view, settings.show_terminated);
     let (result, server) = app::run(app::Parts {

@@ -176,4 +176,15 @@ pub enum Action {
     SendLine,
     SendEof,
     LeaveStdin,
+    ClearMarks,
+    /// Stdin box: recall an earlier / a later line sent.
+    HistoryPrev,
+    HistoryNext,
+    // Popups.
+    Submit,
+    Cancel,
+    Confirm,
+    NextField,
+    PrevField,
+    Toggle,
 }

@@ -1,10 +1,12 @@
 //! Everything the screen shows, and nothing that talks to the network.
 pub mod forms;
+pub mod history;
 pub mod pane;
 pub mod procs;
 pub mod sandboxes;
 pub mod waits;
 
+use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
 use tui_textarea::TextArea;
@@ -46,6 +48,8 @@ pub struct View {
     pub wrap: bool,
     /// Show what is sent to stdin in the pane (processes without a tty).
     pub echo_stdin: bool,
+    /// Where transcripts are saved unless given an absolute path.
+    pub save_dir: PathBuf,
 }
 
 #[derive(Debug)]
@@ -166,6 +170,13 @@ impl State {
             .filter(|p| p.marked)
             .map(|p| p.key)
             .collect()
+    }
+
+    /// Takes the mark off these processes.
+    pub fn unmark(&mut self, keys: &[ProcKey]) {
+        for p in self.procs.iter_mut().filter(|p| keys.contains(&p.key)) {
+            p.marked = false;
+        }
     }
 
     /// Keeps the process selection inside the listed processes.

@@ -3,6 +3,7 @@ use std::time::{Duration, Instant};
 
 use crate::client::ProcessStatus;
 
+use super::history::History;
 use super::pane::Pane;
 use crate::tui::msg::ProcKey;
 
@@ -44,6 +45,8 @@ pub struct Proc {
     pub check: bool,
     /// Runs on a pseudo-terminal, which echoes input itself.
     pub tty: bool,
+    /// Lines sent to its stdin, for Up and Down in the stdin box.
+    pub history: History,
 }
 
 impl Proc {
@@ -68,6 +71,7 @@ impl Proc {
             close_after_input: false,
             check: false,
             tty: false,
+            history: History::default(),
         }
     }
 

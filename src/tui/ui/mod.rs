@@ -7,6 +7,7 @@ mod sandboxes;
 pub use sandboxes::short_id;
 mod status;
 mod stdin;
+mod tiles;
 mod waits;
 
 use ratatui::layout::{Constraint, Layout, Rect};

@@ -19,6 +19,7 @@ pub fn new_state() -> State {
         max_tiles: 4,
         wrap: false,
         echo_stdin: true,
+        save_dir: "/saved/here".into(),
     };
     let mut s = State::new("http://127.0.0.1:1".into(), "embedded".into(), view, false);
     s.sandboxes
