@@ -216,6 +216,18 @@ pub fn log_dir() -> PathBuf {
     }
 }
 
+/// Where the TUI saves transcripts by default: `transcripts` in the
+/// user's state (or local data) directory, else in the temp directory.
+pub fn transcript_dir() -> PathBuf {
+    match dirs() {
+        Some(d) => d
+            .state_dir()
+            .unwrap_or_else(|| d.data_local_dir())
+            .join("transcripts"),
+        None => std::env::temp_dir().join("sandscope-transcripts"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -82,6 +82,47 @@ async fn stream_stdout_line_by_line() {
     assert_eq!(r.returncode, 0);
 }
 
+/// stdout and stderr come out in the order the process wrote them, not
+/// grouped by stream. Each burst writes one line to each stream, microseconds
+/// apart, so both pipes often hold a line by the time the server looks: it
+/// must still hand them on in the order they arrived. (It starts with a pause
+/// so the first lines are not written before the server watches the pipes.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdout_and_stderr_keep_their_order() {
+    let t = TestServer::start().await;
+    let sb = t.sandbox().await;
+    let script = "sleep 0.05; for i in 1 2 3 4 5 6; do \
+        echo a$i >&2; echo b$i; sleep 0.02; echo c$i; echo d$i >&2; sleep 0.02; done";
+    for _ in 0..5 {
+        let mut p = ok(
+            t.client
+                .exec(&sb, &args(&["sh", "-c", script]), ExecOptions::default())
+                .await,
+            "exec",
+        );
+        let mut out = p.take_output().unwrap_or_else(|| panic!("output"));
+        let mut seen = Vec::new();
+        while let Some(chunk) = out.next().await {
+            let text = String::from_utf8_lossy(&chunk.data).into_owned();
+            for line in text.lines() {
+                seen.push((chunk.stream, line.to_string()));
+            }
+        }
+        let want: Vec<(StreamKind, String)> = (1..=6)
+            .flat_map(|i| {
+                [
+                    (StreamKind::Stderr, format!("a{i}")),
+                    (StreamKind::Stdout, format!("b{i}")),
+                    (StreamKind::Stdout, format!("c{i}")),
+                    (StreamKind::Stderr, format!("d{i}")),
+                ]
+            })
+            .collect();
+        assert_eq!(seen, want);
+        assert_eq!(ok(p.wait().await, "wait"), 0);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn output_is_live_not_collected_at_exit() {
     // The command prints, then blocks on stdin: the first line must arrive

@@ -10,6 +10,7 @@ mod common;
 mod detail;
 #[path = "tui_e2e/net.rs"]
 mod net;
+mod server_support;
 #[path = "tui_e2e/terminal.rs"]
 mod terminal;
 use common::tmux::Tmux;
@@ -222,5 +223,57 @@ fn a_sandbox_cannot_reach_the_tuis_terminal() {
     });
     assert!(s.contains("interactive-42"), "{s}");
 
+    quit_confirmed(&t, 1);
+}
+
+/// stdout and stderr show in the order they were written, on screen and
+/// in the saved transcript, which goes into the save directory (here the
+/// state directory's `transcripts`) with its full path in the status line.
+#[test]
+fn interleaved_output_is_saved_in_order_into_the_save_dir() {
+    let t = launch("");
+    t.type_text("n");
+    t.wait_text("New sandbox");
+    t.keys(&["Enter"]);
+    t.wait_for("a running sandbox", |s| {
+        s.contains(" running ") && !s.contains("New sandbox")
+    });
+    t.type_text("x");
+    t.wait_text("Run in");
+    t.type_text(
+        "sh -c 'sleep 0.05; for i in 1 2 3; do echo out$i; sleep 0.05; echo err$i >&2; sleep 0.05; done'",
+    );
+    t.keys(&["Enter"]);
+    let s = t.wait_for("p1 exit 0", |s| {
+        process_row(s, 1).is_some_and(|r| r.contains("exit 0"))
+    });
+    let shown: Vec<&str> = s
+        .lines()
+        .filter_map(|l| {
+            let cell = l.trim_start_matches('│').split_whitespace().next()?;
+            (cell.starts_with("out") || cell.starts_with("err")).then_some(cell)
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        ["out1", "err1", "out2", "err2", "out3", "err3"],
+        "{s}"
+    );
+
+    t.type_text("S");
+    t.wait_text("Save");
+    t.keys(&["Enter"]);
+    let dir = t.home().join("state/sandscope/transcripts");
+    let file = dir.join("sandscope-p1.log");
+    let s = t.wait_text("saved ");
+    assert!(
+        s.contains(&file.display().to_string()),
+        "the full path is shown:\n{s}"
+    );
+    let text = std::fs::read_to_string(&file).expect("the transcript");
+    assert_eq!(
+        text,
+        "out1\n[stderr] err1\nout2\n[stderr] err2\nout3\n[stderr] err3\n"
+    );
     quit_confirmed(&t, 1);
 }

@@ -116,6 +116,7 @@ impl Ui {
             echo_stdin: settings.echo_stdin,
             shell: settings.shell.clone(),
             downloads: settings.download_dir(),
+            save_dir: settings.save_dir.clone(),
         };
         let state = State::new(
             "http://127.0.0.1:1".into(),

@@ -10,8 +10,9 @@ use super::types::ExecOptions;
 use crate::proto::v1 as pb;
 use crate::proto::v1::exec_stream_request::Message as Up;
 use crate::proto::v1::exec_stream_response::Message as Down;
+use futures::StreamExt;
 use std::sync::Arc;
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
 
@@ -83,7 +84,13 @@ pub(crate) async fn start(
         // Without stdin the process gets EOF at once, so `cat` and friends end.
         let _ = req_tx.try_send(frame(Up::Close(pb::ExecStreamClose {})));
     }
-    let mut request = tonic::Request::new(ReceiverStream::new(req_rx));
+    // The request side ends when the pump is done (dropping `requests_end`).
+    // A kill drops the response stream, but HTTP/2 cancels a stream only
+    // once neither side is in use: while a stdin writer kept the request
+    // side open, the server never heard of the kill and the process lived on.
+    let (requests_end, requests_ended) = oneshot::channel::<()>();
+    let requests = ReceiverStream::new(req_rx).take_until(requests_ended);
+    let mut request = tonic::Request::new(requests);
     if let Some(t) = opts.timeout {
         request.set_timeout(t);
     }
@@ -155,6 +162,7 @@ pub(crate) async fn start(
         control: control.clone(),
         deadline,
         endpoint: endpoint.to_string(),
+        requests_end,
     };
     tokio::spawn(pump.run());
 

@@ -8,7 +8,7 @@ use crate::proto::v1 as pb;
 use crate::proto::v1::exec_stream_response::Message;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 pub(crate) struct Pump {
@@ -21,6 +21,8 @@ pub(crate) struct Pump {
     /// When to give up, and the timeout it came from (for the error text).
     pub deadline: Option<(Instant, Duration)>,
     pub endpoint: String,
+    /// Dropped when the pump ends, which ends the request stream too.
+    pub requests_end: oneshot::Sender<()>,
 }
 
 /// What one step of the stream produced.
@@ -33,9 +35,11 @@ impl Pump {
     pub(crate) async fn run(mut self) {
         let ended = self.pump().await;
         tracing::debug!(status = %ended.status, "exec ended");
-        // Dropping the stream here cancels it (RST_STREAM) if the server has
-        // not finished, which is what makes the server kill the process group
-        // on kill and timeout.
+        // Dropping both directions of the stream here cancels it
+        // (RST_STREAM) if the server has not finished, which is what makes
+        // the server kill the process group on kill and timeout. The request
+        // side has to end as well: a stream still sending is not cancelled.
+        drop(self.requests_end);
         drop(self.stream);
         self.ended.send_replace(Some(ended));
     }

@@ -4,6 +4,7 @@
 //! bounded, so a slow reader blocks the process on its pipe instead of
 //! growing a buffer here.
 mod output;
+mod reader;
 
 use super::pty::Pty;
 use super::runtime::{child, ExecSpec, Instance, Runtime};
@@ -136,29 +137,24 @@ pub async fn spawn(
         execs.add(pid);
     }
     let (exited_tx, exited_rx) = watch::channel(false);
-    let mut pumps = Vec::new();
-    let mut start_pump = |source: std::io::Result<Output>, stream: i32| match source {
-        Ok(src) => pumps.push(tokio::spawn(pump(
-            src,
-            stream,
-            ev_tx.clone(),
-            exited_rx.clone(),
-        ))),
+    let mut sources = Vec::new();
+    let mut add_source = |source: std::io::Result<Output>, stream: i32| match source {
+        Ok(src) => sources.push((stream, src)),
         // Cannot happen short of running out of descriptors; the process
         // then sees its output closed.
         Err(e) => tracing::warn!(error = %e, stream, "cannot read the output of an exec"),
     };
     match &pty {
         Some(p) => {
-            start_pump(p.master().and_then(Output::terminal), 1);
+            add_source(p.master().and_then(Output::terminal), 1);
             tokio::spawn(write_stdin(p.writer(), in_rx));
         }
         None => {
             if let Some(out) = child.stdout.take() {
-                start_pump(Output::pipe(out), 1);
+                add_source(Output::pipe(out), 1);
             }
             if let Some(err) = child.stderr.take() {
-                start_pump(Output::pipe(err), 2);
+                add_source(Output::pipe(err), 2);
             }
             match child
                 .stdin
@@ -178,6 +174,20 @@ pub async fn spawn(
             }
         }
     }
+    // One task reads every stream, so they keep the order they came in.
+    let pump = match reader::Reader::new(sources) {
+        Ok(r) => Some(tokio::spawn(reader::forward(
+            r,
+            ev_tx.clone(),
+            exited_rx,
+            DRAIN_GRACE,
+            DRAIN_MAX_BYTES,
+        ))),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch the output of an exec");
+            None
+        }
+    };
     let pty_for_task = pty.clone();
     let cgroup = instance.cgroup.clone();
     tokio::spawn(async move {
@@ -205,7 +215,7 @@ pub async fn spawn(
             execs.remove(pid);
         }
         let _ = exited_tx.send(true);
-        for p in pumps {
+        if let Some(p) = pump {
             let _ = p.await;
         }
         drop(pty_for_task);
@@ -249,46 +259,4 @@ async fn write_stdin(mut w: impl AsyncWrite + Unpin, mut rx: mpsc::Receiver<Opti
         }
     }
     let _ = w.shutdown().await;
-}
-
-/// Forwards one output stream until its end. A chunk is read only once the
-/// queue has room for it, so a slow reader leaves the output in the pipe,
-/// where it blocks the writer.
-async fn pump(
-    mut src: Output,
-    stream: i32,
-    tx: mpsc::Sender<Event>,
-    mut exited: watch::Receiver<bool>,
-) {
-    let mut after_exit = 0usize;
-    loop {
-        let ready = if *exited.borrow() {
-            if after_exit > DRAIN_MAX_BYTES {
-                break;
-            }
-            match tokio::time::timeout(DRAIN_GRACE, src.ready()).await {
-                Ok(res) => res,
-                Err(_) => break,
-            }
-        } else {
-            tokio::select! {
-                res = src.ready() => res,
-                _ = exited.changed() => continue,
-            }
-        };
-        if ready.is_err() {
-            break;
-        }
-        let Ok(room) = tx.reserve().await else { break };
-        match src.try_read() {
-            Ok(Some(data)) => {
-                if *exited.borrow() {
-                    after_exit += data.len();
-                }
-                room.send(Event::Output(stream, data));
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            Ok(None) | Err(_) => break,
-        }
-    }
 }

@@ -122,6 +122,7 @@ pub async fn run(opts: TuiOptions) -> anyhow::Result<()> {
         echo_stdin: settings.echo_stdin,
         shell: settings.shell.clone(),
         downloads: settings.download_dir(),
+        save_dir: settings.save_dir.clone(),
     };
     let state = State::new(url, kind, view, settings.show_terminated);
     let (result, server) = app::run(app::Parts {

@@ -331,4 +331,15 @@ pub enum Action {
     AddForward,
     /// SIGKILL rather than SIGTERM to the selected process of the tab.
     KillHard,
+    ClearMarks,
+    /// Stdin box: recall an earlier / a later line sent.
+    HistoryPrev,
+    HistoryNext,
+    // Popups.
+    Submit,
+    Cancel,
+    Confirm,
+    NextField,
+    PrevField,
+    Toggle,
 }

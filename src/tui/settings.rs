@@ -2,6 +2,7 @@
 //! config file. Parsed from the already loaded `toml::Table` so the config
 //! module does not need to know about the TUI.
 use anyhow::{anyhow, bail, Context};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::keymap::Keymap;
@@ -34,6 +35,8 @@ pub struct Settings {
     /// Where files downloaded from sandboxes go; `None`: the user's
     /// download directory, else `~/Downloads`.
     pub downloads: Option<std::path::PathBuf>,
+    /// Where `S` saves transcripts given as a bare file name.
+    pub save_dir: PathBuf,
     pub keymap: Keymap,
     pub theme: Theme,
 }
@@ -52,6 +55,7 @@ impl Default for Settings {
             echo_stdin: true,
             shell: Vec::new(),
             downloads: None,
+            save_dir: crate::config::transcript_dir(),
             keymap: Keymap::default(),
             theme: Theme::default(),
         }
@@ -110,6 +114,7 @@ impl Settings {
                         }
                         s.downloads = Some(dir.into());
                     }
+                    "save_dir" => s.save_dir = absolute_dir(value).with_context(ctx)?,
                     other => bail!("unknown key `{other}` in [ui]"),
                 }
             }
@@ -133,6 +138,7 @@ impl Settings {
                     .with_context(|| format!("[keys] {action}"))?;
             }
         }
+        s.keymap.check_conflicts()?;
         if let Some(colors) = table(raw, "colors")? {
             for (name, value) in colors {
                 let spec = value.as_str().ok_or_else(|| {
@@ -169,6 +175,24 @@ fn positive(v: &toml::Value) -> anyhow::Result<usize> {
         Some(_) => bail!("must be greater than zero"),
         None => bail!("expected an integer"),
     }
+}
+
+/// An absolute directory; `~/` at the start stands for the home directory.
+fn absolute_dir(v: &toml::Value) -> anyhow::Result<PathBuf> {
+    let text = v
+        .as_str()
+        .ok_or_else(|| anyhow!("expected a directory path"))?;
+    let path = match text.strip_prefix("~/") {
+        Some(rest) => directories::BaseDirs::new()
+            .ok_or_else(|| anyhow!("`~` is unknown: there is no home directory"))?
+            .home_dir()
+            .join(rest),
+        None => PathBuf::from(text),
+    };
+    if !path.is_absolute() {
+        bail!("must be an absolute path (or start with ~/), got {text:?}");
+    }
+    Ok(path)
 }
 
 fn boolean(v: &toml::Value) -> anyhow::Result<bool> {
@@ -250,6 +274,26 @@ mod tests {
         let e = parse("[keys]\nno_such_action = \"q\"\n").unwrap_err();
         assert!(format!("{e:#}").contains("no_such_action"));
     }
+
+    #[test]
+    fn a_key_bound_to_two_actions_is_refused_at_load() {
+        let e = parse("[keys]\nkill = \"x\"\n").unwrap_err();
+        let text = format!("{e:#}");
+        assert!(
+            text.contains("`exec`") && text.contains("`kill`") && text.contains("x"),
+            "{text}"
+        );
+        assert!(parse("[keys]\nkill = \"x\"\nexec = \"e\"\n").is_ok());
+    }
+
+    #[test]
+    fn save_dir_must_be_absolute() {
+        let s = parse("[ui]\nsave_dir = \"/srv/logs\"\n").unwrap();
+        assert_eq!(s.save_dir, PathBuf::from("/srv/logs"));
+        let e = parse("[ui]\nsave_dir = \"logs\"\n").unwrap_err();
+        assert!(format!("{e:#}").contains("absolute"), "{e:#}");
+        assert!(Settings::default().save_dir.ends_with("transcripts"));
+    }
 }
 
 #[cfg(test)]
@@ -294,6 +338,12 @@ mod example_tests {
         ] {
             assert!(ui.contains_key(key), "[ui] {key} is not documented");
         }
+        // Its default depends on the machine, so the example shows it
+        // commented out.
+        assert!(
+            text.contains("# save_dir = "),
+            "[ui] save_dir is not documented"
+        );
         for name in [
             "default_profile",
             "api_key_env",

@@ -232,3 +232,68 @@ async fn exec_stdin_eof_kill_and_backpressure() {
     drop(net);
     f.shutdown().await;
 }
+
+/// A process stopped with SIGSTOP (state T), run as the TUI runs it (stdin
+/// open), is really gone after a kill.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_ends_a_stopped_process() {
+    let f = fixture().await;
+    let sb = f.client.run(SandboxRequest::default()).await.unwrap();
+    let (tx, mut rx) = mpsc::channel(64);
+    let mut net = Net::new(
+        f.client.clone(),
+        tx,
+        Duration::from_secs(30),
+        Duration::from_secs(1),
+        false,
+    );
+    let marker = format!("stopped-{}", std::process::id());
+    let pane = Pane::new(100, false);
+    let argv = vec![
+        "sh".into(),
+        "-c".into(),
+        format!("echo ready; kill -STOP $$; sleep 1000 # {marker}"),
+    ];
+    let opts = ExecOptions {
+        stdin: true,
+        ..Default::default()
+    };
+    net.apply(Effect::Exec {
+        key: 1,
+        sandbox_id: sb.id.clone(),
+        argv,
+        opts,
+        inbox: pane.inbox.clone(),
+    });
+    next(&mut rx, |ev| {
+        matches!(ev, NetEvent::PaneChanged(1)).then_some(())
+    })
+    .await;
+    let pids = || crate::server_support::pids_containing(&marker);
+    crate::server_support::wait_until("the shell to stop", || {
+        pids()
+            .iter()
+            .any(|p| proc_state(*p).as_deref() == Some("T"))
+    })
+    .await;
+    net.apply(Effect::Kill(1));
+    let status = next(&mut rx, |ev| match ev {
+        NetEvent::ProcessEnded { key: 1, status } => Some(status),
+        _ => None,
+    })
+    .await;
+    assert_eq!(status, ProcessStatus::Killed);
+    // The kill reaches the server, which ends the stopped process for good
+    // (SIGKILL works on stopped processes): nothing of it is left, not even
+    // a zombie.
+    crate::server_support::wait_until("the stopped process to be gone", || pids().is_empty()).await;
+    drop(net);
+    f.shutdown().await;
+}
+
+/// The state letter of a host process (`R`, `S`, `T`, `Z`, ...).
+fn proc_state(pid: i32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = stat.rsplit_once(") ")?.1;
+    after.split_whitespace().next().map(str::to_string)
+}

@@ -40,7 +40,16 @@ impl Output {
         Ok(Output { fd })
     }
 
-    /// Waits until output (or its end) may be there. Holds nothing meanwhile.
+    /// The descriptor, to watch it in an epoll set of one's own.
+    pub fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.fd.get_ref().as_fd()
+    }
+
+    /// Waits until output (or its end) may be there. Holds nothing
+    /// meanwhile. Only the tests wait on one stream alone; the reader
+    /// watches all of a process's streams in one set.
+    #[cfg(test)]
     pub async fn ready(&self) -> io::Result<()> {
         let mut guard = self.fd.readable().await?;
         // The read that follows clears a readiness that turns out stale.
@@ -50,10 +59,11 @@ impl Output {
 
     /// Takes what is ready, up to [`MAX_CHUNK`], without waiting.
     /// `Ok(None)` is the end of the output; `WouldBlock`: nothing is there.
+    /// Reads the descriptor whatever Tokio last saw of it: the reader learns
+    /// of output from an epoll set of its own, which Tokio's view of the
+    /// descriptor may not have caught up with yet.
     pub fn try_read(&mut self) -> io::Result<Option<Bytes>> {
-        let data = self
-            .fd
-            .try_io(Interest::READABLE, |fd| read_ready(fd.as_raw_fd()))?;
+        let data = read_ready(self.fd.get_ref().as_raw_fd())?;
         if data.is_empty() {
             return Ok(None);
         }

@@ -28,6 +28,19 @@ pub fn describe(e: &crate::client::Error) -> String {
     }
 }
 
+/// Writes a transcript, making its directory first (the default save
+/// directory does not exist until the first save).
+async fn save(path: &std::path::Path, text: String) -> Result<(), String> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        tokio::fs::create_dir_all(dir)
+            .await
+            .map_err(|e| format!("cannot make {}: {e}", dir.display()))?;
+    }
+    tokio::fs::write(path, text)
+        .await
+        .map_err(|e| e.to_string())
+}
+
 pub struct Net {
     client: Client,
     tx: mpsc::Sender<Msg>,
@@ -284,10 +297,7 @@ impl Net {
                 let tx = self.tx.clone();
                 tokio::spawn(async move {
                     let len = text.len();
-                    let result = tokio::fs::write(&path, text)
-                        .await
-                        .map(|_| len)
-                        .map_err(|e| e.to_string());
+                    let result = save(&path, text).await.map(|_| len);
                     let _ = tx.send(Msg::Net(NetEvent::Saved { path, result })).await;
                 });
             }

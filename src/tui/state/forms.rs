@@ -1,5 +1,6 @@
 //! Popups: dialogs with fields, confirmations and help. Values are parsed
 //! here so that update only decides what to do with a valid request.
+use crate::tui::keymap::PopupScope;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -311,6 +312,17 @@ pub enum Popup {
     Help { scroll: u16 },
     Form(Form),
     Confirm(Confirm),
+}
+
+impl Popup {
+    /// The keymap scope that applies while this popup is open.
+    pub fn scope(&self) -> PopupScope {
+        match self {
+            Popup::Help { .. } => PopupScope::Help,
+            Popup::Form(_) => PopupScope::Form,
+            Popup::Confirm(_) => PopupScope::Confirm,
+        }
+    }
 }
 
 /// `30`, `30s`, `1.5s`, `500ms`, `5m`, `2h`.

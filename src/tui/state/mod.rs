@@ -3,12 +3,14 @@ pub mod detail;
 pub mod filter;
 pub mod forms;
 pub mod forwards;
+pub mod history;
 pub mod pane;
 pub mod procs;
 pub mod sandboxes;
 pub mod term;
 pub mod waits;
 
+use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
 use tui_textarea::TextArea;
@@ -56,6 +58,8 @@ pub struct View {
     pub shell: Vec<String>,
     /// Where files downloaded from sandboxes go.
     pub downloads: std::path::PathBuf,
+    /// Where transcripts are saved unless given an absolute path.
+    pub save_dir: PathBuf,
 }
 
 #[derive(Debug)]
@@ -242,6 +246,13 @@ impl State {
             .filter(|p| p.marked)
             .map(|p| p.key)
             .collect()
+    }
+
+    /// Takes the mark off these processes.
+    pub fn unmark(&mut self, keys: &[ProcKey]) {
+        for p in self.procs.iter_mut().filter(|p| keys.contains(&p.key)) {
+            p.marked = false;
+        }
     }
 
     /// Keeps the process selection inside the listed processes.

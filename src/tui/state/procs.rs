@@ -3,6 +3,7 @@ use std::time::{Duration, Instant};
 
 use crate::client::ProcessStatus;
 
+use super::history::History;
 use super::pane::Pane;
 use super::term::TermPane;
 use crate::tui::msg::ProcKey;
@@ -51,6 +52,8 @@ pub struct Proc {
     /// Shown instead of the command where that says less (a shell pane's
     /// bash-else-sh line).
     pub label: Option<String>,
+    /// Lines sent to its stdin, for Up and Down in the stdin box.
+    pub history: History,
 }
 
 impl Proc {
@@ -77,6 +80,7 @@ impl Proc {
             tty: false,
             term: None,
             label: None,
+            history: History::default(),
         }
     }
 

@@ -9,6 +9,7 @@ pub use sandboxes::short_id;
 mod status;
 mod stdin;
 mod term_pane;
+mod tiles;
 mod waits;
 
 use ratatui::layout::{Constraint, Layout, Rect};

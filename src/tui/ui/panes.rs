@@ -18,7 +18,7 @@ use crate::tui::theme::Theme;
 
 pub fn render(state: &State, st: &Chrome, frame: &mut Frame, area: Rect) -> Vec<(ProcKey, Rect)> {
     let theme = st.theme;
-    let keys = state.tiled_panes();
+    let keys = super::tiles::fit(state.tiled_panes(), state.selected_proc, area);
     if keys.is_empty() {
         let block = panel(" Output ", state.focus == Focus::Output, theme);
         let text = Span::styled("Output of the selected process appears here.", theme.dim);

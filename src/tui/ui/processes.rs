@@ -52,7 +52,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) -> (u
         .selected_proc
         .and_then(|k| listed.iter().position(|p| p.key == k));
     let first = window_start(sel, rows_h);
-    let cols = columns(inner.width);
+    let cols = columns(inner.width, state.all_procs);
     let rows = listed
         .iter()
         .enumerate()
@@ -75,6 +75,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) -> (u
                     format!("{mark}p{}", p.key),
                     if p.marked { theme.marked } else { theme.stdout },
                 )),
+                Col::Sandbox => Cell::from(sandbox_label(state, &p.sandbox_id)),
                 Col::Command => Cell::from(p.display_command()),
                 Col::State => Cell::from(Span::styled(p.state_label(), state_style)),
                 Col::Poll => Cell::from(p.poll_label()),
@@ -103,6 +104,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) -> (u
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Col {
     Key,
+    Sandbox,
     Command,
     State,
     Poll,
@@ -114,6 +116,7 @@ impl Col {
     fn title(self) -> &'static str {
         match self {
             Col::Key => "  #",
+            Col::Sandbox => "SANDBOX",
             Col::Command => "COMMAND",
             Col::State => "STATE",
             Col::Poll => "POLL",
@@ -126,6 +129,7 @@ impl Col {
     fn width(self) -> u16 {
         match self {
             Col::Key => 5,
+            Col::Sandbox => 12,
             Col::Command => MIN_COMMAND,
             Col::State => 9,
             Col::Poll => 5,
@@ -145,20 +149,34 @@ const MIN_COMMAND: u16 = 12;
 
 /// The columns that fit whole in `width`: on a narrow panel the optional
 /// ones are left out (OUT first, then TIME, then POLL) rather than every
-/// column being squeezed until none is readable.
-fn columns(width: u16) -> Vec<Col> {
+/// column being squeezed until none is readable. Listing every sandbox's
+/// processes, which sandbox each runs in matters most after the command.
+fn columns(width: u16, all_sandboxes: bool) -> Vec<Col> {
     let mut cols = vec![Col::Key, Col::Command, Col::State];
     let need = |cols: &[Col]| -> u16 {
         cols.iter().map(|c| c.width()).sum::<u16>() + cols.len() as u16 - 1
     };
-    for extra in [Col::Poll, Col::Time, Col::Out] {
+    let sandbox = all_sandboxes.then_some(Col::Sandbox);
+    for extra in sandbox.into_iter().chain([Col::Poll, Col::Time, Col::Out]) {
         let mut more = cols.clone();
         more.push(extra);
         if need(&more) <= width {
             cols = more;
         }
     }
+    // Shown in a fixed order whatever was left out.
+    cols.sort_by_key(|c| *c as u8);
     cols
+}
+
+/// A sandbox as the panels name it: its display name, else its short id.
+fn sandbox_label(state: &State, id: &str) -> String {
+    state
+        .sandboxes
+        .get(id)
+        .filter(|s| !s.display_name.is_empty())
+        .map(|s| s.display_name.clone())
+        .unwrap_or_else(|| super::sandboxes::short_id(id).to_string())
 }
 
 #[cfg(test)]
@@ -175,10 +193,19 @@ mod tests {
             Col::Time,
             Col::Out,
         ];
-        assert_eq!(columns(80), all);
-        assert_eq!(columns(50), all);
-        assert_eq!(columns(49), all[..5].to_vec());
-        assert_eq!(columns(34), all[..4].to_vec());
-        assert_eq!(columns(20), all[..3].to_vec());
+        assert_eq!(columns(80, false), all);
+        assert_eq!(columns(50, false), all);
+        assert_eq!(columns(49, false), all[..5].to_vec());
+        assert_eq!(columns(34, false), all[..4].to_vec());
+        assert_eq!(columns(20, false), all[..3].to_vec());
+    }
+
+    #[test]
+    fn all_sandboxes_adds_the_sandbox_column_first() {
+        let cols = columns(80, true);
+        assert_eq!(cols[..3], [Col::Key, Col::Sandbox, Col::Command]);
+        assert_eq!(cols.len(), 7);
+        let cols = columns(42, true);
+        assert_eq!(cols, [Col::Key, Col::Sandbox, Col::Command, Col::State]);
     }
 }

@@ -356,3 +356,105 @@ fn poll_column_shows_no_code_for_timeouts_and_kills() {
     assert_eq!(row("true")[..3], ["exit", "0", "0"]);
     assert!(!text.contains("-9"), "{text}");
 }
+
+#[test]
+fn wait_header_counts_members_that_finished_before_it() {
+    let mut h = Harness::new();
+    let keys: Vec<u64> = (1..=6).map(|i| h.exec(&format!("sleep {i}"))).collect();
+    for k in &keys[..5] {
+        h.end(*k, ProcessStatus::Exited(0));
+    }
+    h.state.focus = crate::tui::msg::Focus::Processes;
+    for k in &keys {
+        h.state.selected_proc = Some(*k);
+        h.key(KeyCode::Char(' '));
+    }
+    h.key(KeyCode::Char('w'));
+    h.key(KeyCode::Backspace);
+    h.typ("2");
+    h.key(KeyCode::Enter);
+    let (term, _) = draw(&h, &Theme::default(), 120, 40);
+    let text = term.backend().to_string();
+    assert!(
+        text.contains("done: 5 of 6 finished (waited for 2)"),
+        "{text}"
+    );
+    // Over at once: the marks are used up.
+    assert!(h.state.marked().is_empty());
+}
+
+#[test]
+fn all_sandboxes_lists_which_sandbox_runs_each_process() {
+    let mut h = Harness::new();
+    h.state.sandboxes.replace(vec![
+        crate::tui::state::sandboxes::tests::sandbox(
+            "sb-1",
+            crate::client::SandboxState::Running,
+            10,
+        ),
+        crate::tui::state::sandboxes::tests::sandbox(
+            "sb-2",
+            crate::client::SandboxState::Running,
+            10,
+        ),
+    ]);
+    h.exec("echo one");
+    h.state.sandboxes.select_id("sb-2");
+    h.exec("echo two");
+    h.state.focus = crate::tui::msg::Focus::Processes;
+    h.key(KeyCode::Char('a'));
+    let text = screen(&mut h, 140, 30);
+    let row = |cmd: &str| {
+        text.lines()
+            .find(|l| l.contains(cmd))
+            .unwrap_or("")
+            .to_string()
+    };
+    assert!(text.contains("SANDBOX"), "{text}");
+    assert!(row("echo one").contains("sb-1-name"), "{text}");
+    assert!(row("echo two").contains("sb-2-name"), "{text}");
+}
+
+#[test]
+fn small_terminal_keeps_panes_readable() {
+    let mut h = Harness::new();
+    let keys: Vec<u64> = (1..=4).map(|i| h.exec(&format!("job {i}"))).collect();
+    for k in &keys {
+        for line in 0..8 {
+            output(
+                &mut h,
+                *k,
+                StreamKind::Stdout,
+                &format!("p{k} line {line}\n"),
+            );
+        }
+    }
+    h.state.selected_proc = Some(keys[0]);
+    h.state.focus = crate::tui::msg::Focus::Processes;
+    h.state.notice = None;
+    pin_time(&mut h);
+    let (term, hits) = draw(&h, &Theme::default(), 80, 24);
+    // Fewer tiles, each with room for several lines, the selected among them.
+    assert!(hits.panes.len() < 4, "{:?}", hits.panes);
+    assert!(hits.panes.iter().any(|(k, _)| *k == keys[0]));
+    for (_, r) in &hits.panes {
+        assert!(r.height >= 7 && r.width >= 24, "{r:?}");
+    }
+    let text = term.backend().to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    let hints = lines[lines.len() - 1].trim_matches('"').trim_end();
+    // Every hint shown is whole.
+    let all: Vec<String> = h
+        .keymap
+        .hints(h.state.focus)
+        .iter()
+        .map(|(k, l)| format!("{k} {l}"))
+        .collect();
+    for piece in hints.split("  ") {
+        assert!(
+            all.contains(&piece.to_string()),
+            "cut hint {piece:?} in {hints:?}"
+        );
+    }
+    insta::assert_snapshot!(text);
+}

@@ -21,10 +21,13 @@ pub fn height(state: &State) -> u16 {
 
 pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let Some(w) = state.waits.last() else { return };
+    // Counts what is listed below: members that had finished before the
+    // wait began count as much as those that finished during it.
+    let (finished, total) = (w.finished.len(), w.members.len());
     let status = if w.is_done() {
-        format!("done: {} of {} finished", w.n, w.members.len())
+        format!("done: {finished} of {total} finished (waited for {})", w.n)
     } else {
-        format!("waiting for {} of {}", w.n, w.members.len())
+        format!("waiting for {} of {total} · {finished} finished", w.n)
     };
     let title = format!(
         " wait #{} · {status} · elapsed {} ",

@@ -37,6 +37,14 @@ pub fn apply(state: &mut State, action: Action, ctx: &Ctx, fx: &mut Vec<Effect>)
                 p.marked = !p.marked;
             }
         }
+        Action::ClearMarks => {
+            let marked = state.marked();
+            state.unmark(&marked);
+            state.info(match marked.len() {
+                0 => "no process was marked".to_string(),
+                n => format!("unmarked {n} process(es)"),
+            });
+        }
         Action::WaitMarked => {
             let marked = state.marked();
             if marked.is_empty() {
@@ -85,7 +93,9 @@ pub fn apply(state: &mut State, action: Action, ctx: &Ctx, fx: &mut Vec<Effect>)
         }
         Action::Save => match state.selected() {
             Some(p) => {
-                let path = format!("sandscope-p{}.log", p.key);
+                let name = format!("sandscope-p{}.log", p.key);
+                let path = state.view.save_dir.join(name);
+                let path = path.display().to_string();
                 state.popup = Some(Popup::Form(Form::save(p.key, &path)));
             }
             None => state.error("select a process to save its output"),
@@ -129,6 +139,15 @@ pub fn apply(state: &mut State, action: Action, ctx: &Ctx, fx: &mut Vec<Effect>)
         Action::ToggleFollow => super::detail::toggle_follow(state, fx),
         Action::ToggleTimestamps => super::detail::toggle_timestamps(state, fx),
         Action::CycleTail => super::detail::cycle_tail(state, fx),
+        Action::HistoryPrev => stdin::recall(state, true),
+        Action::HistoryNext => stdin::recall(state, false),
+        // Only bound in popups, which take their keys before this.
+        Action::Submit
+        | Action::Cancel
+        | Action::Confirm
+        | Action::NextField
+        | Action::PrevField
+        | Action::Toggle => {}
     }
 }
 
@@ -223,7 +242,8 @@ fn kill(state: &mut State, fx: &mut Vec<Effect>) {
         Some(p) if p.is_live() => {
             let (key, cmd) = (p.key, p.brief_command());
             fx.push(Effect::Kill(key));
-            state.info(format!("killing p{key} ({cmd})"));
+            // Only the exit says it is gone; until then this is a request.
+            state.info(format!("kill sent to p{key} ({cmd})"));
         }
         Some(p) => {
             let msg = format!("p{} is not running ({})", p.key, p.state_label());

@@ -102,7 +102,7 @@ fn on_key(state: &mut State, key: KeyEvent, ctx: &Ctx, fx: &mut Vec<Effect>) {
     state.now = Instant::now();
     state.wall = SystemTime::now();
     if state.popup.is_some() {
-        popup::on_key(state, key, fx);
+        popup::on_key(state, key, ctx.keymap, fx);
         return;
     }
     if state.focus == Focus::Terminal {
@@ -122,3 +122,5 @@ fn on_key(state: &mut State, key: KeyEvent, ctx: &Ctx, fx: &mut Vec<Effect>) {
 
 #[cfg(test)]
 pub(crate) mod tests;
+#[cfg(test)]
+mod tests_input;

@@ -158,9 +158,17 @@ fn exec_started(state: &mut State, key: ProcKey, stdin: bool, fx: &mut Vec<Effec
 
 fn finished(state: &mut State, key: ProcKey, status: ProcessStatus) {
     let now = state.now;
+    let mut done = Vec::new();
     for w in &mut state.waits {
+        let was_done = w.is_done();
         w.record(key, status.clone(), now);
+        if w.is_done() && !was_done {
+            done.extend(w.members.iter().copied());
+        }
     }
+    // A wait that is over has used its marks; the next wait starts from
+    // none rather than silently including these again.
+    state.unmark(&done);
 }
 
 fn on_script(state: &mut State, ev: ScriptEvent, fx: &mut Vec<Effect>) {

@@ -1,7 +1,9 @@
-//! Keys while a popup is open: forms, confirmations, help.
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+//! Keys while a popup is open: forms, confirmations, help. Each popup is
+//! a keymap scope, so its keys are named actions like everywhere else.
+use crossterm::event::KeyEvent;
 
-use crate::tui::msg::{Effect, Focus, PaneRef};
+use crate::tui::keymap::Keymap;
+use crate::tui::msg::{Action, Effect, Focus, PaneRef};
 use crate::tui::state::forms::{Confirm, FieldKind, Form, FormKind, Popup};
 use crate::tui::state::procs::Proc;
 use crate::tui::state::term::TermPane;
@@ -10,38 +12,37 @@ use crate::tui::state::State;
 
 use super::stdin;
 
-pub fn on_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
+pub fn on_key(state: &mut State, key: KeyEvent, keymap: &Keymap, fx: &mut Vec<Effect>) {
     let Some(popup) = state.popup.take() else {
         return;
     };
+    let action = keymap.lookup_popup(popup.scope(), &key);
     state.popup = match popup {
-        Popup::Help { scroll } => match key.code {
-            KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('?') | KeyCode::Enter => None,
-            KeyCode::Down | KeyCode::Char('j') => Some(Popup::Help {
-                scroll: scroll.saturating_add(1),
-            }),
-            KeyCode::Up => Some(Popup::Help {
-                scroll: scroll.saturating_sub(1),
-            }),
-            KeyCode::PageDown => Some(Popup::Help {
-                scroll: scroll.saturating_add(10),
-            }),
-            KeyCode::PageUp => Some(Popup::Help {
-                scroll: scroll.saturating_sub(10),
-            }),
-            _ => Some(Popup::Help { scroll }),
-        },
-        Popup::Confirm(c) => match key.code {
-            KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter => {
+        Popup::Help { scroll } => {
+            let scroll = match action {
+                Some(Action::Cancel) => return,
+                Some(Action::Down) => scroll.saturating_add(1),
+                Some(Action::Up) => scroll.saturating_sub(1),
+                Some(Action::PageDown) => scroll.saturating_add(HELP_PAGE),
+                Some(Action::PageUp) => scroll.saturating_sub(HELP_PAGE),
+                _ => scroll,
+            };
+            Some(Popup::Help { scroll })
+        }
+        Popup::Confirm(c) => match action {
+            Some(Action::Confirm) => {
                 confirmed(state, c, fx);
                 None
             }
-            KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => None,
+            Some(Action::Cancel) => None,
             _ => Some(Popup::Confirm(c)),
         },
-        Popup::Form(form) => form_key(state, form, key, fx),
+        Popup::Form(form) => form_key(state, form, key, action, fx),
     };
 }
+
+/// Rows the help scrolls by a page.
+const HELP_PAGE: u16 = 10;
 
 fn confirmed(state: &mut State, c: Confirm, fx: &mut Vec<Effect>) {
     match c {
@@ -73,11 +74,11 @@ fn form_key(
     state: &mut State,
     mut form: Form,
     key: KeyEvent,
+    action: Option<Action>,
     fx: &mut Vec<Effect>,
 ) -> Option<Popup> {
-    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-    match key.code {
-        KeyCode::Esc => {
+    match action {
+        Some(Action::Cancel) => {
             if let FormKind::Search { target, from } = form.kind {
                 // Back to where the view was before the search began.
                 if let Some(p) = state.pane_mut(target) {
@@ -87,23 +88,19 @@ fn form_key(
             }
             return None;
         }
-        KeyCode::Enter => return submit(state, form, fx),
-        KeyCode::Tab | KeyCode::Down => form.focus_next(true),
-        KeyCode::BackTab | KeyCode::Up => form.focus_next(false),
+        Some(Action::Submit) => return submit(state, form, fx),
+        Some(Action::NextField) => form.focus_next(true),
+        Some(Action::PrevField) => form.focus_next(false),
         _ => {
-            if ctrl && key.code == KeyCode::Char('c') {
-                return None;
-            }
             if let Some(field) = form.focused_field_mut() {
                 match &mut field.kind {
                     FieldKind::Toggle(on) => {
-                        if matches!(
-                            key.code,
-                            KeyCode::Char(' ') | KeyCode::Left | KeyCode::Right
-                        ) {
+                        if action == Some(Action::Toggle) {
                             *on = !*on;
                         }
                     }
+                    // In a text field the toggle keys (space, arrows) type
+                    // and move as usual.
                     FieldKind::Text(ta) => {
                         ta.input(key);
                     }
@@ -171,9 +168,12 @@ fn submit(state: &mut State, mut form: Form, fx: &mut Vec<Effect>) -> Option<Pop
             if path.trim().is_empty() {
                 Err("type a file name".to_string())
             } else {
+                // A bare name goes into the save directory, never into
+                // whatever directory the TUI happened to start in.
+                let path = state.view.save_dir.join(path.trim());
                 if let Some(p) = state.proc(*key) {
                     fx.push(Effect::Save {
-                        path: path.trim().into(),
+                        path,
                         text: p.pane.transcript(),
                     });
                 }
@@ -238,6 +238,10 @@ pub fn start_wait(state: &mut State, members: Vec<u64>, n: usize) {
     already.sort_by_key(|(ended, key, _)| (*ended, *key));
     let already = already.into_iter().map(|(_, k, s)| (k, s)).collect();
     let group = WaitGroup::new(id, members, n, state.now, already);
+    if group.is_done() {
+        // Over before it began: the marks are used up all the same.
+        state.unmark(&group.members);
+    }
     state.info(format!(
         "waiting for {} of {} processes",
         group.n,

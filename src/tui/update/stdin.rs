@@ -1,4 +1,4 @@
-//! The stdin box: typing, sending lines, pasting, EOF.
+//! The stdin box: typing, sending lines, pasting, EOF, history.
 use crossterm::event::{KeyCode, KeyEvent};
 
 use crate::tui::msg::{Effect, ProcKey};
@@ -59,7 +59,9 @@ pub const EOF_ECHO: &str = "^D\n";
 pub fn send_line(state: &mut State, fx: &mut Vec<Effect>) {
     match target(state) {
         Ok(key) => {
-            let data = format!("{}\n", state.stdin.lines().join(""));
+            let line = state.stdin.lines().join("");
+            remember(state, key, &line);
+            let data = format!("{line}\n");
             echo(state, key, &data);
             fx.push(Effect::StdinWrite { key, data });
             state.stdin = tui_textarea::TextArea::default();
@@ -68,17 +70,52 @@ pub fn send_line(state: &mut State, fx: &mut Vec<Effect>) {
     }
 }
 
+/// Like a terminal's Ctrl-D: what is typed but not sent goes first (as
+/// is, without a newline), then the end of input.
 pub fn send_eof(state: &mut State, fx: &mut Vec<Effect>) {
     match target(state) {
         Ok(key) => {
+            let typed = state.stdin.lines().join("");
+            if !typed.is_empty() {
+                remember(state, key, &typed);
+                echo(state, key, &typed);
+                fx.push(Effect::StdinWrite {
+                    key,
+                    data: typed.clone(),
+                });
+                state.stdin = tui_textarea::TextArea::default();
+            }
             echo(state, key, EOF_ECHO);
             fx.push(Effect::StdinEof { key });
             if let Some(p) = state.proc_mut(key) {
                 p.stdin = StdinState::Closed;
             }
-            state.info(format!("sent EOF to p{key}"));
+            state.info(if typed.is_empty() {
+                format!("sent EOF to p{key}")
+            } else {
+                format!("sent {} typed byte(s), then EOF, to p{key}", typed.len())
+            });
         }
         Err(e) => state.error(e),
+    }
+}
+
+fn remember(state: &mut State, key: ProcKey, line: &str) {
+    if let Some(p) = state.proc_mut(key) {
+        p.history.push(line);
+    }
+}
+
+/// Up / Down in the stdin box: an earlier or later line sent to the
+/// selected process replaces what the box shows.
+pub fn recall(state: &mut State, older: bool) {
+    let current = state.stdin.lines().join("");
+    let Some(p) = state.selected_mut() else {
+        return;
+    };
+    if let Some(text) = p.history.step(older, &current) {
+        state.stdin = tui_textarea::TextArea::new(vec![text]);
+        state.stdin.move_cursor(tui_textarea::CursorMove::End);
     }
 }
 
@@ -102,6 +139,9 @@ pub fn paste(state: &mut State, text: &str, fx: &mut Vec<Effect>) {
     let (lines, tail) = text.split_at(last_nl + 1);
     let data = format!("{head}{lines}");
     let count = data.matches('\n').count();
+    for line in data.lines() {
+        remember(state, key, line);
+    }
     echo(state, key, &data);
     fx.push(Effect::StdinWrite { key, data });
     state.stdin = tui_textarea::TextArea::default();

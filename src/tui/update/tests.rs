@@ -21,6 +21,7 @@ pub fn new_state() -> State {
         echo_stdin: true,
         shell: Vec::new(),
         downloads: std::env::temp_dir().join("sandscope-test-downloads"),
+        save_dir: "/saved/here".into(),
     };
     let mut s = State::new("http://127.0.0.1:1".into(), "embedded".into(), view, false);
     s.sandboxes

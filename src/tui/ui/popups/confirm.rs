@@ -1,14 +1,15 @@
 use ratatui::layout::Rect;
-use ratatui::text::{Line, Span};
+use ratatui::text::Line;
 use ratatui::widgets::{Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::centered;
+use super::{centered, hint_spans};
+use crate::tui::keymap::PopupScope;
 use crate::tui::state::forms::Confirm;
-use crate::tui::theme::Theme;
-use crate::tui::ui::panel;
+use crate::tui::ui::{panel, Style};
 
-pub fn render(c: &Confirm, theme: &Theme, frame: &mut Frame, area: Rect) {
+pub fn render(c: &Confirm, st: &Style, frame: &mut Frame, area: Rect) {
+    let theme = st.theme;
     let (title, text) = match c {
         Confirm::StopSandbox { id } => (
             " Stop sandbox ",
@@ -36,12 +37,7 @@ pub fn render(c: &Confirm, theme: &Theme, frame: &mut Frame, area: Rect) {
     let lines = vec![
         Line::from(text),
         Line::from(""),
-        Line::from(vec![
-            Span::styled("y", theme.key_hint),
-            Span::raw(" / Enter: yes    "),
-            Span::styled("n", theme.key_hint),
-            Span::raw(" / Esc: no"),
-        ]),
+        Line::from(hint_spans(st, PopupScope::Confirm, "    ")),
     ];
     let block = panel(title, true, theme);
     frame.render_widget(

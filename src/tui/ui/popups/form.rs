@@ -4,13 +4,15 @@ use ratatui::widgets::{Clear, Paragraph};
 use ratatui::Frame;
 
 use super::centered;
+use crate::tui::keymap::PopupScope;
+use crate::tui::msg::Action;
 use crate::tui::state::forms::{FieldKind, Form};
-use crate::tui::theme::Theme;
-use crate::tui::ui::panel;
+use crate::tui::ui::{panel, Style};
 
 const LABEL_W: u16 = 14;
 
-pub fn render(form: &Form, theme: &Theme, frame: &mut Frame, area: Rect) {
+pub fn render(form: &Form, st: &Style, frame: &mut Frame, area: Rect) {
+    let theme = st.theme;
     let height = form.fields.len() as u16 + 4;
     let rect = centered(area, 76, height);
     frame.render_widget(Clear, rect);
@@ -41,7 +43,11 @@ pub fn render(form: &Form, theme: &Theme, frame: &mut Frame, area: Rect) {
         match &field.kind {
             FieldKind::Toggle(on) => {
                 let text = if *on { "[x] on" } else { "[ ] off" };
-                let hint = if focused { "  (Space toggles)" } else { "" };
+                let hint = if focused {
+                    format!("  ({} toggles)", st.keymap.key_for(Action::Toggle))
+                } else {
+                    String::new()
+                };
                 let line = Line::from(vec![Span::raw(text), Span::styled(hint, theme.dim)]);
                 frame.render_widget(Paragraph::new(line), value_area);
             }
@@ -65,10 +71,22 @@ pub fn render(form: &Form, theme: &Theme, frame: &mut Frame, area: Rect) {
     let n = form.fields.len();
     let footer = match &form.error {
         Some(e) => Line::from(Span::styled(e.clone(), theme.error)),
-        None => Line::from(Span::styled(
-            "Enter: ok · Esc: cancel · Tab/↑↓: fields",
-            theme.dim,
-        )),
+        None => Line::from(first_keys(st)),
     };
     frame.render_widget(Paragraph::new(footer), areas[n + 1]);
+}
+
+/// The footer: the first key of each hinted dialog binding, so it fits
+/// the dialog's width.
+fn first_keys<'a>(st: &Style) -> Vec<Span<'a>> {
+    let mut spans = Vec::new();
+    for (keys, label) in st.keymap.popup_hints(PopupScope::Form) {
+        let key = keys.into_iter().next().unwrap_or_default();
+        if !spans.is_empty() {
+            spans.push(Span::styled(" · ", st.theme.dim));
+        }
+        spans.push(Span::styled(key, st.theme.key_hint));
+        spans.push(Span::styled(format!(" {label}"), st.theme.dim));
+    }
+    spans
 }

@@ -4,6 +4,7 @@ use ratatui::widgets::{Clear, Paragraph};
 use ratatui::Frame;
 
 use super::centered;
+use crate::tui::keymap::PopupScope;
 use crate::tui::ui::{panel, Style};
 
 /// Every binding, generated from the keymap.
@@ -24,10 +25,6 @@ pub fn render(scroll: u16, st: &Style, frame: &mut Frame, area: Rect) {
         lines.push(Line::from(""));
     }
     lines.push(Line::from(Span::styled(
-        "Dialogs: Enter accepts, Esc cancels, Tab/↑↓ move between fields, Space toggles.",
-        theme.dim,
-    )));
-    lines.push(Line::from(Span::styled(
         "Mouse: click focuses and selects, the wheel scrolls. Keys can be changed in [keys].",
         theme.dim,
     )));
@@ -36,11 +33,15 @@ pub fn render(scroll: u16, st: &Style, frame: &mut Frame, area: Rect) {
     let rect = centered(area, 90, height);
     frame.render_widget(Clear, rect);
     // On a short terminal the list goes on below the frame: say how to get there.
-    let title = if full > height {
-        " Help · ↑↓ PgUp PgDn scroll · Esc closes "
-    } else {
-        " Help · Esc closes "
-    };
+    let mut title = String::from(" Help");
+    for (keys, label) in st.keymap.popup_hints(PopupScope::Help) {
+        if label == "scroll" && full <= height {
+            continue;
+        }
+        let key = keys.into_iter().next().unwrap_or_default();
+        title.push_str(&format!(" · {key} {label}"));
+    }
+    title.push(' ');
     let block = panel(title, true, theme);
     frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll, 0)), rect);
 }

@@ -1,0 +1,213 @@
+//! Reads all output streams of one process in one task, in the order they
+//! became readable. Two tasks, one per pipe, each read whatever its pipe
+//! held whenever it happened to be scheduled, so a line on stderr could
+//! overtake the stdout line printed before it. Here a private epoll set
+//! (edge-triggered) reports each pipe when data arrives in it, in arrival
+//! order; the pipes wait their turn in that order, and one with more than a
+//! chunk to give goes to the back, so a flood on one cannot starve the other.
+use super::output::{Output, MAX_CHUNK};
+use super::Event;
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use std::collections::VecDeque;
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::time::Duration;
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+use tokio::sync::{mpsc, watch};
+
+/// An epoll set, watched by Tokio like any descriptor: it is readable
+/// while one of its members is.
+struct Set(Epoll);
+
+impl AsRawFd for Set {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0 .0.as_raw_fd()
+    }
+}
+
+/// The streams of one process: (1 = stdout, 2 = stderr, the output).
+pub struct Reader {
+    set: AsyncFd<Set>,
+    /// `None` once that stream has ended.
+    sources: Vec<Option<(i32, Output)>>,
+    /// Streams with data to read, in the order their data arrived.
+    turns: VecDeque<usize>,
+}
+
+impl Reader {
+    pub fn new(sources: Vec<(i32, Output)>) -> io::Result<Reader> {
+        let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
+        for (i, (_, out)) in sources.iter().enumerate() {
+            let flags = EpollFlags::EPOLLIN | EpollFlags::EPOLLET;
+            epoll.add(out.as_fd(), EpollEvent::new(flags, i as u64))?;
+        }
+        // SAFETY: `Set` owns the epoll descriptor, which stays open and
+        // unchanged for as long as the AsyncFd holds it.
+        let set = unsafe { AsyncFd::register_with_interest(Set(epoll), Interest::READABLE) }
+            .map_err(io::Error::from)?;
+        Ok(Reader {
+            set,
+            sources: sources.into_iter().map(Some).collect(),
+            turns: VecDeque::new(),
+        })
+    }
+
+    fn open(&self) -> bool {
+        self.sources.iter().any(Option::is_some)
+    }
+
+    /// The stream whose turn it is, waiting until one has data.
+    async fn next_ready(&mut self) -> io::Result<usize> {
+        loop {
+            // New arrivals queue up behind those already waiting.
+            collect(&self.set, &mut self.turns)?;
+            if let Some(&i) = self.turns.front() {
+                return Ok(i);
+            }
+            let mut guard = self.set.readable().await?;
+            if collect(&self.set, &mut self.turns)? == 0 {
+                guard.clear_ready();
+            }
+        }
+    }
+
+    /// After a read of `got` bytes from stream `i`: a full chunk may leave
+    /// more, so it waits again behind the others; otherwise it is drained.
+    fn done_with(&mut self, i: usize, got: usize) {
+        self.turns.retain(|t| *t != i);
+        if got >= MAX_CHUNK {
+            self.turns.push_back(i);
+        }
+    }
+
+    fn close(&mut self, i: usize) {
+        self.turns.retain(|t| *t != i);
+        if let Some((_, out)) = self.sources.get_mut(i).and_then(Option::take) {
+            let _ = self.set.get_ref().0.delete(out.as_fd());
+        }
+    }
+}
+
+/// Queues the streams the set reports (without waiting); returns how many.
+fn collect(set: &AsyncFd<Set>, turns: &mut VecDeque<usize>) -> io::Result<usize> {
+    let mut events = [EpollEvent::empty(), EpollEvent::empty()];
+    let n = set.get_ref().0.wait(&mut events, EpollTimeout::ZERO)?;
+    for e in &events[..n] {
+        let i = e.data() as usize;
+        if !turns.contains(&i) {
+            turns.push_back(i);
+        }
+    }
+    Ok(n)
+}
+
+/// Forwards every stream until all have ended. A chunk is read only once
+/// the queue has room for it, so a slow reader leaves the output in the
+/// pipes, where it blocks the writer. After the exit, output still coming
+/// is taken while it keeps coming within `grace`, up to `max_after` bytes.
+pub async fn forward(
+    mut reader: Reader,
+    tx: mpsc::Sender<Event>,
+    mut exited: watch::Receiver<bool>,
+    grace: Duration,
+    max_after: usize,
+) {
+    let mut after_exit = 0usize;
+    while reader.open() {
+        let Ok(room) = tx.reserve().await else { break };
+        let ready = if *exited.borrow() {
+            if after_exit > max_after {
+                break;
+            }
+            match tokio::time::timeout(grace, reader.next_ready()).await {
+                Ok(res) => res,
+                Err(_) => break,
+            }
+        } else {
+            tokio::select! {
+                res = reader.next_ready() => res,
+                _ = exited.changed() => continue,
+            }
+        };
+        let Ok(i) = ready else { break };
+        let Some((stream, out)) = reader.sources.get_mut(i).and_then(Option::as_mut) else {
+            reader.close(i);
+            continue;
+        };
+        let stream = *stream;
+        match out.try_read() {
+            Ok(Some(data)) => {
+                if *exited.borrow() {
+                    after_exit += data.len();
+                }
+                reader.done_with(i, data.len());
+                room.send(Event::Output(stream, data));
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => reader.done_with(i, 0),
+            Ok(None) | Err(_) => reader.close(i),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn pipe() -> (Output, std::fs::File) {
+        let (r, w) = nix::unistd::pipe().unwrap_or_else(|e| panic!("pipe: {e}"));
+        let out = Output::pipe(r).unwrap_or_else(|e| panic!("output: {e}"));
+        (out, std::fs::File::from(w))
+    }
+
+    /// Both pipes hold data before the reader first runs (as when its task
+    /// is scheduled late): they come out in the order they were written.
+    #[tokio::test]
+    async fn streams_come_out_in_the_order_they_became_readable() {
+        let (out, mut w_out) = pipe();
+        let (err, mut w_err) = pipe();
+        let reader = Reader::new(vec![(1, out), (2, err)]).unwrap_or_else(|e| panic!("{e}"));
+        let _ = w_err.write_all(b"e1\n");
+        let _ = w_out.write_all(b"o1\n");
+        let (tx, mut rx) = mpsc::channel(1);
+        let (exited_tx, exited_rx) = watch::channel(false);
+        let task = tokio::spawn(forward(
+            reader,
+            tx,
+            exited_rx,
+            Duration::from_millis(200),
+            1 << 20,
+        ));
+        let mut seen = Vec::new();
+        for _ in 0..2 {
+            if let Some(Event::Output(s, d)) = rx.recv().await {
+                seen.push((s, String::from_utf8_lossy(&d).into_owned()));
+            }
+        }
+        // Both were read empty; what arrives next comes out in its order.
+        let _ = w_out.write_all(b"o2\n");
+        let _ = w_err.write_all(b"e2\n");
+        for _ in 0..2 {
+            if let Some(Event::Output(s, d)) = rx.recv().await {
+                seen.push((s, String::from_utf8_lossy(&d).into_owned()));
+            }
+        }
+        assert_eq!(
+            seen,
+            [
+                (2, "e1\n".to_string()),
+                (1, "o1\n".to_string()),
+                (1, "o2\n".to_string()),
+                (2, "e2\n".to_string()),
+            ]
+        );
+        drop((w_out, w_err));
+        let _ = exited_tx.send(true);
+        let _ = task.await;
+        assert!(
+            rx.recv().await.is_none(),
+            "both ends seen: the task is done"
+        );
+    }
+}
