@@ -15,7 +15,7 @@ fn the_log_of_a_sandbox_follows_its_main_process() {
         s.contains(" running ") && !s.contains("New sandbox")
     });
     t.type_text("l");
-    t.wait_text("Log · ");
+    t.wait_text("following · last 200 lines");
     t.wait_text("first-line");
     // Following: lines printed after the view opened arrive too.
     t.wait_text("later-3");
@@ -39,7 +39,7 @@ fn the_log_of_a_sandbox_follows_its_main_process() {
     // Esc goes back to the lists.
     t.keys(&["Escape"]);
     t.wait_for("the lists again", |s| {
-        s.contains("Sandboxes (") && !s.contains("Log · ")
+        s.contains("Sandboxes (") && !s.contains("last 200 lines")
     });
     quit_confirmed(&t, 1);
 }

@@ -44,7 +44,7 @@ pub fn render(state: &State, d: &Detail, theme: &Theme, frame: &mut Frame, area:
         bottom.push(why.clone());
     }
     if !bottom.is_empty() {
-        block = block.title_bottom(Line::from(format!(" {} ", bottom.join(" · "))).right_aligned());
+        block = block.title_bottom(Line::from(format!(" {} ", bottom.join(" · "))).left_aligned());
     }
     let inner = block.inner(area);
     frame.render_widget(block, area);
