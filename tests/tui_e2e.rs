@@ -44,6 +44,22 @@ fn launch(args: &str) -> Tmux {
     t
 }
 
+/// Creates a sandbox with the dialog's defaults (and `command` as its main
+/// command, if given) and waits until it runs.
+fn new_sandbox(t: &Tmux, command: Option<&str>) {
+    t.type_text("n");
+    t.wait_text("New sandbox");
+    if let Some(cmd) = command {
+        // image, name, then the main command.
+        t.keys(&["Down", "Down"]);
+        t.type_text(cmd);
+    }
+    t.keys(&["Enter"]);
+    t.wait_for("a running sandbox", |s| {
+        s.contains(" running ") && !s.contains("New sandbox")
+    });
+}
+
 /// Quits with sandboxes still running: it asks, then the shell is back.
 fn quit_confirmed(t: &Tmux, running: usize) {
     t.type_text("q");
@@ -169,12 +185,7 @@ fn script_runs_parallel_jobs_and_waits_for_two() {
 #[test]
 fn a_sandbox_cannot_reach_the_tuis_terminal() {
     let t = launch("");
-    t.type_text("n");
-    t.wait_text("New sandbox");
-    t.keys(&["Enter"]);
-    t.wait_for("a running sandbox", |s| {
-        s.contains(" running ") && !s.contains("New sandbox")
-    });
+    new_sandbox(&t, None);
 
     // TIOCSTI would type `?` into the TUI, which opens its help.
     t.type_text("x");
@@ -232,12 +243,7 @@ fn a_sandbox_cannot_reach_the_tuis_terminal() {
 #[test]
 fn interleaved_output_is_saved_in_order_into_the_save_dir() {
     let t = launch("");
-    t.type_text("n");
-    t.wait_text("New sandbox");
-    t.keys(&["Enter"]);
-    t.wait_for("a running sandbox", |s| {
-        s.contains(" running ") && !s.contains("New sandbox")
-    });
+    new_sandbox(&t, None);
     t.type_text("x");
     t.wait_text("Run in");
     t.type_text(

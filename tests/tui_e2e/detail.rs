@@ -1,19 +1,14 @@
 //! The sandbox detail screen through the real binary: the main process's
 //! log, followed as it prints, searched, with timestamps.
-use super::{launch, quit_confirmed};
+use super::{launch, new_sandbox, quit_confirmed};
 
 #[test]
 fn the_log_of_a_sandbox_follows_its_main_process() {
     let t = launch("");
-    t.type_text("n");
-    t.wait_text("New sandbox");
-    // image, name, then the main command.
-    t.keys(&["Down", "Down"]);
-    t.type_text("sh -c 'echo first-line; read x < /dev/null; sleep 1; for i in 1 2 3; do echo later-$i; sleep 0.2; done; sleep 600'");
-    t.keys(&["Enter"]);
-    t.wait_for("a running sandbox", |s| {
-        s.contains(" running ") && !s.contains("New sandbox")
-    });
+    new_sandbox(
+        &t,
+        Some("sh -c 'echo first-line; sleep 1; for i in 1 2 3; do echo later-$i; sleep 0.2; done; sleep 600'"),
+    );
     t.type_text("l");
     t.wait_text("following · last 200 lines");
     t.wait_text("first-line");
@@ -57,16 +52,8 @@ fn some_port() -> u16 {
 fn files_processes_and_ports_from_the_detail_screen() {
     let t = launch("");
     let port = some_port();
-    t.type_text("n");
-    t.wait_text("New sandbox");
-    t.keys(&["Down", "Down"]);
-    t.type_text(&format!(
-        "python3 -m http.server {port} --bind 127.0.0.1 --directory /workspace"
-    ));
-    t.keys(&["Enter"]);
-    t.wait_for("a running sandbox", |s| {
-        s.contains(" running ") && !s.contains("New sandbox")
-    });
+    let server = format!("python3 -m http.server {port} --bind 127.0.0.1 --directory /workspace");
+    new_sandbox(&t, Some(&server));
 
     // Processes: the sandbox's own main process is listed.
     t.type_text("d");

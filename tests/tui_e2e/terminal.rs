@@ -1,7 +1,7 @@
 //! Terminal panes, driven as a person would: a shell opened with `o`, its
 //! size against the pane's drawn size through resizes and zoom, Ctrl-C, Tab
 //! completion, a full-screen editor, and the one key that leaves.
-use super::{launch, quit_confirmed, Tmux};
+use super::{launch, new_sandbox, quit_confirmed, Tmux};
 
 /// Rows and columns inside the terminal pane whose title holds `title`, as
 /// drawn on the screen (the box between its corners).
@@ -60,12 +60,7 @@ fn size_matches_the_pane(t: &Tmux, marker: &str) {
 #[test]
 fn a_shell_pane_is_a_real_terminal() {
     let t = launch("");
-    t.type_text("n");
-    t.wait_text("New sandbox");
-    t.keys(&["Enter"]);
-    t.wait_for("a running sandbox", |s| {
-        s.contains(" running ") && !s.contains("New sandbox")
-    });
+    new_sandbox(&t, None);
 
     t.type_text("o");
     t.wait_text("typing into the terminal");
