@@ -181,7 +181,12 @@ pub fn start_upload(state: &mut State) {
 
 /// The upload form was filled in.
 pub fn upload(state: &mut State, from: &str, fx: &mut Vec<Effect>) -> Result<(), String> {
-    let from = PathBuf::from(from.trim());
+    let from = from.trim();
+    // `~/` as a shell would read it: people type paths that way.
+    let from = match (from.strip_prefix("~/"), directories::UserDirs::new()) {
+        (Some(rest), Some(u)) => u.home_dir().join(rest),
+        _ => PathBuf::from(from),
+    };
     let name = from
         .file_name()
         .and_then(|n| n.to_str())

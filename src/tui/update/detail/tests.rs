@@ -274,3 +274,30 @@ fn ports_start_report_their_url_and_close() {
     assert!(matches!(fx.as_slice(), [Effect::StopForward(i)] if *i == id));
     assert!(h.state.forwards.is_empty());
 }
+
+#[test]
+fn an_upload_reads_a_home_relative_path_and_lands_in_the_directory_shown() {
+    let mut h = Harness::new();
+    h.key(KeyCode::Char('d'));
+    for _ in 0..3 {
+        h.key(KeyCode::Tab);
+    }
+    let g = generation(&h);
+    h.net(NetEvent::Listing {
+        generation: g,
+        path: "/workspace".into(),
+        result: Ok(vec![]),
+    });
+    h.key(KeyCode::Char('U'));
+    h.typ("~/data/blob.bin");
+    let fx = h.key(KeyCode::Enter);
+    let Some(Effect::Upload { from, to, dir, .. }) = fx.first() else {
+        panic!("{fx:?}");
+    };
+    let home = directories::UserDirs::new().map(|u| u.home_dir().to_path_buf());
+    assert_eq!(Some(from.clone()), home.map(|h| h.join("data/blob.bin")));
+    assert_eq!(
+        (to.as_str(), dir.as_str()),
+        ("/workspace/blob.bin", "/workspace")
+    );
+}
