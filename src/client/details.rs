@@ -111,15 +111,7 @@ pub struct ServiceDetails {
 impl Client {
     /// The sandbox with everything `GetSandbox` returns.
     pub async fn details(&self, id: &str) -> Result<SandboxDetails> {
-        let sb = self
-            .rpc()
-            .get_sandbox(pb::GetSandboxRequest {
-                sandbox_id: id.to_string(),
-            })
-            .await
-            .map_err(|s| self.error(&s))?
-            .into_inner();
-        Ok(details_from_wire(sb))
+        Ok(details_from_wire(self.get_wire(id).await?))
     }
 }
 

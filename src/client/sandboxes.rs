@@ -68,15 +68,19 @@ impl Client {
     }
 
     pub async fn get(&self, id: &str) -> Result<Sandbox> {
-        let sb = self
+        Ok(sandbox_from_wire(self.get_wire(id).await?))
+    }
+
+    /// GetSandbox as the wire gives it, for `get` and `details`.
+    pub(super) async fn get_wire(&self, id: &str) -> Result<pb::Sandbox> {
+        Ok(self
             .rpc()
             .get_sandbox(pb::GetSandboxRequest {
                 sandbox_id: id.to_string(),
             })
             .await
             .map_err(|s| self.error(&s))?
-            .into_inner();
-        Ok(sandbox_from_wire(sb))
+            .into_inner())
     }
 
     /// Every matching sandbox, following pages.

@@ -109,11 +109,12 @@ fn read_ready(fd: RawFd) -> io::Result<Bytes> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use std::io::Write;
 
-    fn pipe() -> (Output, std::fs::File) {
+    /// A pipe whose read end is an `Output`, and its write end.
+    pub(in crate::server::process) fn pipe() -> (Output, std::fs::File) {
         let (r, w) = nix::unistd::pipe().unwrap_or_else(|e| panic!("pipe: {e}"));
         let out = Output::pipe(r).unwrap_or_else(|e| panic!("output: {e}"));
         (out, std::fs::File::from(w))

@@ -152,14 +152,9 @@ pub async fn forward(
 
 #[cfg(test)]
 mod tests {
+    use super::super::output::tests::pipe;
     use super::*;
     use std::io::Write;
-
-    fn pipe() -> (Output, std::fs::File) {
-        let (r, w) = nix::unistd::pipe().unwrap_or_else(|e| panic!("pipe: {e}"));
-        let out = Output::pipe(r).unwrap_or_else(|e| panic!("output: {e}"));
-        (out, std::fs::File::from(w))
-    }
 
     /// Both pipes hold data before the reader first runs (as when its task
     /// is scheduled late): they come out in the order they were written.
