@@ -35,6 +35,11 @@ impl Forward {
     }
 }
 
+/// The forwards of one sandbox, in the order they were made.
+pub fn of<'a>(all: &'a [Forward], sandbox_id: &'a str) -> impl Iterator<Item = &'a Forward> {
+    all.iter().filter(move |f| f.sandbox_id == sandbox_id)
+}
+
 /// `8080` or `9000:8080` (local:remote), as `port-forward` takes them.
 pub fn parse_ports(spec: &str) -> Result<(u16, u16), String> {
     let port = |s: &str, what: &str| -> Result<u16, String> {

@@ -151,6 +151,28 @@ impl State {
         k
     }
 
+    /// The filter of the list that has the focus, if it has one.
+    pub fn focused_filter(&self) -> Option<&ListFilter> {
+        match self.focus {
+            Focus::Sandboxes => Some(&self.sandboxes.filter),
+            Focus::Processes => Some(&self.proc_filter),
+            _ => None,
+        }
+    }
+
+    pub fn focused_filter_mut(&mut self) -> Option<&mut ListFilter> {
+        match self.focus {
+            Focus::Sandboxes => Some(&mut self.sandboxes.filter),
+            Focus::Processes => Some(&mut self.proc_filter),
+            _ => None,
+        }
+    }
+
+    /// Keys go to the focused list's filter box.
+    pub fn typing_filter(&self) -> bool {
+        self.focused_filter().is_some_and(|f| f.editing)
+    }
+
     /// A number for a new stream, so events of an older one can be told
     /// apart and dropped.
     pub fn alloc_generation(&mut self) -> u64 {

@@ -97,6 +97,11 @@ impl Proc {
         matches!(self.phase, Phase::Starting | Phase::Running)
     }
 
+    /// Runs on a terminal and still reads what is typed into its pane.
+    pub fn takes_keys(&self) -> bool {
+        self.term.is_some() && self.is_live() && self.stdin == StdinState::Open
+    }
+
     /// The command as a person would type it.
     pub fn command_line(&self) -> String {
         shlex::try_join(self.argv.iter().map(String::as_str))

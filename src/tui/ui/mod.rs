@@ -129,6 +129,25 @@ pub fn panel<'a>(title: impl Into<Span<'a>>, focused: bool, theme: &Theme) -> Bl
         .title(title.into().style(theme.title))
 }
 
+/// A pane's search as its border shows it: `/query 3/17`, or `no match`.
+pub fn search_flag(s: &crate::tui::state::pane::Search) -> String {
+    let count = match s.total {
+        0 => "no match".to_string(),
+        n => format!("{}/{n}", s.nth),
+    };
+    format!("/{} {count}", ellipsize(&s.query, 16))
+}
+
+/// What a sandbox is called on screen: its name, else its short id.
+pub fn sandbox_label(state: &State, id: &str) -> String {
+    state
+        .sandboxes
+        .get(id)
+        .filter(|s| !s.display_name.is_empty())
+        .map(|s| s.display_name.clone())
+        .unwrap_or_else(|| short_id(id).to_string())
+}
+
 /// Cuts a string to `max` characters, marking the cut with an ellipsis.
 pub fn ellipsize(s: &str, max: usize) -> String {
     if s.chars().count() <= max {

@@ -102,11 +102,7 @@ fn render_pane(
         flags.push("wrap".to_string());
     }
     if let Some(s) = &pane.search {
-        let count = match s.total {
-            0 => "no match".to_string(),
-            n => format!("{}/{n}", s.nth),
-        };
-        flags.push(format!("/{} {count}", ellipsize(&s.query, 16)));
+        flags.push(super::search_flag(s));
     }
     if !pane.following() {
         flags.push("paused: End to follow".into());

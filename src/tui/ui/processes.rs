@@ -4,7 +4,7 @@ use ratatui::text::Span;
 use ratatui::widgets::{Cell, Paragraph, Row, Table};
 use ratatui::Frame;
 
-use super::{panel, window_start};
+use super::{panel, sandbox_label, window_start};
 use crate::tui::msg::Focus;
 use crate::tui::state::procs::{fmt_bytes, fmt_duration};
 use crate::tui::state::State;
@@ -18,13 +18,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) -> (u
         state
             .sandboxes
             .selected()
-            .map(|s| {
-                if s.display_name.is_empty() {
-                    super::sandboxes::short_id(&s.id).to_string()
-                } else {
-                    s.display_name.clone()
-                }
-            })
+            .map(|s| sandbox_label(state, &s.id))
             .unwrap_or_else(|| "no sandbox".into())
     };
     let mut title = format!(" Processes · {scope} ({}) ", listed.len());
@@ -170,15 +164,6 @@ fn columns(width: u16, all_sandboxes: bool) -> Vec<Col> {
 }
 
 /// A sandbox as the panels name it: its display name, else its short id.
-fn sandbox_label(state: &State, id: &str) -> String {
-    state
-        .sandboxes
-        .get(id)
-        .filter(|s| !s.display_name.is_empty())
-        .map(|s| s.display_name.clone())
-        .unwrap_or_else(|| super::sandboxes::short_id(id).to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

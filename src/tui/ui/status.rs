@@ -62,13 +62,8 @@ fn hint_line<'a>(state: &State, st: &Style, width: usize) -> Line<'a> {
     let theme = st.theme;
     let mut spans = Vec::new();
     let mut used = 0;
-    let typing_filter = match state.focus {
-        crate::tui::msg::Focus::Sandboxes => state.sandboxes.filter.editing,
-        crate::tui::msg::Focus::Processes => state.proc_filter.editing,
-        _ => false,
-    };
     // The filter box takes text, so the list's keys do not apply.
-    let hints = if typing_filter {
+    let hints = if state.typing_filter() {
         vec![
             ("type".to_string(), "to filter"),
             ("Enter".to_string(), "keep"),

@@ -204,9 +204,7 @@ fn open_exec(state: &mut State) {
 
 /// The selected process runs on a terminal and still takes keys.
 fn live_terminal(state: &State) -> bool {
-    state
-        .selected()
-        .is_some_and(|p| p.term.is_some() && p.is_live() && p.stdin == StdinState::Open)
+    state.selected().is_some_and(|p| p.takes_keys())
 }
 
 fn focus_stdin(state: &mut State) {
@@ -289,18 +287,10 @@ pub fn step(state: &mut State, delta: isize) {
         }
         Focus::Detail => super::detail::move_by(state, delta),
         Focus::Output | Focus::Terminal => {
-            if let Some(t) = state.selected_mut().and_then(|p| p.term.as_mut()) {
-                match delta {
-                    d if d <= isize::MIN / 4 => t.to_top(),
-                    d if d >= isize::MAX / 4 => t.to_bottom(),
-                    d if d < 0 => t.scroll_up(d.unsigned_abs()),
-                    d => t.scroll_down(d as usize),
-                }
-            } else if let Some(p) = state.selected_mut() {
-                if delta < 0 {
-                    p.pane.scroll_up(delta.unsigned_abs());
-                } else {
-                    p.pane.scroll_down(delta as usize);
+            if let Some(p) = state.selected_mut() {
+                match p.term.as_mut() {
+                    Some(t) => t.scroll_by(delta),
+                    None => p.pane.scroll_by(delta),
                 }
             }
         }

@@ -3,31 +3,13 @@
 //! it; Up and Down still move through what is left.
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use crate::tui::msg::Focus;
 use crate::tui::state::filter::ListFilter;
 use crate::tui::state::State;
 
 use super::actions::step;
 
-/// The filter of the list that has the focus, if it has one.
-fn of_focus(state: &mut State) -> Option<&mut ListFilter> {
-    match state.focus {
-        Focus::Sandboxes => Some(&mut state.sandboxes.filter),
-        Focus::Processes => Some(&mut state.proc_filter),
-        _ => None,
-    }
-}
-
-pub fn editing(state: &State) -> bool {
-    match state.focus {
-        Focus::Sandboxes => state.sandboxes.filter.editing,
-        Focus::Processes => state.proc_filter.editing,
-        _ => false,
-    }
-}
-
 pub fn start(state: &mut State) {
-    if let Some(f) = of_focus(state) {
+    if let Some(f) = state.focused_filter_mut() {
         f.editing = true;
     }
 }
@@ -38,7 +20,9 @@ pub fn on_key(state: &mut State, key: KeyEvent) {
         KeyCode::Down => return step(state, 1),
         _ => {}
     }
-    let Some(f) = of_focus(state) else { return };
+    let Some(f) = state.focused_filter_mut() else {
+        return;
+    };
     match key.code {
         KeyCode::Enter => f.editing = false,
         KeyCode::Esc => *f = ListFilter::default(),

@@ -109,7 +109,7 @@ fn on_key(state: &mut State, key: KeyEvent, ctx: &Ctx, fx: &mut Vec<Effect>) {
         terminal::on_key(state, key, ctx, fx);
         return;
     }
-    if filter::editing(state) {
+    if state.typing_filter() {
         filter::on_key(state, key);
         return;
     }

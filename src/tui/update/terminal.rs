@@ -7,7 +7,6 @@ use crossterm::event::KeyEvent;
 
 use crate::client::{ExecOptions, SandboxState};
 use crate::tui::msg::{Action, Effect, Focus, ProcKey};
-use crate::tui::state::procs::StdinState;
 use crate::tui::state::term::{encode_key, encode_paste};
 use crate::tui::state::State;
 
@@ -23,10 +22,7 @@ const DEFAULT_SHELL: &str = "if [ -x /bin/bash ]; then exec /bin/bash; else exec
 
 /// The process a terminal focus types into, if it still takes input.
 fn target(state: &State) -> Option<ProcKey> {
-    state
-        .selected()
-        .filter(|p| p.term.is_some() && p.is_live() && p.stdin == StdinState::Open)
-        .map(|p| p.key)
+    state.selected().filter(|p| p.takes_keys()).map(|p| p.key)
 }
 
 pub fn on_key(state: &mut State, key: KeyEvent, ctx: &Ctx, fx: &mut Vec<Effect>) {

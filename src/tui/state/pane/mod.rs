@@ -406,6 +406,15 @@ impl Pane {
         self.scroll = self.scroll.saturating_sub(n);
     }
 
+    /// Up (negative) or down by `delta` rows.
+    pub fn scroll_by(&mut self, delta: isize) {
+        if delta < 0 {
+            self.scroll_up(delta.unsigned_abs());
+        } else {
+            self.scroll_down(delta.unsigned_abs());
+        }
+    }
+
     pub fn to_top(&mut self) {
         self.scroll = usize::MAX;
         self.clamp_scroll();

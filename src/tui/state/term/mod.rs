@@ -189,6 +189,17 @@ impl TermPane {
         self.term.scroll_display(Scroll::Delta(-n));
     }
 
+    /// Up (negative) or down by `delta` rows; the far ends of `isize`
+    /// (what Home and End send) jump to the top and back to the live screen.
+    pub fn scroll_by(&mut self, delta: isize) {
+        match delta {
+            d if d <= isize::MIN / 4 => self.to_top(),
+            d if d >= isize::MAX / 4 => self.to_bottom(),
+            d if d < 0 => self.scroll_up(d.unsigned_abs()),
+            d => self.scroll_down(d.unsigned_abs()),
+        }
+    }
+
     pub fn to_top(&mut self) {
         self.term.scroll_display(Scroll::Top);
     }

@@ -22,7 +22,7 @@ pub fn render(state: &State, d: &Detail, theme: &Theme, frame: &mut Frame, area:
         return;
     };
     frame.render_widget(
-        Paragraph::new(lines(info, state, theme)).wrap(Wrap { trim: false }),
+        Paragraph::new(lines(info, theme)).wrap(Wrap { trim: false }),
         inner,
     );
 }
@@ -36,7 +36,7 @@ fn when(t: Option<std::time::SystemTime>) -> String {
     .unwrap_or_else(|| "-".into())
 }
 
-fn lines<'a>(info: &SandboxDetails, state: &State, theme: &Theme) -> Vec<Line<'a>> {
+fn lines<'a>(info: &SandboxDetails, theme: &Theme) -> Vec<Line<'a>> {
     let sb = &info.sandbox;
     let mut out = Vec::new();
     let mut row = |k: &str, v: String| {
@@ -90,7 +90,6 @@ fn lines<'a>(info: &SandboxDetails, state: &State, theme: &Theme) -> Vec<Line<'a
             format!("cpu {}m · memory {} MB", u.cpu_millicores, u.memory_mb),
         );
     }
-    let _ = state;
     for c in &info.containers {
         if !c.command.is_empty() {
             row(

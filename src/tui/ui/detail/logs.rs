@@ -8,8 +8,8 @@ use super::tab_block;
 use crate::tui::state::detail::Detail;
 use crate::tui::state::State;
 use crate::tui::theme::Theme;
-use crate::tui::ui::ellipsize;
 use crate::tui::ui::panes::visible_lines;
+use crate::tui::ui::search_flag;
 
 pub fn render(state: &State, d: &Detail, theme: &Theme, frame: &mut Frame, area: Rect) {
     let v = &d.logs;
@@ -34,11 +34,7 @@ pub fn render(state: &State, d: &Detail, theme: &Theme, frame: &mut Frame, area:
     let mut block = tab_block(state, d, &parts.join(" · "), theme);
     let mut bottom = Vec::new();
     if let Some(s) = &v.pane.search {
-        let count = match s.total {
-            0 => "no match".to_string(),
-            n => format!("{}/{n}", s.nth),
-        };
-        bottom.push(format!("/{} {count}", ellipsize(&s.query, 16)));
+        bottom.push(search_flag(s));
     }
     if let Some(why) = &v.ended {
         bottom.push(why.clone());

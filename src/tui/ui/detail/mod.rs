@@ -12,7 +12,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 
-use super::short_id;
+use super::sandbox_label;
 use crate::tui::state::detail::{Detail, Fetched, Tab};
 use crate::tui::state::State;
 use crate::tui::theme::Theme;
@@ -30,14 +30,7 @@ pub fn render(state: &State, d: &Detail, theme: &Theme, frame: &mut Frame, area:
 /// The screen's frame: the sandbox, the tabs (the open one marked) and
 /// what the tab says about itself.
 fn tab_block<'a>(state: &State, d: &Detail, status: &str, theme: &Theme) -> Block<'a> {
-    let name = state
-        .sandboxes
-        .get(&d.sandbox_id)
-        .filter(|s| !s.display_name.is_empty())
-        .map_or_else(
-            || short_id(&d.sandbox_id).to_string(),
-            |s| s.display_name.clone(),
-        );
+    let name = sandbox_label(state, &d.sandbox_id);
     let mut spans = vec![Span::raw(format!(" {name} "))];
     for t in Tab::ALL {
         let label = format!(" {} ", t.title());

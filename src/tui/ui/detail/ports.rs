@@ -6,16 +6,12 @@ use ratatui::Frame;
 
 use super::tab_block;
 use crate::tui::state::detail::Detail;
-use crate::tui::state::forwards::ForwardState;
+use crate::tui::state::forwards::{self, ForwardState};
 use crate::tui::state::State;
 use crate::tui::theme::Theme;
 
 pub fn render(state: &State, d: &Detail, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let fwds: Vec<_> = state
-        .forwards
-        .iter()
-        .filter(|f| f.sandbox_id == d.sandbox_id)
-        .collect();
+    let fwds: Vec<_> = forwards::of(&state.forwards, &d.sandbox_id).collect();
     let block = tab_block(state, d, &format!("{} forwarded", fwds.len()), theme);
     let inner = block.inner(area);
     frame.render_widget(block, area);

@@ -11,13 +11,7 @@ use super::current;
 
 pub fn move_by(d: &mut Detail, delta: isize) {
     match d.files.open.as_mut().map(|f| &mut f.content) {
-        Some(Fetched::Ready(det::FileContent::Text(pane))) => {
-            if delta < 0 {
-                pane.scroll_up(delta.unsigned_abs());
-            } else {
-                pane.scroll_down(delta as usize);
-            }
-        }
+        Some(Fetched::Ready(det::FileContent::Text(pane))) => pane.scroll_by(delta),
         Some(_) => {}
         None => d.files.move_by(delta),
     }

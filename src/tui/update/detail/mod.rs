@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crate::tui::msg::{Effect, Focus, NetEvent};
 use crate::tui::state::detail::{Detail, Fetched, LogView, Tab};
 use crate::tui::state::forms::{Confirm, Popup};
+use crate::tui::state::forwards;
 use crate::tui::state::State;
 
 pub use files::{open_selected, parent, start_download, start_upload, upload};
@@ -128,21 +129,11 @@ pub fn move_by(state: &mut State, delta: isize) {
         Tab::Processes => d.procs.move_by(delta),
         Tab::Files => files::move_by(d, delta),
         Tab::Ports => {
-            let n = state
-                .forwards
-                .iter()
-                .filter(|f| f.sandbox_id == d.sandbox_id)
-                .count();
+            let n = forwards::of(&state.forwards, &d.sandbox_id).count();
             let next = (d.port_row as isize).saturating_add(delta);
             d.port_row = next.clamp(0, n.saturating_sub(1) as isize) as usize;
         }
-        Tab::Logs => {
-            if delta < 0 {
-                d.logs.pane.scroll_up(delta.unsigned_abs());
-            } else {
-                d.logs.pane.scroll_down(delta as usize);
-            }
-        }
+        Tab::Logs => d.logs.pane.scroll_by(delta),
         Tab::Info => {}
     }
 }

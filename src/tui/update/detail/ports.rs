@@ -1,7 +1,7 @@
 //! The ports tab: forwards of this sandbox's ports to this machine.
 use crate::tui::msg::{Effect, NetEvent};
 use crate::tui::state::forms::{Form, Popup};
-use crate::tui::state::forwards::{parse_ports, Forward, ForwardState};
+use crate::tui::state::forwards::{self, parse_ports, Forward, ForwardState};
 use crate::tui::state::State;
 
 /// `a`: asks which port to forward.
@@ -38,19 +38,14 @@ pub fn start(state: &mut State, spec: &str, fx: &mut Vec<Effect>) -> Result<(), 
     Ok(())
 }
 
-/// The forwards of the open sandbox, in the order they were made.
-pub fn of_detail(state: &State) -> Vec<&Forward> {
-    let id = state.detail.as_ref().map(|d| d.sandbox_id.as_str());
-    state
-        .forwards
-        .iter()
-        .filter(|f| Some(f.sandbox_id.as_str()) == id)
-        .collect()
-}
-
 pub fn stop_forward(state: &mut State, fx: &mut Vec<Effect>) {
-    let row = state.detail.as_ref().map_or(0, |d| d.port_row);
-    let Some(id) = of_detail(state).get(row).map(|f| f.id) else {
+    let Some(d) = state.detail.as_ref() else {
+        return;
+    };
+    let Some(id) = forwards::of(&state.forwards, &d.sandbox_id)
+        .nth(d.port_row)
+        .map(|f| f.id)
+    else {
         state.error("no forward selected (a adds one)");
         return;
     };
