@@ -1,37 +1,11 @@
 //! The real `sandscope` binary against a real server.
 mod common;
 
+use common::cli::{run, sandscope, text};
 use common::{ok, TestServer, TOKEN};
-use std::path::Path;
-use std::process::{Output, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::Command;
-
-const BIN: &str = env!("CARGO_BIN_EXE_sandscope");
-
-/// The binary with an isolated home (no user config, logs in `home`).
-fn sandscope(home: &Path) -> Command {
-    let mut c = Command::new(BIN);
-    c.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("SANDSCOPE_DATA_DIR", home.join("data"))
-        .env("SANDSCOPE_LOG_DIR", home.join("logs"))
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    c
-}
-
-async fn run(mut c: Command, what: &str) -> Output {
-    let out = tokio::time::timeout(Duration::from_secs(60), c.output()).await;
-    ok(ok(out, &format!("{what}: timed out")), what)
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_exec_ls_stop() {
