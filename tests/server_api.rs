@@ -242,36 +242,14 @@ async fn create_is_idempotent_and_echoes_the_request() {
     // Unsupported shapes are refused with the documented reasons.
     let mut two = keep_alive();
     two.containers.push(two.containers[0].clone());
-    let err = h
-        .client
-        .clone()
-        .create_sandbox(pb::CreateSandboxRequest {
-            sandbox: Some(pb::Sandbox {
-                spec: Some(two),
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        })
-        .await
-        .unwrap_err();
+    let err = h.try_create(two).await.unwrap_err();
     assert_eq!(
         (err.code(), error_reason(&err).as_str()),
         (Code::Unimplemented, "CWSANDBOX_NOT_IMPLEMENTED")
     );
     let mut pinned = keep_alive();
     pinned.runner_ids = vec!["elsewhere".into()];
-    let err = h
-        .client
-        .clone()
-        .create_sandbox(pb::CreateSandboxRequest {
-            sandbox: Some(pb::Sandbox {
-                spec: Some(pinned),
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        })
-        .await
-        .unwrap_err();
+    let err = h.try_create(pinned).await.unwrap_err();
     assert_eq!(error_reason(&err), "CWSANDBOX_NO_SUITABLE_RUNNER");
     h.stop().await;
 }

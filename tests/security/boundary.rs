@@ -272,18 +272,7 @@ async fn requests_cannot_steer_what_runs_as_the_server() {
             path: path.into(),
             content: lib.to_string_lossy().as_bytes().to_vec(),
         });
-        let err = h
-            .client
-            .clone()
-            .create_sandbox(pb::CreateSandboxRequest {
-                sandbox: Some(pb::Sandbox {
-                    spec: Some(spec),
-                    ..Default::default()
-                }),
-                request_id: String::new(),
-            })
-            .await
-            .unwrap_err();
+        let err = h.try_create(spec).await.unwrap_err();
         assert_eq!(err.code(), Code::InvalidArgument, "{path}: {err:?}");
     }
     let mut spec = keep_alive();
@@ -296,18 +285,7 @@ async fn requests_cannot_steer_what_runs_as_the_server() {
         mount_path: "/usr/lib/x86_64-linux-gnu".into(),
         ..Default::default()
     });
-    let err = h
-        .client
-        .clone()
-        .create_sandbox(pb::CreateSandboxRequest {
-            sandbox: Some(pb::Sandbox {
-                spec: Some(spec),
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        })
-        .await
-        .unwrap_err();
+    let err = h.try_create(spec).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
     h.stop().await;
 }

@@ -68,6 +68,11 @@ impl Harness {
     }
 
     pub async fn create(&self, spec: pb::SandboxSpec) -> pb::Sandbox {
+        self.try_create(spec).await.expect("create")
+    }
+
+    /// CreateSandbox, with the server's answer as it is (for refusals).
+    pub async fn try_create(&self, spec: pb::SandboxSpec) -> Result<pb::Sandbox, Status> {
         let req = pb::CreateSandboxRequest {
             sandbox: Some(pb::Sandbox {
                 spec: Some(spec),
@@ -75,12 +80,8 @@ impl Harness {
             }),
             request_id: uuid::Uuid::new_v4().to_string(),
         };
-        self.client
-            .clone()
-            .create_sandbox(req)
-            .await
-            .expect("create")
-            .into_inner()
+        let sb = self.client.clone().create_sandbox(req).await?;
+        Ok(sb.into_inner())
     }
 
     /// Create and wait for RUNNING.
