@@ -2,7 +2,7 @@
 //! clear refusal when the image has no relay tool.
 use super::{cli, until};
 use crate::common::cli::{run, text};
-use crate::common::{ok, TestServer};
+use crate::common::{http, ok, TestServer};
 use sandscope::client::{ExecOptions, ForwardEvent, Forwarder, Process, RelayTool};
 use std::io::{Read, Write};
 use std::process::Stdio;
@@ -116,25 +116,10 @@ async fn port_forward_relays_http_and_binary_bytes() {
     let (mut fwd, addr, relay) = forward(&t, home.path(), &id, http_port).await;
     assert_eq!(relay, "python3");
     let answer = tokio::task::spawn_blocking(move || {
-        let mut s = ok(
-            std::net::TcpStream::connect(&addr),
-            "connect to the forward",
-        );
-        // A relay that never ends fails the test instead of hanging it.
-        ok(
-            s.set_read_timeout(Some(Duration::from_secs(30))),
-            "read timeout",
-        );
-        ok(
-            s.write_all(b"GET /index.html HTTP/1.0\r\nHost: x\r\n\r\n"),
-            "send request",
-        );
-        let mut body = Vec::new();
-        ok(s.read_to_end(&mut body), "read answer");
-        body
+        http::exchange(&addr, b"GET /index.html HTTP/1.0\r\nHost: x\r\n\r\n")
     })
     .await;
-    let answer = text(&ok(answer, "http client"));
+    let answer = ok(answer, "http client");
     assert!(answer.starts_with("HTTP/1.0 200"), "{answer}");
     assert!(answer.ends_with("forwarded-page-42\n"), "{answer}");
     drop(http);
@@ -335,25 +320,10 @@ async fn port_forward_falls_back_to_bash() {
     let (mut fwd, addr, relay) = forward(&t, home.path(), &id, port).await;
     assert_eq!(relay, "bash");
     let answer = tokio::task::spawn_blocking(move || {
-        let mut s = ok(
-            std::net::TcpStream::connect(&addr),
-            "connect to the forward",
-        );
-        // A relay that never ends fails the test instead of hanging it.
-        ok(
-            s.set_read_timeout(Some(Duration::from_secs(30))),
-            "read timeout",
-        );
-        ok(
-            s.write_all(b"GET /index.html HTTP/1.0\r\n\r\n"),
-            "send request",
-        );
-        let mut body = Vec::new();
-        ok(s.read_to_end(&mut body), "read answer");
-        body
+        http::exchange(&addr, b"GET /index.html HTTP/1.0\r\n\r\n")
     })
     .await;
-    let answer = text(&ok(answer, "http client"));
+    let answer = ok(answer, "http client");
     assert!(answer.starts_with("HTTP/1.0 200"), "{answer}");
     assert!(answer.ends_with("bash-relayed\n"), "{answer}");
     let _ = fwd.kill().await;

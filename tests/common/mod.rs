@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod cli;
+pub mod http;
 pub mod tmux;
 
 use sandscope::client::{Client, Endpoint, ExecOptions, ExecResult, SandboxRequest};

@@ -1,6 +1,6 @@
 //! The sandbox detail screen through the real binary: the main process's
 //! log, followed as it prints, searched, with timestamps.
-use super::{launch, new_sandbox, quit_confirmed};
+use super::{common, launch, new_sandbox, quit_confirmed};
 
 #[test]
 fn the_log_of_a_sandbox_follows_its_main_process() {
@@ -99,7 +99,7 @@ fn files_processes_and_ports_from_the_detail_screen() {
         .expect("the forward's URL")
         .to_string();
     let addr = url.trim_start_matches("http://").trim_end_matches('/');
-    let page = http_get(addr);
+    let page = common::http::exchange(addr, b"GET / HTTP/1.0\r\nHost: x\r\n\r\n");
     assert!(page.starts_with("HTTP/1.0 200"), "{page}");
     assert!(
         page.contains("blob.bin"),
@@ -114,16 +114,4 @@ fn files_processes_and_ports_from_the_detail_screen() {
     );
     t.keys(&["Escape"]);
     quit_confirmed(&t, 1);
-}
-
-fn http_get(addr: &str) -> String {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).expect("connect to the forward");
-    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
-        .expect("timeout");
-    s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
-        .expect("send");
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    String::from_utf8_lossy(&out).into_owned()
 }
