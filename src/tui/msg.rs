@@ -100,8 +100,9 @@ pub enum NetEvent {
         generation: u64,
         result: Result<Vec<ProcessInfo>, String>,
     },
+    /// The answer to listing request `request` (see `Effect::ListDir`).
     Listing {
-        generation: u64,
+        request: u64,
         path: String,
         result: Result<Vec<DirEntry>, String>,
     },
@@ -211,8 +212,10 @@ pub enum Effect {
         pid: u32,
         signal: &'static str,
     },
+    /// `request` numbers the listing, so that only the newest one asked
+    /// for is shown (it also tells one detail screen's from another's).
     ListDir {
-        generation: u64,
+        request: u64,
         sandbox_id: String,
         path: String,
     },
@@ -230,7 +233,8 @@ pub enum Effect {
     /// A file of this machine into the sandbox; the listing of `dir` is
     /// fetched again after.
     Upload {
-        generation: u64,
+        /// The listing request the new listing answers.
+        request: u64,
         sandbox_id: String,
         from: PathBuf,
         to: String,

@@ -45,7 +45,7 @@ pub async fn signal(
 pub async fn list_dir(
     client: Client,
     tx: mpsc::Sender<Msg>,
-    generation: u64,
+    request: u64,
     id: String,
     path: String,
 ) {
@@ -53,7 +53,7 @@ pub async fn list_dir(
     send(
         &tx,
         NetEvent::Listing {
-            generation,
+            request,
             path,
             result,
         },
@@ -134,7 +134,7 @@ async fn free_name(to: &std::path::Path) -> PathBuf {
 }
 
 pub struct Upload {
-    pub generation: u64,
+    pub request: u64,
     pub id: String,
     pub from: PathBuf,
     pub to: String,
@@ -174,7 +174,7 @@ pub async fn upload(client: Client, tx: mpsc::Sender<Msg>, u: Upload) {
         NetEvent::Done(result.map_err(|e| format!("upload failed: {e}"))),
     )
     .await;
-    list_dir(client, tx, u.generation, u.id, u.dir).await;
+    list_dir(client, tx, u.request, u.id, u.dir).await;
 }
 
 /// Starts a forward and keeps it until `stop` fires (or the UI is gone),

@@ -201,14 +201,14 @@ impl Net {
                 ));
             }
             Effect::ListDir {
-                generation,
+                request,
                 sandbox_id,
                 path,
             } => {
                 tokio::spawn(detail::list_dir(
                     self.client.clone(),
                     self.tx.clone(),
-                    generation,
+                    request,
                     sandbox_id,
                     path,
                 ));
@@ -240,14 +240,14 @@ impl Net {
                 ));
             }
             Effect::Upload {
-                generation,
+                request,
                 sandbox_id,
                 from,
                 to,
                 dir,
             } => {
                 let u = detail::Upload {
-                    generation,
+                    request,
                     id: sandbox_id,
                     from,
                     to,

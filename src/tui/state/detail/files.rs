@@ -25,6 +25,8 @@ pub struct FilesView {
     pub list: Fetched<Vec<DirEntry>>,
     pub selected: usize,
     pub open: Option<FileView>,
+    /// The newest listing asked for; answers to older ones are dropped.
+    pub asked: u64,
 }
 
 /// Where the files tab opens: the sandbox's workspace, the usual working
@@ -41,6 +43,7 @@ impl FilesView {
             list: Fetched::Loading,
             selected: 0,
             open: None,
+            asked: 0,
         }
     }
 

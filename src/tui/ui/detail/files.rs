@@ -49,12 +49,12 @@ pub fn render(state: &State, d: &Detail, theme: &Theme, frame: &mut Frame, area:
         return;
     }
     let entries = d.files.entries();
-    let block = tab_block(
-        state,
-        d,
-        &format!("{} · {} entries", d.files.cwd, entries.len()),
-        theme,
-    );
+    // Before the first listing is there, a count would say "0".
+    let status = match &d.files.list {
+        Fetched::Ready(_) => format!("{} · {} entries", d.files.cwd, entries.len()),
+        _ => format!("{} · reading…", d.files.cwd),
+    };
+    let block = tab_block(state, d, &status, theme);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if let Some(p) = pending(&d.files.list, &d.files.cwd, theme) {

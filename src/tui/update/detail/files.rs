@@ -17,9 +17,17 @@ pub fn move_by(d: &mut Detail, delta: isize) {
     }
 }
 
-fn list(d: &Detail, path: String, fx: &mut Vec<Effect>) {
+/// Asks for a listing of `path`. Only the newest request's answer is
+/// taken: an older one still on its way (the tab's first listing, say,
+/// overtaken by an upload's) would show what is no longer there.
+pub fn list(state: &mut State, path: String, fx: &mut Vec<Effect>) {
+    let request = state.alloc_generation();
+    let Some(d) = state.detail.as_mut() else {
+        return;
+    };
+    d.files.asked = request;
     fx.push(Effect::ListDir {
-        generation: d.generation,
+        request,
         sandbox_id: d.sandbox_id.clone(),
         path,
     });
@@ -42,7 +50,7 @@ pub fn open_selected(state: &mut State, fx: &mut Vec<Effect>) {
         .selected_entry()
         .is_some_and(|e| e.kind == crate::client::EntryKind::Symlink);
     if is_dir || link {
-        list(d, path, fx);
+        list(state, path, fx);
     } else {
         d.files.open = Some(FileView {
             path: path.clone(),
@@ -65,17 +73,17 @@ pub fn parent(state: &mut State, fx: &mut Vec<Effect>) {
         return;
     }
     let up = det::parent(&d.files.cwd);
-    list(d, up, fx);
+    list(state, up, fx);
 }
 
 pub fn on_listing(
     state: &mut State,
-    generation: u64,
+    request: u64,
     path: String,
     result: Result<Vec<crate::client::DirEntry>, String>,
     fx: &mut Vec<Effect>,
 ) -> bool {
-    let Some(d) = current(state, generation) else {
+    let Some(d) = state.detail.as_mut().filter(|d| d.files.asked == request) else {
         return false;
     };
     match result {
@@ -97,13 +105,8 @@ pub fn on_listing(
         }
         Err(_) if d.files.list == Fetched::Loading && path == det::START_DIR => {
             // No workspace in this image: start at the top instead.
-            let (generation, sandbox_id) = (d.generation, d.sandbox_id.clone());
             d.files.cwd = "/".into();
-            fx.push(Effect::ListDir {
-                generation,
-                sandbox_id,
-                path: "/".into(),
-            });
+            list(state, "/".into(), fx);
             true
         }
         Err(e) if d.files.list == Fetched::Loading => {
@@ -186,9 +189,12 @@ pub fn upload(state: &mut State, from: &str, fx: &mut Vec<Effect>) -> Result<(),
         .and_then(|n| n.to_str())
         .ok_or("type the path of a file on this machine")?
         .to_string();
-    let d = state.detail.as_ref().ok_or("the detail screen is closed")?;
+    let request = state.alloc_generation();
+    let d = state.detail.as_mut().ok_or("the detail screen is closed")?;
+    // The listing after the upload supersedes any still on its way.
+    d.files.asked = request;
     fx.push(Effect::Upload {
-        generation: d.generation,
+        request,
         sandbox_id: d.sandbox_id.clone(),
         to: det::join(&d.files.cwd, &name),
         dir: d.files.cwd.clone(),

@@ -98,11 +98,10 @@ fn fetch(state: &mut State, fx: &mut Vec<Effect>) {
                 sandbox_id,
             });
         }
-        Tab::Files => fx.push(Effect::ListDir {
-            generation,
-            sandbox_id,
-            path: d.files.cwd.clone(),
-        }),
+        Tab::Files => {
+            let cwd = d.files.cwd.clone();
+            files::list(state, cwd, fx);
+        }
         Tab::Logs | Tab::Ports => {}
     }
 }
@@ -193,10 +192,10 @@ pub fn on_net(state: &mut State, ev: NetEvent, fx: &mut Vec<Effect>) -> bool {
             true
         }
         NetEvent::Listing {
-            generation,
+            request,
             path,
             result,
-        } => files::on_listing(state, generation, path, result, fx),
+        } => files::on_listing(state, request, path, result, fx),
         NetEvent::FileRead {
             generation,
             path,

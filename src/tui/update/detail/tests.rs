@@ -88,6 +88,11 @@ fn generation(h: &Harness) -> u64 {
     h.state.detail.as_ref().unwrap().generation
 }
 
+/// The listing request the files tab waits for.
+fn asked(h: &Harness) -> u64 {
+    h.state.detail.as_ref().unwrap().files.asked
+}
+
 #[test]
 fn files_browse_open_go_up_and_download() {
     let mut h = Harness::new();
@@ -104,7 +109,7 @@ fn files_browse_open_go_up_and_download() {
     let g = generation(&h);
     // An image without a workspace opens at the top.
     let fx = h.net(NetEvent::Listing {
-        generation: g,
+        request: asked(&h),
         path: "/workspace".into(),
         result: Err("no such directory".into()),
     });
@@ -113,7 +118,7 @@ fn files_browse_open_go_up_and_download() {
         "{fx:?}"
     );
     h.net(NetEvent::Listing {
-        generation: g,
+        request: asked(&h),
         path: "/".into(),
         result: Ok(vec![
             entry("etc", EntryKind::Dir),
@@ -123,14 +128,14 @@ fn files_browse_open_go_up_and_download() {
     let fx = h.key(KeyCode::Enter);
     assert!(matches!(fx.as_slice(), [Effect::ListDir { path, .. }] if path == "/etc"));
     h.net(NetEvent::Listing {
-        generation: g,
+        request: asked(&h),
         path: "/etc".into(),
         result: Ok(vec![entry("hosts", EntryKind::File)]),
     });
     let fx = h.key(KeyCode::Backspace);
     assert!(matches!(fx.as_slice(), [Effect::ListDir { path, .. }] if path == "/"));
     h.net(NetEvent::Listing {
-        generation: g,
+        request: asked(&h),
         path: "/".into(),
         result: Ok(vec![
             entry("etc", EntryKind::Dir),
@@ -167,10 +172,11 @@ fn files_browse_open_go_up_and_download() {
     h.key(KeyCode::Esc);
     assert!(h.state.detail.as_ref().unwrap().files.open.is_none());
     // An answer for an older screen is dropped.
+    let old = asked(&h);
     h.key(KeyCode::Esc);
     h.key(KeyCode::Char('d'));
     h.net(NetEvent::Listing {
-        generation: g,
+        request: old,
         path: "/old".into(),
         result: Ok(vec![]),
     });
@@ -282,9 +288,8 @@ fn an_upload_reads_a_home_relative_path_and_lands_in_the_directory_shown() {
     for _ in 0..3 {
         h.key(KeyCode::Tab);
     }
-    let g = generation(&h);
     h.net(NetEvent::Listing {
-        generation: g,
+        request: asked(&h),
         path: "/workspace".into(),
         result: Ok(vec![]),
     });
@@ -300,4 +305,45 @@ fn an_upload_reads_a_home_relative_path_and_lands_in_the_directory_shown() {
         (to.as_str(), dir.as_str()),
         ("/workspace/blob.bin", "/workspace")
     );
+}
+
+#[test]
+fn a_listing_overtaken_by_a_newer_one_is_dropped() {
+    let mut h = Harness::new();
+    h.key(KeyCode::Char('d'));
+    for _ in 0..3 {
+        h.key(KeyCode::Tab);
+    }
+    // The tab's first listing is still on its way when an upload is made.
+    let first = asked(&h);
+    h.key(KeyCode::Char('U'));
+    h.typ("/tmp/blob.bin");
+    let fx = h.key(KeyCode::Enter);
+    let Some(Effect::Upload { request, .. }) = fx.first() else {
+        panic!("{fx:?}");
+    };
+    let after_upload = *request;
+    assert_ne!(after_upload, first);
+    h.net(NetEvent::Listing {
+        request: after_upload,
+        path: "/workspace".into(),
+        result: Ok(vec![entry("blob.bin", EntryKind::File)]),
+    });
+    // The first listing, taken before the upload, arrives last.
+    h.net(NetEvent::Listing {
+        request: first,
+        path: "/workspace".into(),
+        result: Ok(vec![]),
+    });
+    let names: Vec<_> = h
+        .state
+        .detail
+        .as_ref()
+        .unwrap()
+        .files
+        .entries()
+        .iter()
+        .map(|e| e.name.clone())
+        .collect();
+    assert_eq!(names, ["blob.bin"]);
 }
