@@ -57,6 +57,10 @@ fn conformance_isolated(script: &str) {
     run_script(script, true);
 }
 
+/// The discard port of this machine's loopback.
+const NO_RESOLVER: std::net::SocketAddr =
+    std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9);
+
 fn run_script(script: &str, needs_isolation: bool) {
     let python = venv_python();
     let script_path = scripts_dir().join(script);
@@ -73,12 +77,18 @@ fn run_script(script: &str, needs_isolation: bool) {
         .expect("tokio runtime");
     let data_dir = tempfile::tempdir().expect("temp data dir");
     let server = rt
-        .block_on(Server::start(ServerConfig::new(
-            "127.0.0.1:0".parse().expect("loopback address"),
-            data_dir.path().to_path_buf(),
-            TOKEN.to_string(),
-            RuntimeChoice::Auto,
-        )))
+        .block_on(Server::start(ServerConfig {
+            // Granted host names are looked up on this machine, where
+            // nothing answers: the scripts never resolve one, and a
+            // mistake would not send a query beyond it.
+            dns_upstream: Some(NO_RESOLVER),
+            ..ServerConfig::new(
+                "127.0.0.1:0".parse().expect("loopback address"),
+                data_dir.path().to_path_buf(),
+                TOKEN.to_string(),
+                RuntimeChoice::Auto,
+            )
+        }))
         .unwrap_or_else(|e| panic!("server failed to start: {e}"));
     let isolation = server.isolation();
     if needs_isolation && isolation != "bubblewrap" {

@@ -13,6 +13,8 @@ mod server_support;
 
 #[path = "security/boundary.rs"]
 mod boundary;
+#[path = "security/egress_grants.rs"]
+mod egress_grants;
 #[path = "security/files.rs"]
 mod files;
 #[path = "security/limits.rs"]

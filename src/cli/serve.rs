@@ -52,6 +52,21 @@ pub struct ServeArgs {
     /// is dropped.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "20s")]
     pub keepalive_timeout: Duration,
+    /// The DNS server (IP, or IP:PORT) that resolves the host names
+    /// sandboxes are granted egress to. Default: the first name server in
+    /// /etc/resolv.conf.
+    #[arg(long, value_name = "ADDR", value_parser = parse_resolver)]
+    pub dns_upstream: Option<SocketAddr>,
+}
+
+/// "10.0.0.53", "10.0.0.53:5353" or "[fd00::53]:53".
+fn parse_resolver(text: &str) -> Result<SocketAddr, String> {
+    text.parse::<SocketAddr>()
+        .or_else(|_| {
+            text.parse::<std::net::IpAddr>()
+                .map(|ip| SocketAddr::new(ip, 53))
+        })
+        .map_err(|_| format!("{text:?} is not an address (IP or IP:PORT)"))
 }
 
 /// "10s", "500ms", "2m", or bare seconds.
@@ -109,6 +124,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     cfg.limits.handshake_timeout = args.handshake_timeout;
     cfg.limits.keepalive_interval = Some(args.keepalive_interval).filter(|d| !d.is_zero());
     cfg.limits.keepalive_timeout = args.keepalive_timeout;
+    cfg.dns_upstream = args.dns_upstream;
     let token_from = if std::env::var(TOKEN_ENV).is_ok_and(|t| !t.is_empty()) {
         format!("from ${TOKEN_ENV}")
     } else {
@@ -215,5 +231,22 @@ mod tests {
         assert!(parse_duration("2h").is_err());
         assert!(parse_duration("s").is_err());
         assert!(parse_duration("-1").is_err());
+    }
+
+    #[test]
+    fn resolvers_take_a_default_port() {
+        assert_eq!(
+            parse_resolver("10.0.0.53"),
+            Ok("10.0.0.53:53".parse().unwrap())
+        );
+        assert_eq!(
+            parse_resolver("10.0.0.53:5353"),
+            Ok("10.0.0.53:5353".parse().unwrap())
+        );
+        assert_eq!(
+            parse_resolver("fd00::53"),
+            Ok("[fd00::53]:53".parse().unwrap())
+        );
+        assert!(parse_resolver("dns.example.com").is_err());
     }
 }

@@ -79,6 +79,9 @@ pub struct ServerConfig {
     /// TLS on the TCP listener; the socket stays cleartext.
     pub tls: Option<TlsFiles>,
     pub limits: ConnectionLimits,
+    /// The resolver that answers sandboxes' granted host names; None: the
+    /// first name server of the host's resolv.conf.
+    pub dns_upstream: Option<SocketAddr>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -157,6 +160,7 @@ impl ServerConfig {
             socket: None,
             tls: None,
             limits: ConnectionLimits::default(),
+            dns_upstream: None,
         }
     }
 
@@ -266,6 +270,7 @@ impl Server {
             reason_prefix,
             isolated,
             cgroups: cgroups.ok().map(Arc::new),
+            dns_upstream: cfg.dns_upstream.or_else(net::resolver::host_upstream),
         });
         let auth = auth::Auth::new(&cfg.token);
         let sandbox_svc = SandboxServiceServer::new(SandboxApi {

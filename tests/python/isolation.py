@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 
 from harness import case, eq, finish, ok, require_env
 
-from cwsandbox import NetworkOptions, Sandbox
+from cwsandbox import EgressRule, NetworkOptions, Sandbox
 
 require_env()
 
@@ -110,6 +110,27 @@ def _():
         for host in ("127.0.0.1", "10.0.2.2"):
             out = sb.exec(["python", "-c", CONNECT, str(SERVER.port), host]).result().stdout
             ok(out.startswith("refused"), f"reached the server's port through {host}: {out!r}")
+
+
+RESOLVE = (
+    "import socket, sys\n"
+    "try:\n"
+    "    print('resolved', socket.getaddrinfo(sys.argv[1], 443))\n"
+    "except socket.gaierror as e:\n"
+    "    print('unresolved', e.errno)\n"
+)
+
+
+@case("egress rules: granted names are echoed, other names do not resolve, nothing else is reached")
+def _():
+    grants = [EgressRule(dns_name="API.example.com"), EgressRule(dns_name="*.example.org")]
+    with Sandbox.run(network=NetworkOptions(egress=grants)) as sb:
+        eq(sb.dns_egress_names, ("api.example.com", "*.example.org"), "dns_egress_names")
+        out = sb.exec(["python", "-c", RESOLVE, "not-granted.invalid"]).result().stdout
+        eq(out.strip(), f"unresolved {socket.EAI_NONAME}", "an ungranted name")
+        # User-mode networking's own resolver is behind the filter too.
+        out = sb.exec(["python", "-c", CONNECT, "53", "10.0.2.3"]).result().stdout
+        eq(out.strip(), "refused ConnectionRefusedError", "user-mode networking's resolver")
 
 
 finish()

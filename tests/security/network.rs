@@ -10,10 +10,10 @@ const HOST_ADDR: &str = "10.213.7.1";
 const OUTSIDE_ADDR: &str = "10.213.7.2";
 
 /// A network namespace kept alive by a process of its own.
-struct Netns(Child);
+pub(super) struct Netns(Child);
 
 impl Netns {
-    fn new() -> Netns {
+    pub(super) fn new() -> Netns {
         let child = Command::new("unshare")
             .args(["--net", "--", "sleep", "600"])
             .stdin(Stdio::null())
@@ -27,12 +27,12 @@ impl Netns {
         ns
     }
 
-    fn path(&self) -> String {
+    pub(super) fn path(&self) -> String {
         format!("/proc/{}/ns/net", self.0.id())
     }
 
     /// Run `sh -c script` inside; it must succeed.
-    fn sh(&self, script: &str) {
+    pub(super) fn sh(&self, script: &str) {
         let out = Command::new("nsenter")
             .args([&format!("--net={}", self.path()), "sh", "-c", script])
             .output()
@@ -45,7 +45,7 @@ impl Netns {
     }
 
     /// Start `python3 -c script` inside, in the background.
-    fn python(&self, script: &str) -> Killed {
+    pub(super) fn python(&self, script: &str) -> Killed {
         Killed(
             Command::new("nsenter")
                 .args([&format!("--net={}", self.path()), "python3", "-c", script])
@@ -56,6 +56,63 @@ impl Netns {
     }
 }
 
+impl Netns {
+    /// Two namespaces joined by a veth pair, each end (name, address/24)
+    /// up, with their loopbacks.
+    pub(super) fn linked(host_end: (&str, &str), outside_end: (&str, &str)) -> (Netns, Netns) {
+        let host = Netns::new();
+        let outside = Netns::new();
+        // The veth ends are made straight in the two namespaces.
+        let out = Command::new("ip")
+            .args(["link", "add", host_end.0, "netns", &host.0.id().to_string()])
+            .args(["type", "veth", "peer", "name", outside_end.0, "netns"])
+            .arg(outside.0.id().to_string())
+            .output()
+            .expect("ip link add");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for (ns, (dev, addr)) in [(&host, host_end), (&outside, outside_end)] {
+            ns.sh(&format!(
+                "ip link set lo up && ip addr add {addr}/24 dev {dev} && ip link set {dev} up"
+            ));
+        }
+        (host, outside)
+    }
+
+    /// Wait until something in this namespace accepts on addr:port.
+    pub(super) fn wait_for_port(&self, addr: &str, port: u16) {
+        self.sh(&format!(
+            "python3 -c \"import socket,time\nfor _ in range(200):\n  try:\n    \
+             socket.create_connection(('{addr}',{port}),1).close(); break\n  \
+             except OSError: time.sleep(0.05)\""
+        ));
+    }
+
+    /// Run `test` on a thread that entered this namespace, so that the
+    /// server and the clients it starts live there (a child process
+    /// inherits its namespace).
+    pub(super) fn run(&self, test: impl std::future::Future<Output = ()> + Send + 'static) {
+        let ns = std::fs::File::open(self.path()).expect("netns");
+        let outcome = std::thread::spawn(move || {
+            use std::os::fd::AsFd;
+            nix::sched::setns(ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
+                .expect("enter the namespace");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(test)
+        })
+        .join();
+        if let Err(panic) = outcome {
+            std::panic::resume_unwind(panic);
+        }
+    }
+}
+
 impl Drop for Netns {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -63,7 +120,7 @@ impl Drop for Netns {
     }
 }
 
-struct Killed(Child);
+pub(super) struct Killed(Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {
@@ -72,7 +129,7 @@ impl Drop for Killed {
     }
 }
 
-fn poll_until(what: &str, ready: impl Fn() -> bool) {
+pub(super) fn poll_until(what: &str, ready: impl Fn() -> bool) {
     let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while !ready() {
         assert!(
@@ -84,7 +141,7 @@ fn poll_until(what: &str, ready: impl Fn() -> bool) {
 }
 
 /// A TCP server that answers every connection with `reply`.
-fn answering(addr: &str, port: u16, reply: &str) -> String {
+pub(super) fn answering(addr: &str, port: u16, reply: &str) -> String {
     format!(
         "import socket\n\
          s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
@@ -106,7 +163,7 @@ for target in sys.argv[1:]:
         print(target, 'failed', type(e).__name__)
 ";
 
-fn line_for<'a>(out: &'a str, target: &str) -> &'a str {
+pub(super) fn line_for<'a>(out: &'a str, target: &str) -> &'a str {
     out.lines()
         .find(|l| l.starts_with(target))
         .unwrap_or_else(|| panic!("no result for {target}: {out}"))
@@ -122,51 +179,14 @@ fn egress_reaches_the_outside_but_not_the_hosts_loopback() {
             .is_ok_and(|o| o.status.success()),
         "the network tests need ip (iproute2)"
     );
-    let host = Netns::new();
-    let outside = Netns::new();
-    // The veth ends are made straight in the two namespaces.
-    let out = Command::new("ip")
-        .args(["link", "add", "sbveth0", "netns", &host.0.id().to_string()])
-        .args(["type", "veth", "peer", "name", "sbveth1", "netns"])
-        .arg(outside.0.id().to_string())
-        .output()
-        .expect("ip link add");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    host.sh(&format!(
-        "ip link set lo up && ip addr add {HOST_ADDR}/24 dev sbveth0 && ip link set sbveth0 up"
-    ));
-    outside.sh(&format!(
-        "ip link set lo up && ip addr add {OUTSIDE_ADDR}/24 dev sbveth1 && ip link set sbveth1 up"
-    ));
+    let (host, outside) = Netns::linked(("sbveth0", HOST_ADDR), ("sbveth1", OUTSIDE_ADDR));
     let _outside_server = outside.python(&answering(OUTSIDE_ADDR, 8080, "outside-ok"));
     // A service on the host's loopback, on the port a local server uses.
     let _loopback_service = host.python(&answering("127.0.0.1", 7391, "host-loopback"));
-    host.sh(&format!(
-        "python3 -c \"import socket,time\nfor _ in range(200):\n  try:\n    socket.create_connection(('127.0.0.1',7391),1).close(); break\n  except OSError: time.sleep(0.05)\" && \
-         python3 -c \"import socket,time\nfor _ in range(200):\n  try:\n    socket.create_connection(('{OUTSIDE_ADDR}',8080),1).close(); break\n  except OSError: time.sleep(0.05)\""
-    ));
+    host.wait_for_port("127.0.0.1", 7391);
+    host.wait_for_port(OUTSIDE_ADDR, 8080);
 
-    // The server and its client run in the "host" namespace: a thread that
-    // entered it starts both (a child process inherits its namespace).
-    let host_ns = std::fs::File::open(host.path()).expect("host netns");
-    let outcome = std::thread::spawn(move || {
-        use std::os::fd::AsFd;
-        nix::sched::setns(host_ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
-            .expect("enter the host namespace");
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(in_host_namespace())
-    })
-    .join();
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
+    host.run(in_host_namespace());
 }
 
 async fn in_host_namespace() {

@@ -8,6 +8,9 @@
 //! 10.0.2.2) and a resolver at 10.0.2.3 that forwards to the host's.
 //! (pasta is not used: its defaults map the host's ports into the
 //! namespace.)
+use super::firewall::Firewall;
+use super::policy::EgressRules;
+use super::resolver::{self, GrantResolver};
 use crate::server::limits::cgroup::SandboxCgroup;
 use crate::server::runtime::{spawner, FixedFds};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -24,11 +27,22 @@ const READY_TIMEOUT: Duration = Duration::from_secs(10);
 const READY_FD: RawFd = 3;
 const EXIT_FD: RawFd = 4;
 
+/// What rule-based egress grants, and where its names are looked up
+/// (None: it grants no names).
+#[derive(Debug, Clone)]
+pub struct Grants {
+    pub rules: std::sync::Arc<EgressRules>,
+    pub upstream: Option<std::net::SocketAddr>,
+}
+
 /// The running user-mode network of one sandbox; dropping it ends it.
 pub struct Egress {
     /// Closing our end tells slirp4netns to exit.
     _exit: OwnedFd,
     _child: tokio::process::Child,
+    /// The resolver of granted names, if any (the filter itself lives in
+    /// the namespace, and goes with it).
+    _resolver: Option<GrantResolver>,
 }
 
 impl std::fmt::Debug for Egress {
@@ -47,12 +61,21 @@ pub fn tool() -> Option<PathBuf> {
 
 /// Connect the network namespace of host pid `anchor` to the outside;
 /// slirp4netns runs in the sandbox's cgroups, so its CPU and memory count
-/// as the sandbox's.
-pub async fn start(anchor: i32, cgroup: Option<&SandboxCgroup>) -> Result<Egress, String> {
+/// as the sandbox's. With `grants`, the filter is in place before the
+/// network comes up.
+pub async fn start(
+    anchor: i32,
+    cgroup: Option<&SandboxCgroup>,
+    grants: Option<&Grants>,
+) -> Result<Egress, String> {
     let tool = tool().ok_or(
         "network egress needs slirp4netns, which is not installed; \
          the host's network is never shared",
     )?;
+    let resolver = match grants {
+        Some(g) => filter(anchor, g).await?,
+        None => None,
+    };
     let pipe =
         || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"));
     let (ready_r, ready_w) = pipe()?;
@@ -129,5 +152,25 @@ pub async fn start(anchor: i32, cgroup: Option<&SandboxCgroup>) -> Result<Egress
     Ok(Egress {
         _exit: exit_w,
         _child: child,
+        _resolver: resolver,
     })
+}
+
+/// Install the grants' filter in the namespace of `anchor`, and start the
+/// resolver of its names.
+async fn filter(anchor: i32, grants: &Grants) -> Result<Option<GrantResolver>, String> {
+    let netns: OwnedFd = std::fs::File::open(format!("/proc/{anchor}/ns/net"))
+        .map_err(|e| format!("the sandbox's network namespace: {e}"))?
+        .into();
+    let netns = std::sync::Arc::new(netns);
+    let firewall = Firewall::install(netns.clone(), &grants.rules).await?;
+    match grants.upstream {
+        Some(upstream) => Ok(Some(resolver::start(
+            &netns,
+            grants.rules.clone(),
+            upstream,
+            firewall,
+        )?)),
+        None => Ok(None),
+    }
 }

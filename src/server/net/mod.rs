@@ -1,2 +1,8 @@
-//! A sandbox's network beyond its own loopback.
+//! A sandbox's network beyond its own loopback: user-mode networking, and
+//! for rule-based egress the policy, the filter that holds it and the
+//! resolver that answers granted names.
+pub mod dns;
 pub mod egress;
+pub mod firewall;
+pub mod policy;
+pub mod resolver;

@@ -370,7 +370,13 @@ impl Runtime for Bwrap {
                 }
             };
             let egress = if plan.allow_network {
-                match egress::start(anchor_pid, plan.cgroup.as_deref()).await {
+                match egress::start(
+                    anchor_pid,
+                    plan.cgroup.as_deref(),
+                    plan.egress_grants.as_ref(),
+                )
+                .await
+                {
                     Ok(e) => Some(std::sync::Arc::new(e)),
                     Err(why) => {
                         drop(setup);

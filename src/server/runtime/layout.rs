@@ -90,7 +90,12 @@ pub fn prepare(plan: &LaunchPlan, user: &SandboxUser) -> io::Result<Layout> {
         // The host's resolver may be on its loopback, out of reach: the
         // sandbox asks user-mode networking's.
         let staged = plan.sandbox_dir.join("resolv.conf");
-        std::fs::write(&staged, crate::server::net::egress::RESOLV_CONF)?;
+        let resolv = if plan.egress_grants.is_some() {
+            crate::server::net::resolver::RESOLV_CONF
+        } else {
+            crate::server::net::egress::RESOLV_CONF
+        };
+        std::fs::write(&staged, resolv)?;
         owner.chown(&staged)?;
         bound.push((staged, "/etc/resolv.conf".to_string()));
     }

@@ -41,6 +41,8 @@ pub struct LaunchPlan {
     /// (path inside the sandbox, staged copy on the host)
     pub files: Vec<(String, PathBuf)>,
     pub allow_network: bool,
+    /// With egress rules: what they grant (None: all of the network).
+    pub egress_grants: Option<crate::server::net::egress::Grants>,
     /// The cgroups every process of the sandbox joins (None: no limits).
     pub cgroup: Option<std::sync::Arc<SandboxCgroup>>,
     /// Size of the sandbox's `/tmp`, in bytes.

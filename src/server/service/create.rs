@@ -68,12 +68,6 @@ fn wants_gpu(c: &pb::Container) -> bool {
             .is_some_and(|rr| gpu(&rr.requests) || gpu(&rr.limits))
 }
 
-fn allows_egress(spec: &pb::SandboxSpec) -> bool {
-    spec.network
-        .as_ref()
-        .is_some_and(|n| n.deny_egress == Some(false) || !n.egress.is_empty())
-}
-
 /// `path` with `.`, `..` and repeated slashes resolved lexically (as the
 /// sandbox's root would, `..` stopping at `/`); None unless absolute.
 /// Every check below runs on this form, so no spelling gets around one.
@@ -159,6 +153,7 @@ pub async fn create(
         });
     }
     check_services(&spec)?;
+    let (allow_network, egress_grants) = super::egress::plan(shared, &spec)?;
     if !spec.runner_ids.is_empty() && !spec.runner_ids.iter().any(|r| r == RUNNER_ID) {
         return Err(errors::failed_precondition(
             reason::NO_SUITABLE_RUNNER,
@@ -238,7 +233,6 @@ pub async fn create(
     sandbox.sandbox_id = id.clone();
     sandbox.endpoint_share_token.clear();
     sandbox.status = Some(initial_status(shared, &spec, &c, &limits));
-    let allow_network = allows_egress(&spec);
     sandbox.spec = Some(spec);
 
     let (entry, fresh) = shared.registry.insert(sandbox, &req.request_id);
@@ -254,6 +248,7 @@ pub async fn create(
         volumes,
         files: Vec::new(),
         allow_network,
+        egress_grants,
         cgroup: None,
         tmp_size: tmp_size(&limits),
         pids: limits.pids,
@@ -422,6 +417,7 @@ fn initial_status(
         runner_group_id: RUNNER_ID.into(),
         effective_resource_requirements: requirements,
         effective_runtime_class: runtime_class,
+        effective_egress: super::egress::effective(spec),
         ..Default::default()
     }
 }

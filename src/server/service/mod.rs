@@ -3,6 +3,7 @@
 #![allow(clippy::result_large_err)]
 mod create;
 pub mod discovery;
+mod egress;
 pub mod errors;
 mod exec;
 mod files;
@@ -32,6 +33,8 @@ pub struct Shared {
     pub isolated: bool,
     /// Where sandboxes' limits are enforced; None where they cannot be.
     pub cgroups: Option<Arc<crate::server::limits::cgroup::Cgroups>>,
+    /// Where sandboxes' granted host names are looked up.
+    pub dns_upstream: Option<std::net::SocketAddr>,
 }
 
 impl Shared {
