@@ -243,6 +243,62 @@ async fn files_put_get_ls_are_byte_exact_and_clear_about_errors() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_grants_egress_and_get_shows_it() {
+    let t = TestServer::start().await;
+    let home = ok(tempfile::tempdir(), "home");
+    let out = run(
+        cli(&t, home.path(), &["create", "--allow-host", "a b"]),
+        "bad grant",
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("not a host name"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let argv = [
+        "create",
+        "--allow-host",
+        "API.example.com",
+        "--allow-host",
+        "*.example.org",
+        "--allow-net",
+        "10.213.9.0/24",
+    ];
+    let out = run(cli(&t, home.path(), &argv), "create").await;
+    assert!(out.status.success(), "create: {}", text(&out.stderr));
+    let id = text(&out.stdout).trim().to_string();
+    let out = run(cli(&t, home.path(), &["get", &id]), "get").await;
+    let s = text(&out.stdout);
+    let egress: Vec<&str> = s
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("egress:"))
+        .map(str::trim)
+        .collect();
+    assert_eq!(
+        egress,
+        [
+            "api.example.com (https)",
+            "*.example.org (https)",
+            "10.213.9.0/24"
+        ],
+        "{s}"
+    );
+    if t.server
+        .as_ref()
+        .is_some_and(|s| s.isolation() == "bubblewrap")
+    {
+        // The grants are the whole of its network: other names do not resolve.
+        let r = t
+            .exec(&id, &["getent", "hosts", "not-granted.invalid"])
+            .await;
+        assert_eq!(r.returncode, 2, "{r:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_prints_a_table_and_json() {
     let t = TestServer::start().await;
     let home = ok(tempfile::tempdir(), "home");

@@ -1,7 +1,7 @@
 //! `sandscope create`: start a sandbox, wait until it runs, print its id.
 use super::connect::{connect, explain};
 use super::GlobalArgs;
-use crate::client::SandboxRequest;
+use crate::client::{Egress, Grant, SandboxRequest};
 use anyhow::Context;
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -28,6 +28,18 @@ pub struct CreateArgs {
     /// Working directory of the main command.
     #[arg(long, value_name = "DIR")]
     pub workdir: Option<String>,
+    /// Let the sandbox reach the whole network (not the host's loopback).
+    #[arg(long, conflicts_with_all = ["allow_host", "allow_net"])]
+    pub egress: bool,
+    /// Let the sandbox resolve NAME and reach it over HTTPS (TCP 443);
+    /// `*.example.org` grants every name below example.org. Repeat for
+    /// several; nothing else is reachable then.
+    #[arg(long = "allow-host", value_name = "NAME", value_parser = Grant::host)]
+    pub allow_host: Vec<Grant>,
+    /// Let the sandbox reach an address range (`10.1.0.0/16`) on every
+    /// port. Repeat for several; nothing else is reachable then.
+    #[arg(long = "allow-net", value_name = "CIDR", value_parser = Grant::net)]
+    pub allow_net: Vec<Grant>,
     /// Main command (default: stay up until stopped).
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
@@ -43,6 +55,12 @@ pub fn parse_env(s: &str) -> Result<(String, String), String> {
 
 pub async fn run(global: &GlobalArgs, args: CreateArgs) -> anyhow::Result<ExitCode> {
     let client = connect(global).await?;
+    let grants: Vec<Grant> = args.allow_host.into_iter().chain(args.allow_net).collect();
+    let egress = match (args.egress, grants.is_empty()) {
+        (true, _) => Egress::Open,
+        (false, true) => Egress::Default,
+        (false, false) => Egress::Grants(grants),
+    };
     let req = SandboxRequest {
         image: args.image.unwrap_or_default(),
         command: args.command,
@@ -52,6 +70,7 @@ pub async fn run(global: &GlobalArgs, args: CreateArgs) -> anyhow::Result<ExitCo
         max_lifetime: args.max_lifetime.map(Duration::from_secs),
         display_name: args.name,
         files: Vec::new(),
+        egress,
     };
     let sb = client
         .create(req)

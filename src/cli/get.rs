@@ -97,6 +97,9 @@ pub fn describe(d: &SandboxDetails, now: SystemTime) -> String {
     for (k, v) in &d.annotations {
         put(&format!("annotation {}", cell(k)), cell(v));
     }
+    for e in &d.egress {
+        put("egress", cell(e));
+    }
     let mut out = lines(&rows, "");
     for c in &d.containers {
         out.push_str(&format!("container {}:\n", cell(&c.name)));
@@ -247,6 +250,7 @@ pub fn to_json(d: &SandboxDetails) -> Value {
         "volumes": d.volumes.iter().map(|v| json!({"name": v.name, "source": v.source})).collect::<Vec<_>>(),
         "services": d.services.iter().map(|s| json!({"name": s.name, "port": s.port, "url": s.url})).collect::<Vec<_>>(),
         "annotations": d.annotations,
+        "egress": d.egress,
         "containers": containers,
     })
 }

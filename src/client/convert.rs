@@ -111,6 +111,7 @@ pub(crate) fn create_request(req: SandboxRequest) -> pb::CreateSandboxRequest {
                 containers: vec![container],
                 tags: req.tags,
                 max_lifetime_seconds,
+                network: super::egress::to_wire(&req.egress),
                 ..Default::default()
             }),
             ..Default::default()

@@ -16,6 +16,9 @@ pub struct SandboxDetails {
     pub containers: Vec<ContainerDetails>,
     pub volumes: Vec<VolumeDetails>,
     pub services: Vec<ServiceDetails>,
+    /// What it may reach beyond its loopback, one line per grant (empty:
+    /// nothing, or the server's default).
+    pub egress: Vec<String>,
     pub annotations: BTreeMap<String, String>,
     /// The runtime class asked for, else the one the server chose.
     pub runtime_class: String,
@@ -186,6 +189,7 @@ fn volume(v: pb::SandboxVolume) -> VolumeDetails {
 }
 
 pub(crate) fn details_from_wire(sb: pb::Sandbox) -> SandboxDetails {
+    let egress = super::egress::from_wire(&sb);
     let spec = sb.spec.clone().unwrap_or_default();
     let status = sb.status.clone().unwrap_or_default();
     let containers = spec
@@ -229,6 +233,7 @@ pub(crate) fn details_from_wire(sb: pb::Sandbox) -> SandboxDetails {
         containers,
         volumes: spec.volumes.into_iter().map(volume).collect(),
         services,
+        egress,
         annotations: spec.annotations.into_iter().collect(),
         runtime_class: if spec.runtime_class.is_empty() {
             status.effective_runtime_class

@@ -15,6 +15,7 @@
 mod connect;
 mod convert;
 mod details;
+mod egress;
 mod error;
 mod exec;
 mod files;
@@ -35,6 +36,7 @@ pub use details::{
     ContainerDetails, MountDetails, ResourceUsage, Resources, SandboxDetails, ServiceDetails,
     VolumeDetails,
 };
+pub use egress::{Egress, Grant};
 pub use error::{Error, Result};
 pub use files::{DirEntry, EntryKind, MAX_FILE_BYTES};
 pub use forward::{ForwardEvent, ForwardStats, Forwarder, RelayTool};

@@ -81,6 +81,8 @@ pub struct SandboxRequest {
     pub display_name: Option<String>,
     /// Files written into the sandbox before its main command starts.
     pub files: Vec<(String, Vec<u8>)>,
+    /// What it may reach on the network.
+    pub egress: crate::client::Egress,
 }
 
 /// Which sandboxes `list` returns.

@@ -91,14 +91,24 @@ pub async fn start_server(runtime: RuntimeChoice) -> (Server, tempfile::TempDir)
             .or_else(|_| tempfile::tempdir()),
         "temp dir",
     );
-    let cfg = ServerConfig::new(
-        ok("127.0.0.1:0".parse(), "addr"),
-        data_dir.path().to_path_buf(),
-        TOKEN.to_string(),
-        runtime,
-    );
+    let cfg = ServerConfig {
+        dns_upstream: Some(NO_RESOLVER),
+        ..ServerConfig::new(
+            ok("127.0.0.1:0".parse(), "addr"),
+            data_dir.path().to_path_buf(),
+            TOKEN.to_string(),
+            runtime,
+        )
+    };
     (ok(Server::start(cfg).await, "start server"), data_dir)
 }
+
+/// The upstream resolver of test servers: the discard port of this
+/// machine's loopback, where nothing answers. Tests grant host names but
+/// never resolve one through it, and a mistake would not send a query
+/// beyond this machine.
+pub const NO_RESOLVER: std::net::SocketAddr =
+    std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9);
 
 /// `auto` (bubblewrap where it works), or the host runtime with
 /// `SANDSCOPE_TEST_RUNTIME=host`, to cover it on machines that have bwrap.

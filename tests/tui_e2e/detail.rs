@@ -115,3 +115,28 @@ fn files_processes_and_ports_from_the_detail_screen() {
     t.keys(&["Escape"]);
     quit_confirmed(&t, 1);
 }
+
+#[test]
+fn egress_grants_typed_in_the_create_dialog_show_in_the_info_tab() {
+    let t = launch("");
+    t.type_text("n");
+    t.wait_text("New sandbox");
+    // image, name, command, tags, env, max lifetime, then egress.
+    t.keys(&["Down", "Down", "Down", "Down", "Down", "Down"]);
+    t.type_text("10.213.9.0/24");
+    t.keys(&["Enter"]);
+    t.wait_for("a running sandbox", |s| {
+        s.contains(" running ") && !s.contains("New sandbox")
+    });
+    t.type_text("d");
+    t.wait_text(" Info ");
+    let s = t.wait_text("10.213.9.0/24");
+    assert!(
+        s.lines()
+            .any(|l| l.contains("egress") && l.contains("10.213.9.0/24")),
+        "{s}"
+    );
+    t.keys(&["Escape"]);
+    t.wait_text("Sandboxes (");
+    quit_confirmed(&t, 1);
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tui_textarea::TextArea;
 
-use crate::client::{ExecOptions, SandboxRequest};
+use crate::client::{Egress, ExecOptions, SandboxRequest};
 use crate::tui::msg::{PaneRef, ProcKey};
 
 #[derive(Debug)]
@@ -103,6 +103,11 @@ impl Form {
                 Field::text("tags", "tag1 tag2", ""),
                 Field::text("env", "KEY=VALUE ...", ""),
                 Field::text("max lifetime", "e.g. 30m (empty: server default)", ""),
+                Field::text(
+                    "egress",
+                    "empty: none · all · hosts and ranges: pypi.org 10.0.0.0/8",
+                    "",
+                ),
             ],
             focused: 0,
             error: None,
@@ -239,6 +244,7 @@ impl Form {
             env: parse_env(&self.text_of("env"))?,
             max_lifetime,
             display_name: (!name.is_empty()).then_some(name),
+            egress: Egress::parse(&self.text_of("egress"))?,
             ..SandboxRequest::default()
         })
     }
@@ -412,6 +418,17 @@ mod tests {
         let req = f.sandbox_request().unwrap();
         assert_eq!(req.tags, vec!["a", "b", "c"]);
         assert_eq!(req.max_lifetime, Some(Duration::from_secs(300)));
+        set(&mut f, "egress", "pypi.org 10.1.0.0/16");
+        assert_eq!(
+            f.sandbox_request().unwrap().egress,
+            Egress::Grants(vec![
+                crate::client::Grant::Host("pypi.org".into()),
+                crate::client::Grant::Net("10.1.0.0/16".into())
+            ])
+        );
+        set(&mut f, "egress", "not a/name");
+        assert!(f.sandbox_request().is_err());
+        set(&mut f, "egress", "");
         set(&mut f, "env", "NOEQUALS");
         assert!(f.sandbox_request().is_err());
     }

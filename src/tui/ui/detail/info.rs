@@ -127,5 +127,8 @@ fn lines<'a>(info: &SandboxDetails, theme: &Theme) -> Vec<Line<'a>> {
     for (k, v) in &info.annotations {
         row("annotation", format!("{k}={v}"));
     }
+    for e in &info.egress {
+        row("egress", e.clone());
+    }
     out
 }
