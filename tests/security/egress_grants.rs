@@ -82,6 +82,33 @@ for target in sys.argv[2:]:
         print(target, 'failed', type(e).__name__, e)
 ";
 
+/// Python for the sandbox: junk and a flood of ungranted names at its
+/// resolver, then a granted name over TCP and over UDP.
+const ABUSE: &str = r#"
+import os, socket, struct
+def query(name, qid=0x4242):
+    q = struct.pack('>HHHHHH', qid, 0x0100, 1, 0, 0, 0)
+    for label in name.split('.'):
+        q += bytes([len(label)]) + label.encode()
+    return q + b'\x00' + struct.pack('>HH', 1, 1)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+junk = [b'', b'\x00', os.urandom(11), os.urandom(512), b'\x12\x34\x81\x80' + bytes(8),
+        b'\x12\x34\x01\x00\x00\x01' + bytes(6) + b'\xc0\x0c\x00\x01\x00\x01']
+for j in junk:
+    u.sendto(j, ('127.0.0.53', 53))
+for i in range(300):
+    u.sendto(query(f'flood{i}.example.net'), ('127.0.0.53', 53))
+t = socket.create_connection(('127.0.0.53', 53), timeout=5)
+m = query('api.example.com')
+t.sendall(struct.pack('>H', len(m)) + m)
+n = struct.unpack('>H', t.recv(2))[0]
+r = b''
+while len(r) < n:
+    r += t.recv(n - len(r))
+print('tcp rcode', r[3] & 15, 'answers', struct.unpack('>H', r[6:8])[0], socket.inet_ntoa(r[-4:]))
+print('udp after abuse', socket.gethostbyname('api.example.com'))
+"#;
+
 /// A CA, and a certificate it signed for the outside's names.
 fn pki(dir: &std::path::Path) -> (String, String, String) {
     use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
@@ -218,11 +245,24 @@ async fn in_host_namespace(ca: String, log: std::path::PathBuf) {
             "{t}: {r}"
         );
     }
+    // Junk and floods do not stop the resolver, which also answers over TCP.
+    let abuse = exec_on(&client, &named.sandbox_id, &["python3", "-c", ABUSE], None)
+        .await
+        .expect("exec");
+    assert_eq!(
+        abuse.out(),
+        format!("tcp rcode 0 answers 1 {GRANTED_ADDR}\nudp after abuse {GRANTED_ADDR}\n"),
+        "{}",
+        abuse.err()
+    );
+
     // Only granted names were ever asked upstream.
     let asked = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(asked.contains("api.example.com"), "{asked}");
     assert!(
-        !asked.contains("evil") && !asked.lines().any(|l| l == "example.org"),
+        !asked.contains("evil")
+            && !asked.contains("flood")
+            && !asked.lines().any(|l| l == "example.org"),
         "names that are not granted went upstream: {asked}"
     );
 
