@@ -30,6 +30,7 @@ pub(crate) use service::errors::undecodable;
 
 use crate::proto::v1::discovery_service_server::DiscoveryServiceServer;
 use crate::proto::v1::sandbox_service_server::SandboxServiceServer;
+pub use net::publish::PublishConfig;
 use registry::Registry;
 use runtime::Runtime;
 use service::discovery::DiscoveryApi;
@@ -79,6 +80,8 @@ pub struct ServerConfig {
     /// TLS on the TCP listener; the socket stays cleartext.
     pub tls: Option<TlsFiles>,
     pub limits: ConnectionLimits,
+    /// Where sandboxes' services are published.
+    pub publish: PublishConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -157,6 +160,7 @@ impl ServerConfig {
             socket: None,
             tls: None,
             limits: ConnectionLimits::default(),
+            publish: Default::default(),
         }
     }
 
@@ -266,6 +270,7 @@ impl Server {
             reason_prefix,
             isolated,
             cgroups: cgroups.ok().map(Arc::new),
+            publish: cfg.publish.clone(),
         });
         let auth = auth::Auth::new(&cfg.token);
         let sandbox_svc = SandboxServiceServer::new(SandboxApi {

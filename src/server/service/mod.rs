@@ -32,6 +32,8 @@ pub struct Shared {
     pub isolated: bool,
     /// Where sandboxes' limits are enforced; None where they cannot be.
     pub cgroups: Option<Arc<crate::server::limits::cgroup::Cgroups>>,
+    /// Where declared services get their host ports.
+    pub publish: crate::server::net::publish::PublishConfig,
 }
 
 impl Shared {
