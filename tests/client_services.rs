@@ -3,11 +3,15 @@
 //! server reports, its host port goes with the sandbox, and a service
 //! reaches nothing but its own sandbox's port.
 mod common;
+mod server_support;
 
 use common::cli::{against, run, text};
 use common::http::try_exchange;
 use common::{args, ok, until, TestServer};
-use sandscope::client::{SandboxRequest, ServiceEndpoint, ServiceRequest, Visibility};
+use sandscope::client::{
+    Client, Endpoint, SandboxRequest, ServiceEndpoint, ServiceRequest, Visibility,
+};
+use server_support::serve::{serve_data_dir, Serve};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
@@ -305,4 +309,37 @@ async fn a_service_never_reaches_the_hosts_port() {
         other => panic!("the host's listener was reached through a service: {other:?}"),
     }
     ok(t.client.stop(&sb.id, Duration::ZERO).await, "stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_publishes_public_services_on_its_publish_address_and_private_ones_on_loopback() {
+    // 127.0.0.2 is loopback too on Linux, with no setting to change.
+    let (_dir, data) = serve_data_dir();
+    let serve = Serve::start(
+        std::path::Path::new(&data),
+        &["--publish-addr", "127.0.0.2"],
+    );
+    server_support::wait_until("serve to name its publish address", || {
+        serve
+            .stdout()
+            .contains("public services published on: 127.0.0.2")
+    })
+    .await;
+    let client = ok(
+        Client::connect(Endpoint::new(serve.url.clone(), Some(common::TOKEN.into()))).await,
+        "connect",
+    );
+    for (visibility, host) in [
+        (Visibility::Public, "http://127.0.0.2:"),
+        (Visibility::Private, "http://127.0.0.1:"),
+    ] {
+        let req = http_server_request(vec![service(8080, "http", visibility)]);
+        let sb = ok(client.run(req).await, "run");
+        let d = ok(client.details(&sb.id).await, "details");
+        let url = &d.services[0].url;
+        assert!(url.starts_with(host), "{visibility:?}: {url}");
+        let answer = page_through(url).await;
+        assert!(answer.contains(PAGE), "{answer}");
+        ok(client.stop(&sb.id, Duration::ZERO).await, "stop");
+    }
 }
