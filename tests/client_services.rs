@@ -20,17 +20,24 @@ use std::time::Duration;
 const PAGE: &str = "served-from-the-sandbox-7";
 const GET: &[u8] = b"GET / HTTP/1.0\r\n\r\n";
 
-fn http_server_request(services: Vec<ServiceRequest>) -> SandboxRequest {
+/// A port free on this machine's loopback, for a server in the sandbox:
+/// on the host runtime sandboxes share the host's ports, and tests run at
+/// once.
+fn free_port() -> u16 {
+    let l = ok(
+        std::net::TcpListener::bind("127.0.0.1:0"),
+        "probe a free port",
+    );
+    ok(l.local_addr(), "probe address").port()
+}
+
+/// An HTTP server on `port` in the sandbox, serving `PAGE` at `/` (made
+/// by the command itself, in its working directory, whatever the runtime).
+fn http_server_request(port: u16, services: Vec<ServiceRequest>) -> SandboxRequest {
+    let main =
+        format!("echo {PAGE} > index.html && exec python3 -m http.server {port} --bind 127.0.0.1");
     SandboxRequest {
-        command: args(&[
-            "python3",
-            "-m",
-            "http.server",
-            "8080",
-            "--bind",
-            "127.0.0.1",
-        ]),
-        files: vec![("index.html".into(), PAGE.as_bytes().to_vec())],
+        command: args(&["sh", "-c", &main]),
         services,
         ..Default::default()
     }
@@ -88,13 +95,14 @@ fn refuses(addr: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_http_service_answers_through_its_url_until_the_sandbox_ends() {
     let t = TestServer::start().await;
-    let req = http_server_request(vec![service(8080, "http", Visibility::Public)]);
+    let port = free_port();
+    let req = http_server_request(port, vec![service(port, "http", Visibility::Public)]);
     let sb = ok(t.client.run(req).await, "run");
     let d = ok(t.client.details(&sb.id).await, "details");
     let s = &d.services[0];
     assert_eq!(
         (s.name.as_str(), s.port, s.visibility.as_str()),
-        ("http", 8080, "public")
+        ("http", i32::from(port), "public")
     );
     assert!(s.url.starts_with("http://127.0.0.1:"), "{s:?}");
     let answer = page_through(&s.url).await;
@@ -106,7 +114,7 @@ async fn an_http_service_answers_through_its_url_until_the_sandbox_ends() {
     let out = run(against(&t.url, home.path(), &["get", &sb.id]), "get").await;
     let shown = text(&out.stdout);
     assert!(
-        shown.contains(&format!("http port 8080 public {}", s.url)),
+        shown.contains(&format!("http port {port} public {}", s.url)),
         "{shown}"
     );
 
@@ -126,6 +134,7 @@ async fn an_http_service_answers_through_its_url_until_the_sandbox_ends() {
 async fn the_cli_creates_a_sandbox_with_a_private_service() {
     let t = TestServer::start().await;
     let home = ok(tempfile::tempdir(), "home");
+    let port = free_port();
     let out = run(
         against(
             &t.url,
@@ -133,11 +142,11 @@ async fn the_cli_creates_a_sandbox_with_a_private_service() {
             &[
                 "create",
                 "--service",
-                "8080:web:private",
+                &format!("{port}:web:private"),
                 "--",
                 "sh",
                 "-c",
-                &format!("echo {PAGE} > index.html && exec python3 -m http.server 8080"),
+                &format!("echo {PAGE} > index.html && exec python3 -m http.server {port}"),
             ],
         ),
         "create",
@@ -157,10 +166,13 @@ async fn the_cli_creates_a_sandbox_with_a_private_service() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mixing_visibilities_is_refused() {
     let t = TestServer::start().await;
-    let req = http_server_request(vec![
-        service(8080, "a", Visibility::Public),
-        service(8081, "b", Visibility::Private),
-    ]);
+    let req = http_server_request(
+        8080,
+        vec![
+            service(8080, "a", Visibility::Public),
+            service(8081, "b", Visibility::Private),
+        ],
+    );
     match t.client.run(req).await {
         Err(e) => assert!(e.to_string().contains("public and private"), "{e}"),
         Ok(sb) => panic!("created {}", sb.id),
@@ -186,10 +198,12 @@ fn pki() -> (rcgen::Certificate, String, String, Vec<u8>) {
 }
 
 const TLS_SERVER: &str = r#"
-import socket, ssl
+import socket, ssl, sys
+open("cert.pem", "w").write(sys.argv[2])
+open("key.pem", "w").write(sys.argv[3])
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.load_cert_chain("cert.pem", "key.pem")
-srv = socket.create_server(("127.0.0.1", 8443))
+srv = socket.create_server(("127.0.0.1", int(sys.argv[1])))
 while True:
     conn, _ = srv.accept()
     try:
@@ -240,14 +254,18 @@ fn tls_exchange(addr: &str, ca: &rcgen::Certificate) -> std::io::Result<(Vec<u8>
 async fn tls_passthrough_reaches_the_sandboxs_own_tls_server() {
     let t = TestServer::start().await;
     let (ca, cert_pem, key_pem, cert_der) = pki();
+    let port = free_port();
     let req = SandboxRequest {
-        command: args(&["python3", "-c", TLS_SERVER]),
-        files: vec![
-            ("cert.pem".into(), cert_pem.into_bytes()),
-            ("key.pem".into(), key_pem.into_bytes()),
-        ],
+        command: args(&[
+            "python3",
+            "-c",
+            TLS_SERVER,
+            &port.to_string(),
+            &cert_pem,
+            &key_pem,
+        ]),
         services: vec![ServiceRequest {
-            port: 8443,
+            port,
             name: "tls".into(),
             visibility: Visibility::Public,
             endpoint: Some(ServiceEndpoint::TlsPassthrough),
@@ -333,7 +351,8 @@ async fn serve_publishes_public_services_on_its_publish_address_and_private_ones
         (Visibility::Public, "http://127.0.0.2:"),
         (Visibility::Private, "http://127.0.0.1:"),
     ] {
-        let req = http_server_request(vec![service(8080, "http", visibility)]);
+        let port = free_port();
+        let req = http_server_request(port, vec![service(port, "http", visibility)]);
         let sb = ok(client.run(req).await, "run");
         let d = ok(client.details(&sb.id).await, "details");
         let url = &d.services[0].url;

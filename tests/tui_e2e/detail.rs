@@ -122,28 +122,17 @@ fn the_info_tab_shows_where_a_service_is_reached() {
     let (_dir, data) = serve_data_dir();
     let serve = Serve::start(std::path::Path::new(&data), &[]);
     let bin = env!("CARGO_BIN_EXE_sandscope");
+    let port = some_port().to_string();
     let created = std::process::Command::new(bin)
         .env("CWSANDBOX_API_KEY", common::TOKEN)
         .env(
             "SANDSCOPE_LOG_DIR",
             std::path::Path::new(&data).join("cli-logs"),
         )
-        .args([
-            "--endpoint",
-            &serve.url,
-            "create",
-            "--service",
-            "8080:web",
-            "--",
-        ])
-        .args([
-            "python3",
-            "-m",
-            "http.server",
-            "8080",
-            "--bind",
-            "127.0.0.1",
-        ])
+        .args(["--endpoint", &serve.url, "create", "--service"])
+        .arg(format!("{port}:web"))
+        .args(["--", "python3", "-m", "http.server", &port])
+        .args(["--bind", "127.0.0.1"])
         .output()
         .expect("sandscope create runs");
     assert!(
@@ -159,7 +148,7 @@ fn the_info_tab_shows_where_a_service_is_reached() {
     ));
     t.wait_text(" running ");
     t.type_text("d");
-    let s = t.wait_text("web port 8080 public http://127.0.0.1:");
+    let s = t.wait_text(&format!("web port {port} public http://127.0.0.1:"));
     let url = s
         .split_whitespace()
         .find(|w| w.starts_with("http://127.0.0.1:"))
