@@ -362,3 +362,37 @@ async fn serve_publishes_public_services_on_its_publish_address_and_private_ones
         ok(client.stop(&sb.id, Duration::ZERO).await, "stop");
     }
 }
+
+#[test]
+fn serve_refuses_a_publish_address_it_cannot_listen_on() {
+    let (_dir, data) = serve_data_dir();
+    // 192.0.2.1 (a documentation address) is none of this machine's.
+    let mut child = ok(
+        Serve::command(
+            std::path::Path::new(&data),
+            &["--publish-addr", "192.0.2.1"],
+        )
+        .spawn(),
+        "serve starts",
+    );
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = ok(child.try_wait(), "wait for serve") {
+            break status;
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("serve started with a publish address it cannot listen on");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut stderr);
+    }
+    assert!(!status.success());
+    assert!(
+        stderr.contains("--publish-addr 192.0.2.1: services cannot be published there"),
+        "{stderr}"
+    );
+}

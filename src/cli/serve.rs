@@ -116,6 +116,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     cfg.limits.keepalive_interval = Some(args.keepalive_interval).filter(|d| !d.is_zero());
     cfg.limits.keepalive_timeout = args.keepalive_timeout;
     if let Some(public) = args.publish_addr {
+        // Said now rather than at the first sandbox with a service.
+        std::net::TcpListener::bind((public, 0)).with_context(|| {
+            format!("--publish-addr {public}: services cannot be published there")
+        })?;
         cfg.publish = PublishConfig { public };
     }
     let token_from = if std::env::var(TOKEN_ENV).is_ok_and(|t| !t.is_empty()) {
