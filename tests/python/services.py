@@ -67,7 +67,7 @@ def serve_file(sb):
     sb.write_file("/workspace/hello.txt", b"hello from the sandbox\n").result()
 
 
-@case("a PUBLIC service: URL on Create's answer, 200 through it and through from_id")
+@case("a PUBLIC service: URL on Create's answer, 200 through it, from_id and list")
 def _():
     svc = Service(port=8080, name="http", visibility="public")
     with Sandbox.run(*HTTP_SERVER, services=[svc]) as sb:
@@ -88,6 +88,8 @@ def _():
         eq(again.exposed_ports, ((8080, "http"),), "from_id(...).exposed_ports")
         status, _ = http_get(again.service_urls[0][2] + "/hello.txt")
         eq(status, 200, "answer through from_id's URL")
+        listed = [s for s in Sandbox.list().result() if s.sandbox_id == sb.sandbox_id]
+        eq([s.service_urls for s in listed], [sb.service_urls], "Sandbox.list()'s service_urls")
 
 
 @case("a PRIVATE service in a sandbox with egress answers on loopback")
