@@ -396,3 +396,37 @@ fn serve_refuses_a_publish_address_it_cannot_listen_on() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_through_a_service_end_with_the_sandbox() {
+    let t = TestServer::start().await;
+    let port = free_port();
+    let req = http_server_request(port, vec![service(port, "http", Visibility::Public)]);
+    let sb = ok(t.client.run(req).await, "run");
+    let d = ok(t.client.details(&sb.id).await, "details");
+    let addr = addr_of(&d.services[0].url);
+    page_through(&d.services[0].url).await;
+    // Twenty connections at once, each relayed and left open mid-request.
+    let mut open = Vec::new();
+    for _ in 0..20 {
+        let mut c = ok(TcpStream::connect(&addr), "connect");
+        ok(c.write_all(b"GET / HTTP/1.0\r\n"), "half a request");
+        ok(c.set_read_timeout(Some(Duration::from_secs(30))), "timeout");
+        open.push(c);
+    }
+    ok(t.client.stop(&sb.id, Duration::ZERO).await, "stop");
+    let ended = tokio::task::spawn_blocking(move || {
+        open.into_iter()
+            .map(|mut c| {
+                let mut rest = Vec::new();
+                match c.read_to_end(&mut rest) {
+                    Ok(_) => true,
+                    Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+                }
+            })
+            .filter(|closed| *closed)
+            .count()
+    })
+    .await;
+    assert_eq!(ok(ended, "readers"), 20, "every connection was closed");
+}
