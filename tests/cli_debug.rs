@@ -7,36 +7,15 @@ mod forward;
 #[path = "cli_debug/sh.rs"]
 mod sh;
 
-use common::cli::{run, sandscope, text};
-use common::{ok, TestServer, TOKEN};
+use common::cli::{run, text};
+use common::{ok, until, TestServer, TOKEN};
 use sandscope::client::{ExecOptions, Process};
 use std::time::{Duration, Instant};
 use tokio::process::Command;
 
 /// The binary pointed at the test server.
 fn cli(t: &TestServer, home: &std::path::Path, argv: &[&str]) -> Command {
-    let mut c = sandscope(home);
-    c.env("CWSANDBOX_API_KEY", TOKEN)
-        .arg("--endpoint")
-        .arg(&t.url)
-        .args(argv);
-    c
-}
-
-/// Polls `cond` (an exec in the sandbox, typically) until it holds.
-async fn until<F, Fut>(what: &str, mut cond: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    while !cond().await {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    common::cli::against(&t.url, home, argv)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -224,3 +224,8 @@ fn protocol_edges() {
 fn security() {
     conformance_isolated("security.py");
 }
+
+#[test]
+fn services_and_tls_passthrough() {
+    conformance_isolated("services.py");
+}

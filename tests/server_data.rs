@@ -562,15 +562,31 @@ async fn unary_exec_truncates_and_discovery_describes_this_machine() {
     let res = r.resources.as_ref().unwrap();
     assert!(res.available_cpu_millicores >= 500 && res.available_memory_bytes >= 256 << 20);
     assert_eq!(res.running_sandboxes, 1);
-    let public = d
-        .list_available_runners(pb::ListAvailableRunnersRequest {
-            service_visibility: pb::Visibility::Public as i32,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(public.runners.is_empty());
+    let caps = r.capabilities.as_ref().unwrap();
+    assert_eq!(
+        caps.supported_service_visibilities,
+        [
+            pb::Visibility::Public as i32,
+            pb::Visibility::Private as i32
+        ]
+    );
+    let by_visibility = |v: pb::Visibility| {
+        let mut d = d.clone();
+        async move {
+            d.list_available_runners(pb::ListAvailableRunnersRequest {
+                service_visibility: v as i32,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .runners
+            .len()
+        }
+    };
+    assert_eq!(by_visibility(pb::Visibility::Public).await, 1);
+    assert_eq!(by_visibility(pb::Visibility::Private).await, 1);
+    assert_eq!(by_visibility(pb::Visibility::Custom).await, 0);
     let err = d
         .get_available_runner(pb::GetAvailableRunnerRequest {
             runner_id: "remote".into(),

@@ -30,14 +30,18 @@ fn process_row(screen: &str, n: u32) -> Option<String> {
 /// Starts sandscope (with `args`) from the shell, after leaving a marker on
 /// the shell's screen that must be back once it quits.
 fn launch(args: &str) -> Tmux {
-    let bin = env!("CARGO_BIN_EXE_sandscope");
-    assert!(Path::new(bin).exists());
+    launch_line(&format!("{} {args}", env!("CARGO_BIN_EXE_sandscope")))
+}
+
+/// The same with the whole command line given (variables before it, say).
+fn launch_line(line: &str) -> Tmux {
+    assert!(Path::new(env!("CARGO_BIN_EXE_sandscope")).exists());
     let t = Tmux::start(160, 48);
     t.wait_text("e2e$");
     t.type_text("echo before-$((40+2))");
     t.keys(&["Enter"]);
     t.wait_text("before-42");
-    t.type_text(&format!("{bin} {args}"));
+    t.type_text(line);
     t.keys(&["Enter"]);
     t.wait_text("Sandboxes (");
     assert!(t.alternate_screen_on());

@@ -87,12 +87,7 @@ pub fn describe(d: &SandboxDetails, now: SystemTime) -> String {
         put(&format!("volume {}", cell(&v.name)), cell(&v.source));
     }
     for s in &d.services {
-        let url = if s.url.is_empty() {
-            String::new()
-        } else {
-            format!(" {}", cell(&s.url))
-        };
-        put("service", format!("{} port {}{url}", cell(&s.name), s.port));
+        put("service", cell(&s.summary()));
     }
     for (k, v) in &d.annotations {
         put(&format!("annotation {}", cell(k)), cell(v));
@@ -248,7 +243,10 @@ pub fn to_json(d: &SandboxDetails) -> Value {
             "cpu_millicores": u.cpu_millicores, "memory_mb": u.memory_mb, "gpu_count": u.gpu_count,
         })),
         "volumes": d.volumes.iter().map(|v| json!({"name": v.name, "source": v.source})).collect::<Vec<_>>(),
-        "services": d.services.iter().map(|s| json!({"name": s.name, "port": s.port, "url": s.url})).collect::<Vec<_>>(),
+        "services": d.services.iter().map(|s| json!({
+            "name": s.name, "port": s.port, "visibility": s.visibility, "url": s.url,
+            "address": s.address, "tls_passthrough": s.tls_passthrough,
+        })).collect::<Vec<_>>(),
         "annotations": d.annotations,
         "egress": d.egress,
         "containers": containers,

@@ -1,10 +1,10 @@
 //! `sandscope serve`: the local server, until Ctrl-C or SIGTERM.
 use crate::config::DEFAULT_API_KEY_ENV;
 use crate::server::{
-    LimitsEnforced, RuntimeChoice, Server, ServerConfig, TlsFiles, DEFAULT_LISTEN,
+    LimitsEnforced, PublishConfig, RuntimeChoice, Server, ServerConfig, TlsFiles, DEFAULT_LISTEN,
 };
 use anyhow::Context;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -57,6 +57,12 @@ pub struct ServeArgs {
     /// /etc/resolv.conf.
     #[arg(long, value_name = "ADDR", value_parser = parse_resolver)]
     pub dns_upstream: Option<SocketAddr>,
+    /// Address sandboxes' PUBLIC services are published on, each on a port
+    /// of its own (PRIVATE ones stay on loopback). Default: 127.0.0.1, so
+    /// only this machine reaches them; 0.0.0.0 or an interface's address
+    /// exposes them further.
+    #[arg(long, value_name = "ADDR")]
+    pub publish_addr: Option<IpAddr>,
 }
 
 /// "10.0.0.53", "10.0.0.53:5353" or "[fd00::53]:53".
@@ -125,12 +131,20 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     cfg.limits.keepalive_interval = Some(args.keepalive_interval).filter(|d| !d.is_zero());
     cfg.limits.keepalive_timeout = args.keepalive_timeout;
     cfg.dns_upstream = args.dns_upstream;
+    if let Some(public) = args.publish_addr {
+        // Said now rather than at the first sandbox with a service.
+        std::net::TcpListener::bind((public, 0)).with_context(|| {
+            format!("--publish-addr {public}: services cannot be published there")
+        })?;
+        cfg.publish = PublishConfig { public };
+    }
     let token_from = if std::env::var(TOKEN_ENV).is_ok_and(|t| !t.is_empty()) {
         format!("from ${TOKEN_ENV}")
     } else {
         format!("stored in {}", cfg.data_dir.join("token").display())
     };
     let chosen_host = cfg.runtime == RuntimeChoice::Host;
+    let public_services = cfg.publish.public;
     let server = Server::start(cfg)
         .await
         .with_context(|| format!("cannot start the server on {}", args.listen))?;
@@ -138,6 +152,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     println!("sandscope server listening on {}", server.url());
     println!("token: {token_from}");
     println!("isolation: {}", server.isolation());
+    println!("public services published on: {public_services}");
     if let Some(socket) = server.socket_path() {
         println!("local socket: {}", socket.display());
     }

@@ -1,5 +1,7 @@
 //! Wire messages to domain types and back. Pure functions, no I/O.
-use super::types::{Sandbox, SandboxRequest, SandboxState};
+use super::types::{
+    Sandbox, SandboxRequest, SandboxState, ServiceEndpoint, ServiceRequest, Visibility,
+};
 use crate::proto::v1 as pb;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -112,11 +114,38 @@ pub(crate) fn create_request(req: SandboxRequest) -> pb::CreateSandboxRequest {
                 tags: req.tags,
                 max_lifetime_seconds,
                 network: super::egress::to_wire(&req.egress),
+                services: req.services.into_iter().map(service_to_wire).collect(),
                 ..Default::default()
             }),
             ..Default::default()
         }),
         request_id: uuid::Uuid::new_v4().to_string(),
+    }
+}
+
+/// A service as the Python client sends it.
+fn service_to_wire(s: ServiceRequest) -> pb::Service {
+    let visibility = match s.visibility {
+        Visibility::Public => pb::Visibility::Public,
+        Visibility::Private => pb::Visibility::Private,
+    };
+    let endpoint = s.endpoint.map(|e| match e {
+        ServiceEndpoint::Https => pb::EndpointSpec {
+            kind: pb::EndpointKind::Https as i32,
+            auth: pb::EndpointAuth::Open as i32,
+            request_timeout_seconds: 0,
+        },
+        ServiceEndpoint::TlsPassthrough => pb::EndpointSpec {
+            kind: pb::EndpointKind::TlsPassthrough as i32,
+            ..Default::default()
+        },
+    });
+    pb::Service {
+        port: i32::from(s.port),
+        name: s.name,
+        protocol: pb::ServiceProtocol::Tcp as i32,
+        visibility: visibility as i32,
+        endpoint,
     }
 }
 

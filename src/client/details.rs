@@ -103,12 +103,54 @@ pub struct VolumeDetails {
     pub source: String,
 }
 
-/// A service port of the spec, with the URL the server published for it.
+/// A service port of the spec, with where the server published it.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ServiceDetails {
     pub name: String,
     pub port: i32,
+    /// `public`, `private`, `custom`, or empty when unspecified.
+    pub visibility: String,
+    /// Where to reach a plain or HTTPS service.
     pub url: String,
+    /// `host:port` of a TLS passthrough endpoint.
+    pub address: String,
+    pub tls_passthrough: bool,
+}
+
+impl ServiceDetails {
+    /// One line: name, port, visibility and where it is reached
+    /// (`web port 8080 public http://127.0.0.1:40123`).
+    pub fn summary(&self) -> String {
+        let mut out = if self.name.is_empty() {
+            format!("port {}", self.port)
+        } else {
+            format!("{} port {}", self.name, self.port)
+        };
+        for part in [&self.visibility, &self.url] {
+            if !part.is_empty() {
+                out.push(' ');
+                out.push_str(part);
+            }
+        }
+        if self.tls_passthrough {
+            out.push_str(" tls passthrough");
+            if !self.address.is_empty() {
+                out.push(' ');
+                out.push_str(&self.address);
+            }
+        }
+        out
+    }
+}
+
+fn visibility_name(v: i32) -> String {
+    match pb::Visibility::try_from(v) {
+        Ok(pb::Visibility::Public) => "public",
+        Ok(pb::Visibility::Private) => "private",
+        Ok(pb::Visibility::Custom) => "custom",
+        _ => "",
+    }
+    .to_string()
 }
 
 impl Client {
@@ -207,23 +249,43 @@ pub(crate) fn details_from_wire(sb: pb::Sandbox) -> SandboxDetails {
         .map(|s| ServiceDetails {
             name: s.name,
             port: s.port,
-            url: String::new(),
+            visibility: visibility_name(s.visibility),
+            tls_passthrough: s
+                .endpoint
+                .is_some_and(|e| e.kind == pb::EndpointKind::TlsPassthrough as i32),
+            ..Default::default()
         })
         .collect();
     for st in status.services {
+        let (endpoint_url, address) = st
+            .endpoint
+            .as_ref()
+            .map(|e| (e.url.clone(), e.address.clone()))
+            .unwrap_or_default();
         let url = if st.url.is_empty() {
-            st.endpoint.map(|e| e.url).unwrap_or_default()
+            endpoint_url
         } else {
             st.url
         };
-        match services.iter_mut().find(|s| s.port == st.port) {
-            Some(s) => s.url = url,
-            None => services.push(ServiceDetails {
-                name: st.name,
-                port: st.port,
-                url,
-            }),
-        }
+        let tls = st
+            .endpoint
+            .is_some_and(|e| e.kind == pb::EndpointKind::TlsPassthrough as i32);
+        let i = match services.iter().position(|s| s.port == st.port) {
+            Some(i) => i,
+            None => {
+                services.push(ServiceDetails {
+                    name: st.name,
+                    port: st.port,
+                    visibility: visibility_name(st.visibility),
+                    ..Default::default()
+                });
+                services.len() - 1
+            }
+        };
+        let s = &mut services[i];
+        s.url = url;
+        s.address = address;
+        s.tls_passthrough |= tls;
     }
     let limits = status
         .effective_resource_requirements
@@ -308,5 +370,45 @@ mod tests {
         assert_eq!(d.services[0].url, "https://x");
         // An empty resources message is "not said", not "zero".
         assert_eq!(d.effective_resources, None);
+    }
+
+    #[test]
+    fn a_passthrough_endpoint_reports_its_address() {
+        let tls = pb::EndpointSpec {
+            kind: pb::EndpointKind::TlsPassthrough as i32,
+            ..Default::default()
+        };
+        let sb = pb::Sandbox {
+            spec: Some(pb::SandboxSpec {
+                services: vec![pb::Service {
+                    port: 8443,
+                    name: "tls".into(),
+                    visibility: pb::Visibility::Public as i32,
+                    endpoint: Some(tls),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            status: Some(pb::SandboxStatus {
+                services: vec![pb::ServiceStatus {
+                    port: 8443,
+                    name: "tls".into(),
+                    endpoint: Some(pb::EndpointStatus {
+                        kind: pb::EndpointKind::TlsPassthrough as i32,
+                        address: "127.0.0.1:4000".into(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let d = details_from_wire(sb);
+        assert_eq!(d.services[0].address, "127.0.0.1:4000");
+        assert_eq!(
+            d.services[0].summary(),
+            "tls port 8443 public tls passthrough 127.0.0.1:4000"
+        );
     }
 }

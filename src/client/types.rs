@@ -83,6 +83,39 @@ pub struct SandboxRequest {
     pub files: Vec<(String, Vec<u8>)>,
     /// What it may reach on the network.
     pub egress: crate::client::Egress,
+    /// Ports of the sandbox to publish.
+    pub services: Vec<ServiceRequest>,
+}
+
+/// A port of the sandbox to make reachable from outside it (the Python
+/// client's `Service`): TCP, with a plain URL unless `endpoint` says more.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceRequest {
+    /// The port the sandbox's program listens on.
+    pub port: u16,
+    pub name: String,
+    pub visibility: Visibility,
+    pub endpoint: Option<ServiceEndpoint>,
+}
+
+/// Who may reach a service. A local server publishes PUBLIC ones on its
+/// publish address and PRIVATE ones on loopback; one sandbox cannot have
+/// both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Visibility {
+    #[default]
+    Public,
+    Private,
+}
+
+/// A product endpoint on a PUBLIC service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceEndpoint {
+    /// An HTTPS URL open to anyone (where the server terminates TLS; a
+    /// local server reports a plain `http://` URL).
+    Https,
+    /// Raw TCP to the sandbox's own TLS server, reported as `host:port`.
+    TlsPassthrough,
 }
 
 /// Which sandboxes `list` returns.

@@ -30,6 +30,7 @@ pub(crate) use service::errors::undecodable;
 
 use crate::proto::v1::discovery_service_server::DiscoveryServiceServer;
 use crate::proto::v1::sandbox_service_server::SandboxServiceServer;
+pub use net::publish::PublishConfig;
 use registry::Registry;
 use runtime::Runtime;
 use service::discovery::DiscoveryApi;
@@ -82,6 +83,8 @@ pub struct ServerConfig {
     /// The resolver that answers sandboxes' granted host names; None: the
     /// first name server of the host's resolv.conf.
     pub dns_upstream: Option<SocketAddr>,
+    /// Where sandboxes' services are published.
+    pub publish: PublishConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -161,6 +164,7 @@ impl ServerConfig {
             tls: None,
             limits: ConnectionLimits::default(),
             dns_upstream: None,
+            publish: Default::default(),
         }
     }
 
@@ -271,6 +275,7 @@ impl Server {
             isolated,
             cgroups: cgroups.ok().map(Arc::new),
             dns_upstream: cfg.dns_upstream.or_else(net::resolver::host_upstream),
+            publish: cfg.publish.clone(),
         });
         let auth = auth::Auth::new(&cfg.token);
         let sandbox_svc = SandboxServiceServer::new(SandboxApi {

@@ -25,13 +25,23 @@ pub struct Start {
     pub max_lifetime: Option<Duration>,
     /// Prefix for every state_reason (the no-isolation warning).
     pub reason_prefix: String,
+    /// The host ports of the sandbox's services, served while it lives.
+    pub services: Option<super::net::publish::Publication>,
 }
 
 pub fn spawn(runtime: Arc<dyn Runtime>, entry: Arc<Entry>, start: Start) {
     tokio::spawn(async move {
         let dir = start.plan.sandbox_dir.clone();
         let isolated = runtime.isolation() != super::runtime::host::ISOLATION;
+        let mut start = start;
+        let serving = start
+            .services
+            .take()
+            .map(|p| p.serve(runtime.clone(), entry.clone()));
         let cgroup = run(runtime, entry.clone(), start).await;
+        // The ports go with the sandbox, their URLs first.
+        entry.update(|s| super::net::publish::withdraw(&mut s.services));
+        drop(serving);
         entry.set_instance(None);
         // The workspace, volumes and cgroups go with the sandbox; the
         // record stays. On the host, so do processes an exec left running

@@ -21,6 +21,16 @@ pub fn sandscope(home: &Path) -> Command {
     c
 }
 
+/// `sandscope` pointed at the server at `url` with the test token.
+pub fn against(url: &str, home: &Path, argv: &[&str]) -> Command {
+    let mut c = sandscope(home);
+    c.env("CWSANDBOX_API_KEY", super::TOKEN)
+        .arg("--endpoint")
+        .arg(url)
+        .args(argv);
+    c
+}
+
 /// Runs to completion (bounded), failing the test with `what` on error.
 pub async fn run(mut c: Command, what: &str) -> Output {
     let out = tokio::time::timeout(Duration::from_secs(60), c.output()).await;

@@ -123,3 +123,20 @@ pub fn test_runtime() -> RuntimeChoice {
 pub fn args(argv: &[&str]) -> Vec<String> {
     argv.iter().map(|s| s.to_string()).collect()
 }
+
+/// Polls `cond` (an exec in the sandbox, a request, ...) until it holds,
+/// failing the test after 30 s.
+pub async fn until<F, Fut>(what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = std::time::Instant::now();
+    while !cond().await {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -141,7 +141,14 @@ def _():
     raises(RunnerNotFoundError, lambda: cwsandbox.get_runner("no-such-runner", organization_id="x"))
     full = cwsandbox.list_runners(include_resources=True)
     ok(full and full[0].resources is not None, "list_runners(include_resources=True) has none")
-    eq(cwsandbox.list_runners(service_visibility="public"), [], "runners with public services")
+    public = cwsandbox.list_runners(service_visibility="public")
+    eq([r.runner_id for r in public], [runner.runner_id], "runners with public services")
+    eq(cwsandbox.list_runners(service_visibility="custom"), [], "runners with custom services")
+    eq(
+        sorted(runner.supported_service_visibilities),
+        ["private", "public"],
+        "supported_service_visibilities",
+    )
 
 
 @case("a requested runtime class is echoed")

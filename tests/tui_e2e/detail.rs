@@ -1,6 +1,6 @@
 //! The sandbox detail screen through the real binary: the main process's
 //! log, followed as it prints, searched, with timestamps.
-use super::{common, launch, new_sandbox, quit_confirmed};
+use super::{common, launch, launch_line, new_sandbox, quit_confirmed, server_support};
 
 #[test]
 fn the_log_of_a_sandbox_follows_its_main_process() {
@@ -139,4 +139,63 @@ fn egress_grants_typed_in_the_create_dialog_show_in_the_info_tab() {
     t.keys(&["Escape"]);
     t.wait_text("Sandboxes (");
     quit_confirmed(&t, 1);
+}
+
+#[test]
+fn the_info_tab_shows_where_a_service_is_reached() {
+    use server_support::serve::{serve_data_dir, Serve};
+    let (_dir, data) = serve_data_dir();
+    let serve = Serve::start(std::path::Path::new(&data), &[]);
+    let bin = env!("CARGO_BIN_EXE_sandscope");
+    let port = some_port().to_string();
+    let created = std::process::Command::new(bin)
+        .env("CWSANDBOX_API_KEY", common::TOKEN)
+        .env(
+            "SANDSCOPE_LOG_DIR",
+            std::path::Path::new(&data).join("cli-logs"),
+        )
+        .args(["--endpoint", &serve.url, "create", "--service"])
+        .arg(format!("{port}:web"))
+        .args(["--", "python3", "-m", "http.server", &port])
+        .args(["--bind", "127.0.0.1"])
+        .output()
+        .expect("sandscope create runs");
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+
+    let t = launch_line(&format!(
+        "CWSANDBOX_API_KEY={} {bin} --endpoint {}",
+        common::TOKEN,
+        serve.url
+    ));
+    t.wait_text(" running ");
+    t.type_text("d");
+    let s = t.wait_text(&format!("web port {port} public http://127.0.0.1:"));
+    let url = s
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .expect("the service's URL")
+        .to_string();
+    let addr = url.trim_start_matches("http://").to_string();
+    let page = (0..100)
+        .find_map(|_| {
+            let page = common::http::try_exchange(&addr, b"GET / HTTP/1.0\r\n\r\n")
+                .ok()
+                .filter(|p| !p.is_empty());
+            if page.is_none() {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            page
+        })
+        .unwrap_or_default();
+    assert!(page.starts_with("HTTP/1.0 200"), "through {url}: {page:?}");
+    t.keys(&["Escape"]);
+    t.wait_for("the lists again", |s| !s.contains("┃service"));
+    t.type_text("q");
+    t.wait_for("the shell again", |s| {
+        s.contains("before-42") && !s.contains("Sandboxes (")
+    });
 }

@@ -6,3 +6,5 @@ pub mod egress;
 pub mod firewall;
 pub mod policy;
 pub mod resolver;
+pub mod publish;
+mod relay;

@@ -226,7 +226,8 @@ pub trait Runtime: Send + Sync {
     /// caller. Unless on a terminal, it will lead its own process group.
     fn exec_command(&self, instance: &Instance, spec: &ExecSpec)
         -> std::io::Result<child::Command>;
-    /// How a file RPC's child enters the sandbox (see `child::file`).
+    /// How a child acting for the sandbox enters it: a file RPC's (see
+    /// `child::file`) or a published service's connection (`child::connect`).
     fn file_entry(&self, instance: &Instance) -> std::io::Result<enter::Entry>;
     /// Ask the main process to stop (SIGTERM).
     fn terminate(&self, instance: &Instance);

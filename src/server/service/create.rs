@@ -5,6 +5,7 @@ use super::lifecycle::RUNNER_ID;
 use super::Shared;
 use crate::proto::v1 as pb;
 use crate::server::limits::Limits;
+use crate::server::net::publish::{self, Refusal};
 use crate::server::registry::now_ts;
 use crate::server::runtime::{base_env, LaunchPlan};
 use crate::server::supervisor::{self, Start};
@@ -26,34 +27,26 @@ pub fn keep_alive() -> Vec<String> {
 }
 
 fn check_services(spec: &pb::SandboxSpec) -> Result<(), Status> {
-    let vis: Vec<i32> = spec.services.iter().map(|s| s.visibility).collect();
-    if vis.contains(&(pb::Visibility::Public as i32))
-        && vis.contains(&(pb::Visibility::Private as i32))
-    {
-        return Err(errors::status(
-            Code::Unimplemented,
-            "services with both public and private visibility are not supported",
-            reason::NOT_IMPLEMENTED,
-            Default::default(),
-        ));
-    }
-    for s in &spec.services {
-        if let Some(ep) = &s.endpoint {
-            if ep.kind == pb::EndpointKind::TlsPassthrough as i32 {
-                return Err(errors::failed_precondition(
-                    reason::TLS_PASSTHROUGH,
-                    "TLS passthrough endpoints are not supported",
-                ));
-            }
-            if ep.auth == pb::EndpointAuth::ShareToken as i32 {
-                return Err(errors::failed_precondition(
-                    reason::SHARE_TOKEN,
-                    "share-token endpoints are not supported",
-                ));
-            }
+    publish::check(&spec.services).map_err(|refusal| {
+        let (field, why) = refusal.field_and_reason();
+        match refusal {
+            // What the hosted API answers, so callers can tell.
+            Refusal::MixedVisibility => errors::status(
+                Code::Unimplemented,
+                why,
+                reason::NOT_IMPLEMENTED,
+                Default::default(),
+            ),
+            Refusal::ShareToken(_) => errors::failed_precondition(reason::SHARE_TOKEN, why),
+            Refusal::Protocol(_) => errors::status(
+                Code::Unimplemented,
+                why,
+                reason::NOT_IMPLEMENTED,
+                Default::default(),
+            ),
+            _ => errors::invalid(&field, why),
         }
-    }
-    Ok(())
+    })
 }
 
 fn wants_gpu(c: &pb::Container) -> bool {
@@ -230,9 +223,14 @@ pub async fn create(
     );
 
     let max_lifetime = spec.max_lifetime_seconds;
+    let services = publish::bind(&shared.publish, &spec.services)
+        .await
+        .map_err(|e| Status::unavailable(format!("cannot publish the sandbox's services: {e}")))?;
     sandbox.sandbox_id = id.clone();
     sandbox.endpoint_share_token.clear();
-    sandbox.status = Some(initial_status(shared, &spec, &c, &limits));
+    let mut status = initial_status(shared, &spec, &c, &limits);
+    status.services = services.status();
+    sandbox.status = Some(status);
     sandbox.spec = Some(spec);
 
     let (entry, fresh) = shared.registry.insert(sandbox, &req.request_id);
@@ -260,6 +258,7 @@ pub async fn create(
         files,
         max_lifetime: (max_lifetime > 0).then(|| Duration::from_secs(max_lifetime as u64)),
         reason_prefix: shared.reason_prefix.clone(),
+        services: Some(services),
     };
     let snapshot = entry.snapshot();
     supervisor::spawn(shared.runtime.clone(), entry, start);
@@ -387,24 +386,11 @@ fn initial_status(
     } else {
         spec.runtime_class.clone()
     };
-    let services = spec
-        .services
-        .iter()
-        .map(|s| pb::ServiceStatus {
-            port: s.port,
-            name: s.name.clone(),
-            protocol: s.protocol,
-            visibility: s.visibility,
-            endpoint: None,
-            url: String::new(),
-        })
-        .collect();
     let max_lifetime = spec.max_lifetime_seconds;
     pb::SandboxStatus {
         state: pb::State::Creating as i32,
         state_reason: shared.reason_prefix.clone(),
         create_time: Some(now_ts()),
-        services,
         effective_resources,
         effective_max_lifetime_seconds: max_lifetime,
         container_statuses: vec![pb::ContainerStatus {

@@ -6,6 +6,9 @@ use crate::proto::v1 as pb;
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
+/// The visibilities services are published with (see `net::publish`).
+const SERVICE_VISIBILITIES: [pb::Visibility; 2] = [pb::Visibility::Public, pb::Visibility::Private];
+
 #[derive(Clone)]
 pub struct DiscoveryApi {
     pub shared: Arc<Shared>,
@@ -49,7 +52,10 @@ impl DiscoveryApi {
                 supported_architectures: vec![arch().to_string()],
                 supports_privileged: false,
                 available_storage_classes: Vec::new(),
-                supported_service_visibilities: Vec::new(),
+                supported_service_visibilities: SERVICE_VISIBILITIES
+                    .iter()
+                    .map(|v| *v as i32)
+                    .collect(),
             }),
             resources: full.then(|| pb::RunnerResourceSummary {
                 available_cpu_millicores: cpus * 1000,
@@ -75,8 +81,12 @@ impl pb::discovery_service_server::DiscoveryService for DiscoveryApi {
             || req.architecture == arch()
             || req.architecture == std::env::consts::ARCH;
         let group_ok = req.runner_group_id.is_empty() || req.runner_group_id == RUNNER_ID;
-        // No public or private ingress here, and no GPUs.
-        let keep = req.service_visibility == 0 && req.gpu_type.is_empty() && arch_ok && group_ok;
+        // No GPUs here.
+        let visibility_ok = req.service_visibility == 0
+            || SERVICE_VISIBILITIES
+                .iter()
+                .any(|v| *v as i32 == req.service_visibility);
+        let keep = visibility_ok && req.gpu_type.is_empty() && arch_ok && group_ok;
         let runners = if keep {
             vec![self.runner(req.view == pb::RunnerView::Full as i32)]
         } else {

@@ -35,6 +35,8 @@ pub struct Shared {
     pub cgroups: Option<Arc<crate::server::limits::cgroup::Cgroups>>,
     /// Where sandboxes' granted host names are looked up.
     pub dns_upstream: Option<std::net::SocketAddr>,
+    /// Where declared services get their host ports.
+    pub publish: crate::server::net::publish::PublishConfig,
 }
 
 impl Shared {

@@ -9,6 +9,7 @@
 //! The exit is collected through a pidfd, so Tokio's own child reaping
 //! never sees these processes.
 pub(super) mod clone;
+pub mod connect;
 pub mod file;
 mod start;
 

@@ -122,7 +122,7 @@ fn lines<'a>(info: &SandboxDetails, theme: &Theme) -> Vec<Line<'a>> {
         row("volume", format!("{} ({})", v.name, v.source));
     }
     for s in &info.services {
-        row("service", format!("{} port {} {}", s.name, s.port, s.url));
+        row("service", s.summary());
     }
     for (k, v) in &info.annotations {
         row("annotation", format!("{k}={v}"));
