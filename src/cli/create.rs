@@ -28,6 +28,9 @@ pub struct CreateArgs {
     /// Working directory of the main command.
     #[arg(long, value_name = "DIR")]
     pub workdir: Option<String>,
+    /// Start with the files of this snapshot in /workspace (`sandscope snapshot ls`).
+    #[arg(long, value_name = "ID")]
+    pub from_snapshot: Option<String>,
     /// Main command (default: stay up until stopped).
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
@@ -52,6 +55,7 @@ pub async fn run(global: &GlobalArgs, args: CreateArgs) -> anyhow::Result<ExitCo
         max_lifetime: args.max_lifetime.map(Duration::from_secs),
         display_name: args.name,
         files: Vec::new(),
+        from_snapshot: args.from_snapshot,
     };
     let sb = client
         .create(req)

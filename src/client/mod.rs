@@ -24,6 +24,7 @@ mod process;
 mod procs;
 mod pump;
 mod sandboxes;
+mod snapshots;
 mod status;
 mod stdin;
 mod transport;
