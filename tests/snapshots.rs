@@ -17,11 +17,15 @@ use std::time::Duration;
 const WAIT: Duration = Duration::from_secs(60);
 
 async fn start(data_dir: &Path, max_bytes: u64) -> (Server, Client) {
+    start_with(data_dir, max_bytes, RuntimeChoice::Bubblewrap).await
+}
+
+async fn start_with(data_dir: &Path, max_bytes: u64, runtime: RuntimeChoice) -> (Server, Client) {
     let mut cfg = ServerConfig::new(
         ok("127.0.0.1:0".parse(), "addr"),
         data_dir.to_path_buf(),
         TOKEN.to_string(),
-        RuntimeChoice::Bubblewrap,
+        runtime,
     );
     cfg.snapshot_max_bytes = max_bytes;
     let server = ok(Server::start(cfg).await, "start server");
@@ -418,5 +422,24 @@ async fn cli_snapshot_create_ls_rm_and_create_from_snapshot() {
     assert!(text(&o.stderr).contains("not found"), "{}", text(&o.stderr));
     let o = run(cli(&["stop", &copy, "--grace", "0"]), "stop copy").await;
     out_of(&o, "stop copy");
+    server.shutdown().await;
+}
+
+/// Without isolation there are no mounts: the workspace is what is
+/// snapshotted and restored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_host_runtime_snapshots_and_restores_the_workspace() {
+    let dir = data_dir();
+    let (server, client) = start_with(dir.path(), 1 << 20, RuntimeChoice::Host).await;
+    let sb = ok(client.run(SandboxRequest::default()).await, "run").id;
+    sh(&client, &sb, "echo on-the-host > f").await;
+    let snap = ok(client.snapshot(&sb, None).await, "snapshot");
+    let snap = ok(client.wait_snapshot(&snap.id, WAIT).await, "wait");
+    assert_eq!(snap.size_bytes, 12);
+    let copy = ok(client.run(from_snapshot(&snap.id)).await, "restore").id;
+    assert_eq!(sh(&client, &copy, "cat f").await, "on-the-host\n");
+    for id in [&sb, &copy] {
+        ok(client.stop(id, Duration::ZERO).await, "stop");
+    }
     server.shutdown().await;
 }

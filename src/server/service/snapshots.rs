@@ -1,6 +1,6 @@
 //! Create/Get/List/DeleteFileSystemSnapshot, snapshots on delete, and
 //! where a sandbox's snapshottable files are on the host.
-use super::create::volume_dir;
+use super::create::{normalize, volume_dir};
 use super::errors;
 use super::lifecycle::lookup;
 use super::Shared;
@@ -44,7 +44,16 @@ fn source_dir(
     } else {
         name.to_string()
     };
+    // Where there are no mounts (the host runtime), a volume at
+    // /workspace is the workspace itself.
+    let at_workspace = !shared.isolated
+        && spec.containers.iter().any(|c| {
+            c.volume_mounts.iter().any(|m| {
+                m.volume == wanted && normalize(&m.mount_path).as_deref() == Some("/workspace")
+            })
+        });
     match spec.volumes.iter().position(|v| v.name == wanted) {
+        Some(_) if at_workspace => Ok((wanted, sandbox_dir.join("workspace"))),
         Some(i) if scratch(&spec.volumes[i]) => {
             Ok((wanted.clone(), volume_dir(&sandbox_dir, i, &wanted)))
         }

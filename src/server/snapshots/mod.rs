@@ -293,6 +293,16 @@ impl Job {
     pub fn run(mut self, source: Option<&Path>) {
         let files = self.store.dir.join(&self.meta.id).join(FILES);
         let outcome = match source {
+            // A volume that was never made (not mounted, or its sandbox
+            // stopped before it started) is empty.
+            Some(src) if !src.exists() => std::fs::DirBuilder::new()
+                .mode(0o700)
+                .create(&files)
+                .map(|()| copy::Copied::default())
+                .map_err(|e| copy::CopyError::Io {
+                    path: "/".into(),
+                    source: e,
+                }),
             Some(src) => copy::copy_tree(src, &files, self.store.limits, None, &self.cancel),
             None => Err(copy::CopyError::Io {
                 path: "/".into(),
