@@ -443,3 +443,65 @@ async fn the_host_runtime_snapshots_and_restores_the_workspace() {
     }
     server.shutdown().await;
 }
+
+/// Every file under `dir`, recursively, without following links.
+fn tree(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in ok(std::fs::read_dir(dir), "read store").flatten() {
+        let p = e.path();
+        if ok(e.file_type(), "type").is_dir() {
+            tree(&p, out);
+        }
+        out.push(p);
+    }
+}
+
+/// The racing attack: while snapshots are taken, the sandbox keeps
+/// swapping a directory of its volume for a symlink to a host directory,
+/// hoping the copy checks the directory and then opens the link. No
+/// snapshot may hold anything from the host directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_swapping_a_directory_for_a_symlink_during_a_snapshot() {
+    let dir = data_dir();
+    let (server, client) = start(dir.path(), 1 << 20).await;
+    let host_dir = dir.path().join("host-only");
+    ok(std::fs::create_dir(&host_dir), "mkdir");
+    ok(
+        std::fs::write(host_dir.join("host-secret"), b"server-only"),
+        "write",
+    );
+    // A tight loop of system calls, so the link is there often.
+    let racer = format!(
+        "import os\nos.chdir('/workspace')\nos.mkdir('d')\nopen('d/x', 'w').write('a')\n\
+         while True:\n    os.rename('d', 'd.old')\n    os.symlink({:?}, 'd')\n    \
+         os.unlink('d')\n    os.rename('d.old', 'd')\n",
+        host_dir.display().to_string()
+    );
+    let sb = ok(
+        client
+            .run(SandboxRequest {
+                command: args(&["python3", "-c", &racer]),
+                ..Default::default()
+            })
+            .await,
+        "run",
+    )
+    .id;
+    for _ in 0..100 {
+        let snap = ok(client.snapshot(&sb, None).await, "snapshot");
+        let snap = ok(client.wait_snapshot(&snap.id, WAIT).await, "wait");
+        assert!(snap.size_bytes <= 2, "{snap:?}");
+        let files = dir.path().join("snapshots").join(&snap.id).join("files");
+        let mut all = Vec::new();
+        tree(&files, &mut all);
+        for p in &all {
+            assert!(
+                !p.to_string_lossy().contains("host-secret"),
+                "the copy followed the link: {}",
+                p.display()
+            );
+        }
+        ok(client.delete_snapshot(&snap.id).await, "delete");
+    }
+    ok(client.stop(&sb, Duration::ZERO).await, "stop");
+    server.shutdown().await;
+}
