@@ -221,6 +221,11 @@ fn protocol_edges() {
 }
 
 #[test]
+fn snapshots() {
+    conformance_isolated("snapshots.py");
+}
+
+#[test]
 fn security() {
     conformance_isolated("security.py");
 }

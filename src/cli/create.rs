@@ -47,6 +47,9 @@ pub struct CreateArgs {
     /// several. `sandscope get` shows where each is reached.
     #[arg(long = "service", value_name = "PORT[:NAME[:KIND]]", value_parser = parse_service)]
     pub services: Vec<ServiceRequest>,
+    /// Start with the files of this snapshot in /workspace (`sandscope snapshot ls`).
+    #[arg(long, value_name = "ID")]
+    pub from_snapshot: Option<String>,
     /// Main command (default: stay up until stopped).
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
@@ -108,6 +111,7 @@ pub async fn run(global: &GlobalArgs, args: CreateArgs) -> anyhow::Result<ExitCo
         files: Vec::new(),
         egress,
         services: args.services,
+        from_snapshot: args.from_snapshot,
     };
     let sb = client
         .create(req)

@@ -16,6 +16,7 @@ pub mod output;
 pub mod ps;
 pub mod rawterm;
 pub mod sh;
+pub mod snapshot;
 pub mod stop;
 
 use clap::{Parser, Subcommand};
@@ -81,6 +82,8 @@ pub enum Command {
     Kill(ps::KillArgs),
     /// Forward a local port to a port inside a sandbox, until Ctrl-C.
     PortForward(forward::ForwardArgs),
+    /// Snapshot a sandbox's files; list and delete snapshots.
+    Snapshot(snapshot::SnapshotArgs),
 }
 
 pub mod serve;

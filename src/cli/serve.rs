@@ -26,6 +26,10 @@ pub struct ServeArgs {
     /// Default: 24h.
     #[arg(long, value_name = "DURATION", value_parser = super::args::duration)]
     pub retention: Option<std::time::Duration>,
+    /// Largest file-system snapshot (its files' bytes), e.g. 512Mi, 10Gi.
+    /// Default: 4Gi.
+    #[arg(long, value_name = "SIZE", value_parser = crate::server::limits::quantity::memory_bytes)]
+    pub snapshot_max_size: Option<u64>,
     /// Serve TLS on the TCP port with this certificate chain (PEM); needs
     /// --tls-key. The local socket stays cleartext.
     #[arg(long, value_name = "PEM", requires = "tls_key")]
@@ -122,6 +126,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(r) = args.retention {
         cfg.retention = r;
+    }
+    if let Some(n) = args.snapshot_max_size {
+        cfg.snapshot_max_bytes = n;
     }
     if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
         cfg.tls = Some(TlsFiles { cert, key });

@@ -1,6 +1,7 @@
 //! Wire messages to domain types and back. Pure functions, no I/O.
 use super::types::{
-    Sandbox, SandboxRequest, SandboxState, ServiceEndpoint, ServiceRequest, Visibility,
+    Sandbox, SandboxRequest, SandboxState, ServiceEndpoint, ServiceRequest, Snapshot,
+    SnapshotState, Visibility,
 };
 use crate::proto::v1 as pb;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -16,6 +17,27 @@ pub(crate) fn keep_alive_command() -> Vec<String> {
         "-c".into(),
         r#"trap "exit 0" TERM INT; sleep infinity & wait"#.into(),
     ]
+}
+
+pub(crate) fn snapshot_from_wire(s: pb::FileSystemSnapshot) -> Snapshot {
+    let state = match pb::SnapshotState::try_from(s.state) {
+        Ok(pb::SnapshotState::Creating) => SnapshotState::Creating,
+        Ok(pb::SnapshotState::Ready) => SnapshotState::Ready,
+        Ok(pb::SnapshotState::Failed) => SnapshotState::Failed,
+        Ok(pb::SnapshotState::Deleting) => SnapshotState::Deleting,
+        Ok(pb::SnapshotState::Unspecified) | Err(_) => SnapshotState::Unknown,
+    };
+    Snapshot {
+        state,
+        state_reason: s.state_reason,
+        size_bytes: u64::try_from(s.size_bytes).unwrap_or(0),
+        source_sandbox_id: s.source_sandbox_id,
+        source_volume: s.source_volume_name,
+        on_stop: s.trigger == pb::SnapshotTrigger::OnDelete as i32,
+        created: time_from_wire(s.create_time.as_ref()),
+        completed: time_from_wire(s.complete_time.as_ref()),
+        id: s.file_system_snapshot_id,
+    }
 }
 
 pub(crate) fn state_from_wire(v: i32) -> SandboxState {
@@ -76,6 +98,9 @@ pub(crate) fn sandbox_from_wire(sb: pb::Sandbox) -> Sandbox {
 
 /// Builds the create request the way the Python client does, so hosted and
 /// local servers see the same shape.
+/// The scratch volume a sandbox made from a snapshot gets, at `/workspace`.
+pub(crate) const WORKSPACE_VOLUME: &str = "workspace";
+
 pub(crate) fn create_request(req: SandboxRequest) -> pb::CreateSandboxRequest {
     let image = if req.image.trim().is_empty() {
         DEFAULT_IMAGE.to_string()
@@ -100,8 +125,28 @@ pub(crate) fn create_request(req: SandboxRequest) -> pb::CreateSandboxRequest {
             .into_iter()
             .map(|(path, content)| pb::FileMount { path, content })
             .collect(),
+        volume_mounts: req
+            .from_snapshot
+            .iter()
+            .map(|_| pb::VolumeMount {
+                volume: WORKSPACE_VOLUME.into(),
+                mount_path: "/workspace".into(),
+                ..Default::default()
+            })
+            .collect(),
         ..Default::default()
     };
+    let volumes = req
+        .from_snapshot
+        .into_iter()
+        .map(|id| pb::SandboxVolume {
+            name: WORKSPACE_VOLUME.into(),
+            source: Some(pb::sandbox_volume::Source::Scratch(pb::ScratchVolume {
+                restore_from_snapshot_id: id,
+                ..Default::default()
+            })),
+        })
+        .collect();
     let max_lifetime_seconds = req
         .max_lifetime
         .map(|d| i32::try_from(d.as_secs().max(1)).unwrap_or(i32::MAX))
@@ -111,6 +156,7 @@ pub(crate) fn create_request(req: SandboxRequest) -> pb::CreateSandboxRequest {
             display_name: req.display_name.unwrap_or_default(),
             spec: Some(pb::SandboxSpec {
                 containers: vec![container],
+                volumes,
                 tags: req.tags,
                 max_lifetime_seconds,
                 network: super::egress::to_wire(&req.egress),

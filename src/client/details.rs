@@ -219,7 +219,10 @@ fn volume(v: pb::SandboxVolume) -> VolumeDetails {
     let source = match v.source {
         Some(pb::sandbox_volume::Source::Scratch(s)) => {
             let size = if s.size.is_empty() { "?" } else { &s.size };
-            format!("scratch {size}")
+            match s.restore_from_snapshot_id.as_str() {
+                "" => format!("scratch {size}"),
+                id => format!("scratch {size}, from snapshot {id}"),
+            }
         }
         Some(pb::sandbox_volume::Source::VolumeId(id)) => format!("volume {id}"),
         None => String::new(),

@@ -25,6 +25,7 @@ mod process;
 mod procs;
 mod pump;
 mod sandboxes;
+mod snapshots;
 mod status;
 mod stdin;
 mod transport;

@@ -19,6 +19,14 @@ const MAX_PAGES: usize = 100;
 impl Client {
     /// Asks for a new sandbox and returns at once (state `creating`).
     pub async fn create(&self, req: SandboxRequest) -> Result<Sandbox> {
+        if req
+            .from_snapshot
+            .as_ref()
+            .is_some_and(|s| s.trim().is_empty())
+        {
+            // On the wire an empty id means "no snapshot".
+            return Err(Error::InvalidArgument("empty snapshot id".into()));
+        }
         let sb = self
             .rpc()
             .create_sandbox(create_request(req))

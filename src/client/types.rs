@@ -85,6 +85,9 @@ pub struct SandboxRequest {
     pub egress: crate::client::Egress,
     /// Ports of the sandbox to publish.
     pub services: Vec<ServiceRequest>,
+    /// Start with the files of this snapshot in `/workspace` (a scratch
+    /// volume named `workspace`, as the Python client's default).
+    pub from_snapshot: Option<String>,
 }
 
 /// A port of the sandbox to make reachable from outside it (the Python
@@ -210,4 +213,49 @@ impl ExecResult {
     pub fn stderr_text(&self) -> String {
         String::from_utf8_lossy(&self.stderr).into_owned()
     }
+}
+
+/// Where a file-system snapshot is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SnapshotState {
+    Creating,
+    Ready,
+    Failed,
+    Deleting,
+    Unknown,
+}
+
+impl SnapshotState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Creating => "creating",
+            Self::Ready => "ready",
+            Self::Failed => "failed",
+            Self::Deleting => "deleting",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for SnapshotState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A copy of a sandbox's scratch volume (or workspace), to start new
+/// sandboxes from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    pub id: String,
+    pub state: SnapshotState,
+    /// Why it failed, or what it left out.
+    pub state_reason: String,
+    pub size_bytes: u64,
+    pub source_sandbox_id: String,
+    pub source_volume: String,
+    /// Taken when its sandbox was stopped, rather than on request.
+    pub on_stop: bool,
+    pub created: Option<SystemTime>,
+    pub completed: Option<SystemTime>,
 }

@@ -22,11 +22,13 @@ mod registry;
 mod retention;
 mod runtime;
 mod service;
+mod snapshots;
 mod supervisor;
 pub mod transport;
 
 pub use retention::DEFAULT_RETENTION;
 pub(crate) use service::errors::undecodable;
+pub use snapshots::DEFAULT_MAX_BYTES as DEFAULT_SNAPSHOT_MAX_BYTES;
 
 use crate::proto::v1::discovery_service_server::DiscoveryServiceServer;
 use crate::proto::v1::sandbox_service_server::SandboxServiceServer;
@@ -85,6 +87,8 @@ pub struct ServerConfig {
     pub dns_upstream: Option<SocketAddr>,
     /// Where sandboxes' services are published.
     pub publish: PublishConfig,
+    /// Largest file-system snapshot, in bytes of file content.
+    pub snapshot_max_bytes: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -165,6 +169,7 @@ impl ServerConfig {
             limits: ConnectionLimits::default(),
             dns_upstream: None,
             publish: Default::default(),
+            snapshot_max_bytes: snapshots::DEFAULT_MAX_BYTES,
         }
     }
 
@@ -263,6 +268,14 @@ impl Server {
         let addr = listeners.tcp_addr();
         let tls = listeners.tls();
 
+        let snapshot_dir = data_dir.join("snapshots");
+        let snapshots = tokio::task::spawn_blocking({
+            let max = cfg.snapshot_max_bytes;
+            move || snapshots::Store::open(snapshot_dir, max)
+        })
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())))
+        .map_err(io_err("opening the snapshot store"))?;
         let registry = Arc::new(Registry::default());
         retention::spawn(&registry, cfg.retention);
         let shared = Arc::new(Shared {
@@ -276,6 +289,7 @@ impl Server {
             cgroups: cgroups.ok().map(Arc::new),
             dns_upstream: cfg.dns_upstream.or_else(net::resolver::host_upstream),
             publish: cfg.publish.clone(),
+            snapshots,
         });
         let auth = auth::Auth::new(&cfg.token);
         let sandbox_svc = SandboxServiceServer::new(SandboxApi {

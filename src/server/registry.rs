@@ -46,6 +46,8 @@ pub struct Entry {
     life: Mutex<Life>,
     /// Wakes the retention task: something ended or was freed.
     housekeeping: Arc<Housekeeping>,
+    /// Snapshots that keep the sandbox's files until they are taken.
+    pub files: crate::server::snapshots::Hold,
 }
 
 #[derive(Default)]
@@ -260,6 +262,7 @@ impl Registry {
             request_id: request_id.to_string(),
             life: Mutex::default(),
             housekeeping: self.housekeeping.clone(),
+            files: Default::default(),
         });
         g.entries.insert(id.clone(), entry.clone());
         if !request_id.is_empty() {

@@ -46,17 +46,25 @@ pub fn spawn(runtime: Arc<dyn Runtime>, entry: Arc<Entry>, start: Start) {
         // The workspace, volumes and cgroups go with the sandbox; the
         // record stays. On the host, so do processes an exec left running
         // in the background (bubblewrap's pid namespace takes those down
-        // itself).
+        // itself). Snapshots asked for on delete are taken first, now that
+        // nothing of the sandbox runs to change its files.
+        let on_stop = entry.files.take_on_stop();
+        let leftover_dir = dir.clone();
         let _ = tokio::task::spawn_blocking(move || {
             if !isolated {
-                super::leftovers::kill_processes_using(&dir);
+                super::leftovers::kill_processes_using(&leftover_dir);
+            }
+            for (job, source) in on_stop {
+                job.run(Some(&source));
             }
             if let Some(cg) = cgroup {
                 cg.remove();
             }
-            std::fs::remove_dir_all(dir)
         })
         .await;
+        let mut gone = entry.files.removing().await;
+        let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(dir)).await;
+        *gone = true;
     });
 }
 

@@ -7,7 +7,7 @@ use crossterm::event::{KeyEvent, MouseEvent};
 
 use crate::client::{
     DirEntry, ExecOptions, LogOptions, ProcessInfo, ProcessStatus, Sandbox, SandboxDetails,
-    SandboxRequest,
+    SandboxRequest, Snapshot,
 };
 
 use super::state::pane::PaneInbox;
@@ -127,6 +127,8 @@ pub enum NetEvent {
         active: usize,
         total: u64,
     },
+    /// A snapshot asked for with `Effect::Snapshot`, ready or failed.
+    Snapshot(Result<Snapshot, String>),
     /// Answer to `Effect::CheckQuit`: active sandboxes of the embedded server.
     QuitCheck {
         active: usize,
@@ -160,6 +162,8 @@ pub enum Effect {
     },
     CreateSandbox(SandboxRequest),
     StopSandbox(String),
+    /// Snapshot the workspace of this sandbox.
+    Snapshot(String),
     Exec {
         key: ProcKey,
         sandbox_id: String,
@@ -288,6 +292,7 @@ pub enum Action {
     FocusPrev,
     NewSandbox,
     StopSandbox,
+    Snapshot,
     ToggleTerminated,
     Exec,
     FocusStdin,

@@ -3,7 +3,7 @@
 Covers: exec output volume, binary and UTF-8 output, concurrent execs,
 background children holding stdout, unknown containers, stdin after exit,
 TTY shells, log time filters, list filters by status, runner pinning and
-discovery, runtime classes, unsupported create shapes and snapshots, and the
+discovery, runtime classes, unsupported create shapes, and the
 errors of stopped or unknown sandboxes.
 """
 
@@ -24,9 +24,7 @@ from cwsandbox import (
     SandboxStatus,
     SandboxTerminatedError,
     SandboxValidationError,
-    ScratchVolumeOptions,
     Service,
-    SnapshotNotSupportedError,
 )
 
 require_env()
@@ -170,16 +168,6 @@ def _():
     ]
     err = raises(SandboxError, lambda: Sandbox.run(containers=containers))
     eq(err.reason, "CWSANDBOX_NOT_IMPLEMENTED", "two containers")
-
-
-@case("stop(snapshot_on_stop=True) raises SnapshotNotSupportedError")
-def _():
-    sb = Sandbox.run(volumes=[ScratchVolumeOptions(name="scratch", mount_path="/data")])
-    sb.wait()
-    try:
-        raises(SnapshotNotSupportedError, lambda: sb.stop(snapshot_on_stop=True).result())
-    finally:
-        sb.stop().result()
 
 
 @case("after stop(): exec refused, wait_until_complete raises, stop is idempotent")

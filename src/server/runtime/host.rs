@@ -22,6 +22,22 @@ impl Runtime for Host {
     fn launch<'a>(&'a self, plan: &'a LaunchPlan) -> BoxFuture<'a, Result<Launched, RuntimeError>> {
         Box::pin(async move {
             let workspace = plan.sandbox_dir.join("workspace");
+            // Without mounts, a volume at /workspace is the workspace itself
+            // (other volumes are nowhere a process looks).
+            for (files, dir) in &plan.restores {
+                let at_workspace = plan
+                    .volumes
+                    .iter()
+                    .any(|(d, m, _)| d == dir && m == super::bwrap::WORKSPACE);
+                let dst = if at_workspace { &workspace } else { dir };
+                if let Some(parent) = dst.parent() {
+                    std::fs::create_dir_all(parent)
+                        .map_err(|e| RuntimeError::io("creating the workspace", e))?;
+                }
+                crate::server::snapshots::restore(files, dst, None).map_err(|e| {
+                    RuntimeError::io("restoring a snapshot", std::io::Error::other(e.to_string()))
+                })?;
+            }
             let tmp = workspace.join(".tmp");
             std::fs::create_dir_all(&tmp)
                 .map_err(|e| RuntimeError::io("creating the workspace", e))?;

@@ -48,28 +48,49 @@ fn relative(path: &str, prefix: &str) -> Option<PathBuf> {
 /// Make the sandbox's own parts under `plan.sandbox_dir`, owned by `user`.
 pub fn prepare(plan: &LaunchPlan, user: &SandboxUser) -> io::Result<Layout> {
     let owner = Owner(user.host);
-    let workspace = plan.sandbox_dir.join("workspace");
+    for (files, dir) in &plan.restores {
+        if let Some(parent) = dir.parent() {
+            owner.mkdir_all(&plan.sandbox_dir, parent)?;
+        }
+        crate::server::snapshots::restore(files, dir, Some(user.host))
+            .map_err(|e| io::Error::other(format!("restoring a snapshot: {e}")))?;
+    }
+    let mut workspace = plan.sandbox_dir.join("workspace");
     owner.mkdir(&workspace)?;
-    let mut layout = Layout {
-        workspace: workspace.clone(),
-        ..Default::default()
-    };
+    let mut volumes: Vec<(PathBuf, String, bool)> = Vec::new();
     for (dir, mount, ro) in &plan.volumes {
         owner.mkdir_all(&plan.sandbox_dir, dir)?;
-        layout.volumes.push((dir.clone(), mount.clone(), *ro));
-    }
-    // The host directory behind a path of the sandbox's own, if any.
-    let own_dir = |path: &str| -> Option<PathBuf> {
-        if let Some(rel) = relative(path, WORKSPACE) {
-            return Some(workspace.join(rel));
+        if mount == WORKSPACE {
+            // A volume at /workspace is the workspace.
+            workspace = dir.clone();
+        } else {
+            volumes.push((dir.clone(), mount.clone(), *ro));
         }
-        // The last matching volume wins, as its mount is made last.
-        layout
-            .volumes
+    }
+    // Outer mounts first, so one inside another is mounted over it.
+    volumes.sort_by_key(|(_, mount, _)| mount.matches('/').count());
+    let mut layout = Layout {
+        workspace: workspace.clone(),
+        volumes,
+        ..Default::default()
+    };
+    // The host directory behind a path of the sandbox's own, if any.
+    let own_dir = |path: &str, volumes: &[(PathBuf, String, bool)]| -> Option<PathBuf> {
+        // The innermost mount wins, as it is made last.
+        let in_volume = volumes
             .iter()
             .rev()
-            .find_map(|(dir, mount, _)| relative(path, mount).map(|rel| dir.join(rel)))
+            .find_map(|(dir, mount, _)| relative(path, mount).map(|rel| dir.join(rel)));
+        in_volume.or_else(|| relative(path, WORKSPACE).map(|rel| workspace.join(rel)))
     };
+    // A mount point inside the workspace or another volume is made there
+    // now, owned by the sandbox, rather than by bubblewrap.
+    for (i, (_, mount, _)) in layout.volumes.iter().enumerate() {
+        if let Some(host) = own_dir(mount, &layout.volumes[..i]) {
+            owner.mkdir_all(&plan.sandbox_dir, &host)?;
+        }
+    }
+    let own_dir = |path: &str| own_dir(path, &layout.volumes);
     let mut bound = Vec::new();
     for (path, staged) in &plan.files {
         match own_dir(path) {

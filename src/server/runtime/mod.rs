@@ -38,6 +38,9 @@ pub struct LaunchPlan {
     pub working_dir: String,
     /// (volume directory on the host, mount path inside, read-only)
     pub volumes: Vec<(PathBuf, String, bool)>,
+    /// (snapshot files, volume directory on the host): volumes that start
+    /// as a copy of a snapshot.
+    pub restores: Vec<(PathBuf, PathBuf)>,
     /// (path inside the sandbox, staged copy on the host)
     pub files: Vec<(String, PathBuf)>,
     pub allow_network: bool,

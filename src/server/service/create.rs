@@ -8,6 +8,7 @@ use crate::server::limits::Limits;
 use crate::server::net::publish::{self, Refusal};
 use crate::server::registry::now_ts;
 use crate::server::runtime::{base_env, LaunchPlan};
+use crate::server::snapshots::RestoreError;
 use crate::server::supervisor::{self, Start};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -111,10 +112,11 @@ fn under_any(p: &str, roots: &[&str]) -> bool {
         .any(|r| p == *r || p.starts_with(&format!("{r}/")))
 }
 
-/// A volume's mount path, normalised, if the sandbox may have one there.
+/// A volume's mount path, normalised, if the sandbox may have one there
+/// (one at `/workspace` replaces the default workspace).
 fn mount_path(p: &str) -> Option<String> {
     let p = normalize(p)?;
-    (!reserved(&p) && !under_any(&p, &["/workspace"])).then_some(p)
+    (!reserved(&p)).then_some(p)
 }
 
 fn join_in(dir: &str, path: &str) -> String {
@@ -205,6 +207,7 @@ pub async fn create(
     };
 
     let volumes = volume_dirs(&spec, &c, &sandbox_dir)?;
+    let restores = restores(shared, &spec, &sandbox_dir)?;
     let files = spec_files(&c, &default_cwd)?;
 
     let mut argv: Vec<String> = Vec::new();
@@ -244,6 +247,7 @@ pub async fn create(
         env,
         working_dir: c.working_dir.clone(),
         volumes,
+        restores,
         files: Vec::new(),
         allow_network,
         egress_grants,
@@ -263,6 +267,11 @@ pub async fn create(
     let snapshot = entry.snapshot();
     supervisor::spawn(shared.runtime.clone(), entry, start);
     Ok(snapshot)
+}
+
+/// The host directory of the volume at `index` of the spec's volumes.
+pub fn volume_dir(sandbox_dir: &Path, index: usize, volume: &str) -> PathBuf {
+    sandbox_dir.join("volumes").join(dir_name(index, volume))
 }
 
 /// A directory name for a volume, whatever its name contains.
@@ -292,8 +301,8 @@ fn volume_dirs(
         let Some(mount) = mount_path(&m.mount_path) else {
             return Err(errors::invalid(
                 &format!("{field}.mount_path"),
-                "must be an absolute path outside /proc, /dev, /sys, /workspace and the system's \
-                 program and library directories (/usr, /bin, /sbin, /lib*, /etc/ld.so.*)",
+                "must be an absolute path outside /proc, /dev, /sys and the system's program and \
+                 library directories (/usr, /bin, /sbin, /lib*, /etc/ld.so.*)",
             ));
         };
         let Some((vi, vol)) = spec
@@ -324,13 +333,41 @@ fn volume_dirs(
                 "must be a relative path inside the volume",
             ));
         }
-        let mut dir = sandbox_dir.join("volumes").join(dir_name(vi, &vol.name));
+        let mut dir = volume_dir(sandbox_dir, vi, &vol.name);
         if !m.sub_path.is_empty() {
             dir = dir.join(&m.sub_path);
         }
         volumes.push((dir, mount, m.read_only));
     }
     Ok(volumes)
+}
+
+/// (snapshot files, volume directory) for each scratch volume restored
+/// from a snapshot, which must exist and be READY.
+fn restores(
+    shared: &Shared,
+    spec: &pb::SandboxSpec,
+    sandbox_dir: &Path,
+) -> Result<Vec<(PathBuf, PathBuf)>, Status> {
+    let mut out = Vec::new();
+    for (i, v) in spec.volumes.iter().enumerate() {
+        let Some(pb::sandbox_volume::Source::Scratch(scratch)) = &v.source else {
+            continue;
+        };
+        let id = scratch.restore_from_snapshot_id.as_str();
+        if id.is_empty() {
+            continue;
+        }
+        if !crate::server::snapshots::valid_id(id) {
+            return Err(errors::snapshot_not_found(id));
+        }
+        let files = shared.snapshots.restore_source(id).map_err(|e| match e {
+            RestoreError::NotFound(id) => errors::snapshot_not_found(&id),
+            RestoreError::NotReady { id, state } => errors::snapshot_not_ready(&id, state),
+        })?;
+        out.push((files, volume_dir(sandbox_dir, i, &v.name)));
+    }
+    Ok(out)
 }
 
 /// The spec's files as (absolute path inside the sandbox, content).
@@ -422,7 +459,11 @@ mod tests {
         assert_eq!(normalize("/../..").as_deref(), Some("/"));
         assert_eq!(normalize("rel/x"), None);
         assert_eq!(mount_path("/data/../proc/x"), None);
-        assert_eq!(mount_path("/data/../workspace"), None);
+        assert_eq!(
+            mount_path("/data/../workspace").as_deref(),
+            Some("/workspace")
+        );
+        assert_eq!(mount_path("/workspace/../usr"), None);
         assert_eq!(mount_path("/sys"), None);
         assert_eq!(mount_path("/data/./x/").as_deref(), Some("/data/x"));
     }

@@ -28,7 +28,9 @@ pub mod reason {
     pub const INVALID_REQUEST: &str = "CWSANDBOX_INVALID_REQUEST";
     pub const NOT_IMPLEMENTED: &str = "CWSANDBOX_NOT_IMPLEMENTED";
     pub const SHARE_TOKEN: &str = "CWSANDBOX_HTTPS_SHARE_TOKEN_NOT_SUPPORTED";
-    pub const FSS_NOT_SUPPORTED: &str = "CWSANDBOX_FSS_NOT_SUPPORTED";
+    pub const FSS_NOT_FOUND: &str = "CWSANDBOX_FSS_NOT_FOUND";
+    pub const FSS_NOT_READY: &str = "CWSANDBOX_FSS_NOT_READY";
+    pub const VOLUME_NOT_SNAPSHOTTABLE: &str = "CWSANDBOX_VOLUME_NOT_SNAPSHOTTABLE";
     pub const NO_SUITABLE_RUNNER: &str = "CWSANDBOX_NO_SUITABLE_RUNNER";
     pub const RUNNER_NOT_FOUND: &str = "CWSANDBOX_RUNNER_NOT_FOUND";
     pub const COMMAND_TIMEOUT: &str = "CWSANDBOX_COMMAND_TIMEOUT";
@@ -147,14 +149,25 @@ pub fn unimplemented(what: &str) -> Status {
     )
 }
 
-/// Snapshot RPCs answer UNIMPLEMENTED; a Delete asking for snapshots
-/// answers FAILED_PRECONDITION. The reason is what clients act on.
-pub fn snapshots_unsupported(code: Code) -> Status {
+/// Clients raise their snapshot-not-found error on this reason.
+pub fn snapshot_not_found(id: &str) -> Status {
     status(
-        code,
-        "file-system snapshots are not supported by this server",
-        reason::FSS_NOT_SUPPORTED,
-        HashMap::new(),
+        Code::NotFound,
+        format!("file-system snapshot {:?} not found", echo(id)),
+        reason::FSS_NOT_FOUND,
+        meta(&[("file_system_snapshot_id", id)]),
+    )
+}
+
+pub fn snapshot_not_ready(id: &str, state: &str) -> Status {
+    status(
+        Code::FailedPrecondition,
+        format!(
+            "file-system snapshot {} is not ready to restore (it is {state})",
+            echo(id)
+        ),
+        reason::FSS_NOT_READY,
+        meta(&[("file_system_snapshot_id", id), ("state", state)]),
     )
 }
 

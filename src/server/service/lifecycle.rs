@@ -8,7 +8,7 @@ use crate::server::runtime::base_env;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tonic::{Code, Status};
+use tonic::Status;
 
 /// The one runner this server is, as reported everywhere.
 pub const RUNNER_ID: &str = "local";
@@ -109,20 +109,23 @@ pub fn delete(
     shared: &Shared,
     req: pb::DeleteSandboxRequest,
 ) -> Result<pb::DeleteSandboxResponse, Status> {
-    if !req.snapshot_volumes.is_empty() {
-        return Err(errors::snapshots_unsupported(Code::FailedPrecondition));
-    }
     let Some(entry) = shared.registry.get(&req.sandbox_id) else {
-        if req.allow_missing {
+        if req.allow_missing && req.snapshot_volumes.is_empty() {
             return Ok(pb::DeleteSandboxResponse::default());
         }
         return Err(errors::sandbox_not_found(&req.sandbox_id));
+    };
+    // Queued before the stop, so they are taken when the sandbox ends.
+    let file_system_snapshot_ids = if req.snapshot_volumes.is_empty() {
+        Vec::new()
+    } else {
+        super::snapshots::on_delete(shared, &entry, &req.snapshot_volumes, &req.request_id)?
     };
     let grace = Duration::from_secs(req.grace_period_seconds.max(0) as u64);
     stop(shared, &entry, grace);
     Ok(pb::DeleteSandboxResponse {
         sandbox: Some(entry.snapshot()),
-        file_system_snapshot_ids: Vec::new(),
+        file_system_snapshot_ids,
     })
 }
 

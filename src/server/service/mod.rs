@@ -10,6 +10,7 @@ mod files;
 mod lifecycle;
 mod logs;
 mod purge;
+mod snapshots;
 
 use super::logs::Sessions;
 use super::registry::Registry;
@@ -37,6 +38,8 @@ pub struct Shared {
     pub dns_upstream: Option<std::net::SocketAddr>,
     /// Where declared services get their host ports.
     pub publish: crate::server::net::publish::PublishConfig,
+    /// File-system snapshots, under the data dir.
+    pub snapshots: Arc<crate::server::snapshots::Store>,
 }
 
 impl Shared {
@@ -200,30 +203,34 @@ impl pb::sandbox_service_server::SandboxService for SandboxApi {
 
     async fn create_file_system_snapshot(
         &self,
-        _: Request<pb::CreateFileSystemSnapshotRequest>,
+        r: Request<pb::CreateFileSystemSnapshotRequest>,
     ) -> Result<Response<pb::FileSystemSnapshot>, Status> {
-        Err(errors::snapshots_unsupported(tonic::Code::Unimplemented))
+        snapshots::create(&self.shared, r.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn get_file_system_snapshot(
         &self,
-        _: Request<pb::GetFileSystemSnapshotRequest>,
+        r: Request<pb::GetFileSystemSnapshotRequest>,
     ) -> Result<Response<pb::FileSystemSnapshot>, Status> {
-        Err(errors::snapshots_unsupported(tonic::Code::Unimplemented))
+        snapshots::get(&self.shared, &r.into_inner().file_system_snapshot_id).map(Response::new)
     }
 
     async fn list_file_system_snapshots(
         &self,
-        _: Request<pb::ListFileSystemSnapshotsRequest>,
+        r: Request<pb::ListFileSystemSnapshotsRequest>,
     ) -> Result<Response<pb::ListFileSystemSnapshotsResponse>, Status> {
-        Err(errors::snapshots_unsupported(tonic::Code::Unimplemented))
+        snapshots::list(&self.shared, r.into_inner()).map(Response::new)
     }
 
     async fn delete_file_system_snapshot(
         &self,
-        _: Request<pb::DeleteFileSystemSnapshotRequest>,
+        r: Request<pb::DeleteFileSystemSnapshotRequest>,
     ) -> Result<Response<pb::FileSystemSnapshot>, Status> {
-        Err(errors::snapshots_unsupported(tonic::Code::Unimplemented))
+        snapshots::delete(&self.shared, r.into_inner())
+            .await
+            .map(Response::new)
     }
 }
 

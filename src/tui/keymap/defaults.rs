@@ -136,6 +136,14 @@ pub const DEFAULTS: &[Row] = &[
         Some("stop"),
     ),
     row(
+        Action::Snapshot,
+        "snapshot",
+        G,
+        &["p"],
+        "snapshot the selected sandbox (n then creates sandboxes from it)",
+        None,
+    ),
+    row(
         Action::ClearMarks,
         "clear_marks",
         G,

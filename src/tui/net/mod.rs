@@ -105,6 +105,13 @@ impl Net {
                     self.refresh_now.clone(),
                 ));
             }
+            Effect::Snapshot(id) => {
+                tokio::spawn(sandboxes::snapshot(
+                    self.client.clone(),
+                    self.tx.clone(),
+                    id,
+                ));
+            }
             Effect::StopSandbox(id) => {
                 tokio::spawn(sandboxes::stop(
                     self.client.clone(),

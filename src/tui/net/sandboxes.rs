@@ -1,4 +1,4 @@
-//! Sandbox list refresh, create and stop.
+//! Sandbox list refresh, create, stop and snapshots.
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -85,4 +85,16 @@ pub async fn stop(
     // the terminal state shows without waiting for the next refresh.
     tokio::time::sleep(grace + Duration::from_millis(500)).await;
     poke.notify_one();
+}
+
+/// How long a snapshot asked for from the TUI is waited for.
+const SNAPSHOT_WAIT: Duration = Duration::from_secs(600);
+
+pub async fn snapshot(client: Client, tx: mpsc::Sender<Msg>, id: String) {
+    let taken = match client.snapshot(&id, None).await {
+        Ok(s) => client.wait_snapshot(&s.id, SNAPSHOT_WAIT).await,
+        Err(e) => Err(e),
+    };
+    let ev = NetEvent::Snapshot(taken.map_err(|e| describe(&e)));
+    let _ = tx.send(Msg::Net(ev)).await;
 }

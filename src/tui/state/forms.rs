@@ -9,6 +9,9 @@ use tui_textarea::TextArea;
 use crate::client::{Egress, ExecOptions, SandboxRequest};
 use crate::tui::msg::{PaneRef, ProcKey};
 
+/// Most sandboxes one create dialog makes.
+const MAX_COUNT: usize = 64;
+
 #[derive(Debug)]
 pub enum FieldKind {
     Text(Box<TextArea<'static>>),
@@ -88,7 +91,8 @@ pub struct Form {
 }
 
 impl Form {
-    pub fn create_sandbox() -> Form {
+    /// `snapshot`: the id the "from snapshot" field starts with.
+    pub fn create_sandbox(snapshot: Option<&str>) -> Form {
         Form {
             kind: FormKind::CreateSandbox,
             title: "New sandbox (Enter: create)".into(),
@@ -108,6 +112,12 @@ impl Form {
                     "empty: none · all · hosts and ranges: pypi.org 10.0.0.0/8",
                     "",
                 ),
+                Field::text(
+                    "snapshot",
+                    "(optional) snapshot id: /workspace starts as its copy",
+                    snapshot.unwrap_or_default(),
+                ),
+                Field::text("count", "how many alike (empty: 1)", ""),
             ],
             focused: 0,
             error: None,
@@ -245,8 +255,20 @@ impl Form {
             max_lifetime,
             display_name: (!name.is_empty()).then_some(name),
             egress: Egress::parse(&self.text_of("egress"))?,
+            from_snapshot: Some(self.text_of("snapshot")).filter(|s| !s.is_empty()),
             ..SandboxRequest::default()
         })
+    }
+
+    /// How many sandboxes the create dialog asks for.
+    pub fn count(&self) -> Result<usize, String> {
+        match self.text_of("count").as_str() {
+            "" => Ok(1),
+            s => match s.parse::<usize>() {
+                Ok(n) if (1..=MAX_COUNT).contains(&n) => Ok(n),
+                _ => Err(format!("count must be a number from 1 to {MAX_COUNT}")),
+            },
+        }
     }
 
     /// The argv and options of an exec.
@@ -409,10 +431,20 @@ mod tests {
 
     #[test]
     fn create_defaults_are_empty() {
-        let f = Form::create_sandbox();
+        let f = Form::create_sandbox(None);
         let req = f.sandbox_request().unwrap();
         assert_eq!(req, SandboxRequest::default());
-        let mut f = Form::create_sandbox();
+        assert_eq!(f.count(), Ok(1));
+        let f = Form::create_sandbox(Some("fss-1"));
+        assert_eq!(
+            f.sandbox_request().unwrap().from_snapshot.as_deref(),
+            Some("fss-1")
+        );
+        let mut f = Form::create_sandbox(None);
+        set(&mut f, "count", "8");
+        assert_eq!(f.count(), Ok(8));
+        set(&mut f, "count", "0");
+        assert!(f.count().is_err());
         set(&mut f, "tags", "a, b c");
         set(&mut f, "max lifetime", "5m");
         let req = f.sandbox_request().unwrap();

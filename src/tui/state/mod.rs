@@ -78,6 +78,8 @@ pub struct State {
     /// The detail screen of a sandbox, when open.
     pub detail: Option<Detail>,
     pub forwards: Vec<forwards::Forward>,
+    /// The last snapshot taken here: the new-sandbox dialog offers it.
+    pub last_snapshot: Option<String>,
     pub focus: Focus,
     pub zoom: bool,
     pub stdin: TextArea<'static>,
@@ -108,6 +110,7 @@ impl State {
             waits: Vec::new(),
             detail: None,
             forwards: Vec::new(),
+            last_snapshot: None,
             focus: Focus::Sandboxes,
             zoom: false,
             stdin: TextArea::default(),

@@ -14,8 +14,12 @@ pub fn apply(state: &mut State, action: Action, ctx: &Ctx, fx: &mut Vec<Effect>)
         Action::Help => state.popup = Some(Popup::Help { scroll: 0 }),
         Action::FocusNext => cycle_focus(state, true),
         Action::FocusPrev => cycle_focus(state, false),
-        Action::NewSandbox => state.popup = Some(Popup::Form(Form::create_sandbox())),
+        Action::NewSandbox => {
+            let form = Form::create_sandbox(state.last_snapshot.as_deref());
+            state.popup = Some(Popup::Form(form));
+        }
         Action::StopSandbox => stop_sandbox(state),
+        Action::Snapshot => snapshot(state, fx),
         Action::ToggleTerminated => {
             state.sandboxes.show_terminated = !state.sandboxes.show_terminated;
             let on = state.sandboxes.show_terminated;
@@ -175,6 +179,24 @@ fn stop_sandbox(state: &mut State) {
         }
         Some(sb) => {
             let msg = format!("sandbox {} is already {}", sb.id, sb.state);
+            state.error(msg);
+        }
+        None => state.error("no sandbox selected"),
+    }
+}
+
+fn snapshot(state: &mut State, fx: &mut Vec<Effect>) {
+    match state.sandboxes.selected() {
+        Some(sb) if sb.state == SandboxState::Running => {
+            let id = sb.id.clone();
+            state.info(format!("taking a snapshot of {id}…"));
+            fx.push(Effect::Snapshot(id));
+        }
+        Some(sb) => {
+            let msg = format!(
+                "sandbox {} is {}; snapshots are of running sandboxes",
+                sb.id, sb.state
+            );
             state.error(msg);
         }
         None => state.error("no sandbox selected"),

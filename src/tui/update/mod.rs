@@ -124,3 +124,5 @@ fn on_key(state: &mut State, key: KeyEvent, ctx: &Ctx, fx: &mut Vec<Effect>) {
 pub(crate) mod tests;
 #[cfg(test)]
 mod tests_input;
+#[cfg(test)]
+mod tests_snapshot;

@@ -39,6 +39,14 @@ pub fn on_net(state: &mut State, ev: NetEvent, fx: &mut Vec<Effect>) -> bool {
             state.fix_proc_selection();
         }
         NetEvent::SandboxFailed { what, error } => state.error(format!("{what}: {error}")),
+        NetEvent::Snapshot(Ok(snap)) => {
+            state.info(format!(
+                "snapshot {} of {} ready ({} bytes): n creates sandboxes from it",
+                snap.id, snap.source_sandbox_id, snap.size_bytes
+            ));
+            state.last_snapshot = Some(snap.id);
+        }
+        NetEvent::Snapshot(Err(e)) => state.error(format!("snapshot: {e}")),
         NetEvent::ExecStarted { key, stdin } => {
             tracing::info!(key, "process started");
             exec_started(state, key, stdin, fx);

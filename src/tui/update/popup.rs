@@ -125,10 +125,16 @@ fn form_key(
 /// reason shown in it.
 fn submit(state: &mut State, mut form: Form, fx: &mut Vec<Effect>) -> Option<Popup> {
     let result = match &form.kind {
-        FormKind::CreateSandbox => form.sandbox_request().map(|req| {
-            state.info("creating a sandbox…");
-            fx.push(Effect::CreateSandbox(req));
-        }),
+        FormKind::CreateSandbox => form
+            .sandbox_request()
+            .and_then(|req| form.count().map(|n| (req, n)))
+            .map(|(req, n)| {
+                state.info(match n {
+                    1 => "creating a sandbox…".to_string(),
+                    n => format!("creating {n} sandboxes…"),
+                });
+                fx.extend(std::iter::repeat_n(req, n).map(Effect::CreateSandbox));
+            }),
         FormKind::Exec { sandbox_id } => form.exec_request().map(|(argv, opts)| {
             let tty = opts.tty.is_some();
             start_exec(state, sandbox_id.clone(), argv, opts, fx);
