@@ -56,6 +56,7 @@ async fn dispatch(args: Cli) -> anyhow::Result<ExitCode> {
                 target,
                 script: args.script,
                 config_path: g.config.clone(),
+                record: args.record,
             };
             sandscope::tui::run(opts).await?;
             Ok(ExitCode::SUCCESS)

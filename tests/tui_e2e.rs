@@ -11,6 +11,8 @@ mod detail;
 #[path = "tui_e2e/net.rs"]
 mod net;
 mod server_support;
+#[path = "tui_e2e/teaching.rs"]
+mod teaching;
 #[path = "tui_e2e/terminal.rs"]
 mod terminal;
 use common::tmux::Tmux;

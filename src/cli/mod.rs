@@ -33,6 +33,11 @@ pub struct Cli {
     #[arg(long, value_name = "FILE.toml")]
     pub script: Option<PathBuf>,
 
+    /// Record the terminal UI's screen as an asciicast v2 file (replay it
+    /// with `asciinema play`); R starts and stops a recording too.
+    #[arg(long, value_name = "FILE.cast")]
+    pub record: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }

@@ -34,6 +34,7 @@ pub fn render(state: &State, st: &Chrome, frame: &mut Frame, area: Rect) -> Vec<
                 let leave = st.keymap.key_for(crate::tui::msg::Action::LeaveTerminal);
                 let look = term_pane::Look {
                     selected,
+                    broadcast: state.broadcast && p.marked,
                     output_focus: state.focus == Focus::Output && selected,
                     typing: state.focus == Focus::Terminal && selected,
                     leave_key: &leave,
@@ -44,7 +45,7 @@ pub fn render(state: &State, st: &Chrome, frame: &mut Frame, area: Rect) -> Vec<
             }
             render_pane(
                 p,
-                selected,
+                (selected, state.broadcast && p.marked),
                 state.focus == Focus::Output && selected,
                 theme,
                 frame,
@@ -75,9 +76,19 @@ fn tile(area: Rect, n: usize) -> Vec<Rect> {
     out
 }
 
+/// The head of a pane's title: its process, and whether what is typed
+/// reaches it too (a broadcast to the marked processes).
+pub fn title_head(p: &Proc, broadcast: bool) -> String {
+    if broadcast {
+        format!(" ⇶ p{} ", p.key)
+    } else {
+        format!(" p{} ", p.key)
+    }
+}
+
 fn render_pane(
     p: &Proc,
-    selected: bool,
+    (selected, broadcast): (bool, bool),
     focused: bool,
     theme: &Theme,
     frame: &mut Frame,
@@ -88,7 +99,7 @@ fn render_pane(
     if !pane.following() {
         tail.push_str(&format!("· ↑{} ", pane.scroll));
     }
-    let head = format!(" p{} ", p.key);
+    let head = title_head(p, broadcast);
     // The command gets what the border leaves (two corners and a bit of
     // line), so the state at the end of the title always shows.
     let room = (area.width as usize).saturating_sub(head.width() + tail.width() + 3);
