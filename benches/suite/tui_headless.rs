@@ -174,6 +174,7 @@ impl Ui {
         let script = Script {
             sandbox: Vec::new(),
             steps: vec![step; panes],
+            presenter: false,
         };
         self.state.demo = Some(Demo::new(std::sync::Arc::new(script)));
         let ids = std::collections::BTreeMap::from([("flood".to_string(), sb.id.clone())]);

@@ -131,7 +131,7 @@ pub async fn run(opts: TuiOptions) -> anyhow::Result<()> {
     };
     let mut state = State::new(url, kind, view, settings.show_terminated);
     state.demo = demo;
-    state.presenter = settings.presenter;
+    state.presenter = settings.presenter || state.demo.as_ref().is_some_and(|d| d.script.presenter);
     let (result, server) = app::run(app::Parts {
         state,
         settings,

@@ -45,12 +45,15 @@ pub struct Script {
     pub sandbox: Vec<SandboxSpec>,
     /// `[[exec]]` and `[wait]` come first, as exec and wait steps.
     pub steps: Vec<StepDef>,
+    /// `layout = "presenter"`: the demo starts in the presenter layout.
+    pub presenter: bool,
 }
 
 /// The file as written.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawScript {
+    layout: Option<String>,
     #[serde(default)]
     sandbox: Vec<SandboxSpec>,
     #[serde(default)]
@@ -174,9 +177,15 @@ impl Script {
                 .with_context(|| format!("line {line}: step #{}", i + 1))?;
             steps.push(step);
         }
+        let presenter = match raw.layout.as_deref() {
+            None | Some("standard") => false,
+            Some("presenter") => true,
+            Some(other) => bail!("layout = {other:?}: use \"standard\" or \"presenter\""),
+        };
         Ok(Script {
             sandbox: raw.sandbox,
             steps,
+            presenter,
         })
     }
 

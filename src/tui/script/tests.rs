@@ -139,6 +139,7 @@ fn bad_steps_are_refused_with_their_line() {
             "line 5: step #2: timeout",
         ),
         (&format!("{head}[[step]]\nwait = 1\n"), "wait = 1: n must be between 1 and 0"),
+        ("layout = \"projector\"\n", "use \"standard\" or \"presenter\""),
         (
             "[[sandbox]]\nname = \"a\"\n[[step]]\nexec = { sandbox = \"a\", shell = \"x\", tty = true, stdin = false }\n",
             "needs stdin",

@@ -66,6 +66,11 @@ pub fn render(state: &State, st: &Style, frame: &mut Frame) -> Hits {
         .selected()
         .is_some_and(|p| p.stdin != StdinState::NotOpened && p.term.is_none())
         || state.focus == Focus::Stdin;
+    // On a projector the box shows only while something is being typed.
+    let show_stdin = show_stdin
+        && (!state.presenter
+            || state.focus == Focus::Stdin
+            || !state.stdin.lines().join("").is_empty());
     let wait_h = waits::height(state);
     let caption_h = caption::height(state, area.width);
     // The presenter layout keeps one status row, and only for an error.
