@@ -32,6 +32,11 @@ fn process_row(screen: &str, n: u32) -> Option<String> {
 /// Starts sandscope (with `args`) from the shell, after leaving a marker on
 /// the shell's screen that must be back once it quits.
 fn launch(args: &str) -> Tmux {
+    launch_until(args, "Sandboxes (")
+}
+
+/// Like `launch`, until `ready` is on the screen (a layout without lists).
+fn launch_until(args: &str, ready: &str) -> Tmux {
     let bin = env!("CARGO_BIN_EXE_sandscope");
     assert!(Path::new(bin).exists());
     let t = Tmux::start(160, 48);
@@ -41,7 +46,7 @@ fn launch(args: &str) -> Tmux {
     t.wait_text("before-42");
     t.type_text(&format!("{bin} {args}"));
     t.keys(&["Enter"]);
-    t.wait_text("Sandboxes (");
+    t.wait_text(ready);
     assert!(t.alternate_screen_on());
     t
 }

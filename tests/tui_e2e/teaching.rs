@@ -4,7 +4,7 @@
 //! screen that parses as asciicast v2.
 use std::path::Path;
 
-use super::{launch, new_sandbox, process_row, quit_confirmed, Tmux};
+use super::{launch, launch_until, new_sandbox, process_row, quit_confirmed, Tmux};
 
 /// Quits after a demo restart: the stopped sandboxes may still be counted
 /// while they terminate, so the exact number is not asserted.
@@ -261,4 +261,35 @@ fn a_recording_holds_the_screen_and_only_the_screen() {
     let p1 = read_cast(&pane_cast);
     assert_eq!(p1.output, "recorded-42\r\n");
     quit_confirmed(&t, 1);
+}
+
+/// The classroom demo as the README runs it: eight sandboxes in the
+/// presenter layout, one broadcast line of setup reaching all of them, and
+/// the wait for the first three to finish the exercise.
+#[test]
+fn the_classroom_demo_broadcasts_to_eight_and_waits_for_three() {
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demos/classroom.toml");
+    let t = launch_until(&format!("--script '{}'", demo.display()), "demo · step");
+    let s = t.wait_text("Eight students, eight sandboxes");
+    assert!(
+        !s.contains("Sandboxes ("),
+        "the presenter layout has no lists:\n{s}"
+    );
+    t.wait_for("eight shells", |s| {
+        s.matches(" $ sh · running").count() == 8
+    });
+
+    t.type_text(">");
+    let s = t.wait_text("Everyone has exercise.py");
+    assert_eq!(
+        s.matches("setup done: exercise.py").count(),
+        8,
+        "every student got the setup:\n{s}"
+    );
+
+    t.type_text(">");
+    let s = t.wait_text("The first three are in");
+    assert!(s.contains("(waited for 3)"), "{s}");
+    assert!(s.matches("sum of 1..100 = 5050").count() >= 3, "{s}");
+    quit_confirmed(&t, 8);
 }
