@@ -47,6 +47,7 @@ async fn dispatch(args: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Ps(a)) => cli::ps::run(g, a).await,
         Some(Command::Kill(a)) => cli::ps::kill(g, a).await,
         Some(Command::PortForward(a)) => cli::forward::run(g, a).await,
+        Some(Command::Play(a)) => cli::play::run(a).await,
         None => {
             let target = match cli::connect::configured(g)? {
                 Some(ep) => Target::Remote(ep),

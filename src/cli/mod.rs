@@ -13,6 +13,7 @@ pub mod logging;
 pub mod logs;
 pub mod ls;
 pub mod output;
+pub mod play;
 pub mod ps;
 pub mod rawterm;
 pub mod sh;
@@ -86,6 +87,8 @@ pub enum Command {
     Kill(ps::KillArgs),
     /// Forward a local port to a port inside a sandbox, until Ctrl-C.
     PortForward(forward::ForwardArgs),
+    /// Replay a recording of the terminal UI (an asciicast v2 file).
+    Play(play::PlayArgs),
 }
 
 pub mod serve;

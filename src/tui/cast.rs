@@ -176,6 +176,85 @@ fn crlf(data: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A cast read back: its screen size and its events in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cast {
+    pub width: u16,
+    pub height: u16,
+    pub events: Vec<Event>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub at: f64,
+    pub kind: EventKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventKind {
+    Output(String),
+    Resize(u16, u16),
+    /// Input, markers and kinds a later version may add: kept, not played.
+    Other,
+}
+
+impl Cast {
+    /// Reads asciicast v2 text; a line that is not what the format says is
+    /// an error naming the line.
+    pub fn parse(text: &str) -> Result<Cast, String> {
+        let mut lines = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty());
+        let (_, first) = lines.next().ok_or("the file is empty")?;
+        let header: serde_json::Value =
+            serde_json::from_str(first).map_err(|e| format!("line 1: not a cast header: {e}"))?;
+        if header["version"] != 2 {
+            return Err(format!(
+                "line 1: version {} is not asciicast v2",
+                header["version"]
+            ));
+        }
+        let size = |k: &str| {
+            header[k]
+                .as_u64()
+                .and_then(|v| u16::try_from(v).ok())
+                .filter(|v| *v > 0)
+                .ok_or(format!("line 1: the header has no {k}"))
+        };
+        let (width, height) = (size("width")?, size("height")?);
+        let mut events = Vec::new();
+        let mut last = 0.0;
+        for (i, line) in lines {
+            let n = i + 1;
+            let ev: (f64, String, String) = serde_json::from_str(line)
+                .map_err(|e| format!("line {n}: not an event [time, kind, data]: {e}"))?;
+            let (at, kind, data) = ev;
+            if !(at.is_finite() && at >= last) {
+                return Err(format!("line {n}: time {at} is before the event above it"));
+            }
+            last = at;
+            let kind = match kind.as_str() {
+                "o" => EventKind::Output(data),
+                "r" => {
+                    let (c, r) = data
+                        .split_once('x')
+                        .and_then(|(c, r)| Some((c.parse().ok()?, r.parse().ok()?)))
+                        .ok_or(format!("line {n}: resize {data:?} is not COLSxROWS"))?;
+                    EventKind::Resize(c, r)
+                }
+                _ => EventKind::Other,
+            };
+            events.push(Event { at, kind });
+        }
+        Ok(Cast {
+            width,
+            height,
+            events,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,5 +308,42 @@ mod tests {
         let v = lines(cast.as_bytes());
         assert_eq!(v.len(), 2);
         assert_eq!(v[1], json!([0.2, "o", "second\r\n"]));
+    }
+
+    #[test]
+    fn a_written_cast_reads_back() {
+        let mut w = CastWriter::new(Vec::new(), 90, 20, "t").unwrap();
+        w.output(b"hi").unwrap();
+        w.resize(70, 10).unwrap();
+        let text = String::from_utf8(w.finish().unwrap()).unwrap();
+        let c = Cast::parse(&text).unwrap();
+        assert_eq!((c.width, c.height), (90, 20));
+        assert_eq!(c.events[0].kind, EventKind::Output("hi".into()));
+        assert_eq!(c.events[1].kind, EventKind::Resize(70, 10));
+    }
+
+    #[test]
+    fn a_bad_cast_names_its_line() {
+        let head = "{\"version\": 2, \"width\": 80, \"height\": 24}\n";
+        for (text, want) in [
+            ("", "empty"),
+            (
+                "{\"version\": 1, \"width\": 80, \"height\": 24}",
+                "line 1: version 1",
+            ),
+            ("{\"version\": 2, \"height\": 24}", "no width"),
+            (
+                &format!("{head}[1.0, \"o\"]\n") as &str,
+                "line 2: not an event",
+            ),
+            (
+                &format!("{head}[2.0, \"o\", \"a\"]\n[1.0, \"o\", \"b\"]\n"),
+                "line 3: time 1",
+            ),
+            (&format!("{head}[1.0, \"r\", \"wide\"]\n"), "line 2: resize"),
+        ] {
+            let err = Cast::parse(text).unwrap_err();
+            assert!(err.contains(want), "{text:?}: {err}");
+        }
     }
 }

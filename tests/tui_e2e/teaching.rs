@@ -293,3 +293,52 @@ fn the_classroom_demo_broadcasts_to_eight_and_waits_for_three() {
     assert!(s.matches("sum of 1..100 = 5050").count() >= 3, "{s}");
     quit_confirmed(&t, 8);
 }
+
+/// `sandscope play` replays a cast on the alternate screen and gives the
+/// shell its screen back; a broken cast is refused with its line.
+#[test]
+fn play_replays_a_cast_and_refuses_a_broken_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.cast");
+    std::fs::write(
+        &good,
+        "{\"version\": 2, \"width\": 80, \"height\": 24}\n\
+         [0.1, \"o\", \"\\u001b[2J\\u001b[Hplayed-\"]\n\
+         [0.3, \"r\", \"100x30\"]\n\
+         [0.5, \"o\", \"back-42\\r\\n\"]\n\
+         [1.5, \"o\", \"still-there\\r\\n\"]\n",
+    )
+    .unwrap();
+    let bad = dir.path().join("bad.cast");
+    std::fs::write(
+        &bad,
+        "{\"version\": 2, \"width\": 80, \"height\": 24}\n[0.1, \"o\"]\n",
+    )
+    .unwrap();
+    let bin = env!("CARGO_BIN_EXE_sandscope");
+    let t = Tmux::start(100, 30);
+    t.wait_text("e2e$");
+    t.type_text("echo before-$((40+2))");
+    t.keys(&["Enter"]);
+    t.wait_text("before-42");
+    t.type_text(&format!("{bin} play '{}'; echo rc=$?", good.display()));
+    t.keys(&["Enter"]);
+    let s = t.wait_text("played-back-42");
+    assert!(
+        !s.contains("before-42"),
+        "played on the alternate screen:\n{s}"
+    );
+    assert!(t.alternate_screen_on());
+    t.wait_text("still-there");
+    let s = t.wait_text("rc=0");
+    assert!(
+        s.contains("before-42") && !s.contains("played-back-42"),
+        "{s}"
+    );
+    t.wait_for("alternate screen left", |_| !t.alternate_screen_on());
+
+    t.type_text(&format!("{bin} play '{}'; echo rc=$?", bad.display()));
+    t.keys(&["Enter"]);
+    let s = t.wait_text("rc=1");
+    assert!(s.contains("line 2: not an event"), "{s}");
+}
