@@ -86,7 +86,10 @@ pub fn title_head(state: &State, p: &Proc) -> String {
         format!(" p{} ", p.key)
     };
     if state.presenter {
-        head.push_str(&format!("{} $ ", super::sandbox_label(state, &p.sandbox_id)));
+        head.push_str(&format!(
+            "{} $ ",
+            super::sandbox_label(state, &p.sandbox_id)
+        ));
     }
     head
 }
