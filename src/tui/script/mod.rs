@@ -114,6 +114,17 @@ fn line_of(text: &str, at: usize) -> usize {
     text.get(..at).unwrap_or(text).matches('\n').count() + 1
 }
 
+/// Where a step's error is: the line of the field at fault when the
+/// error names one, else the step's own line.
+fn at_step(line: usize, n: usize, e: anyhow::Error) -> anyhow::Error {
+    let text = format!("{e:#}");
+    if text.starts_with("line ") {
+        anyhow::anyhow!("{text} (step #{n})")
+    } else {
+        anyhow::anyhow!("line {line}: step #{n}: {text}")
+    }
+}
+
 /// The lines of each `[[name]]` header, in order: where an entry starts.
 fn header_lines(text: &str, name: &str) -> Vec<usize> {
     let header = format!("[[{name}]]");
@@ -174,7 +185,7 @@ impl Script {
             let line = at(&step_lines, i);
             let step = check
                 .step(line, spec)
-                .with_context(|| format!("line {line}: step #{}", i + 1))?;
+                .map_err(|e| at_step(line, i + 1, e))?;
             steps.push(step);
         }
         let presenter = match raw.layout.as_deref() {
