@@ -145,6 +145,43 @@ mod tests {
     }
 
     #[test]
+    fn keys_typed_into_a_marked_terminal_reach_every_marked_terminal() {
+        use crate::tui::state::term::TermPane;
+        let mut h = Harness::new();
+        let k: Vec<ProcKey> = (0..4).map(|_| h.exec("sh")).collect();
+        for p in &mut h.state.procs {
+            p.marked = p.key != k[3];
+            if p.key != k[2] {
+                p.term = Some(TermPane::new(24, 80, 100));
+            }
+        }
+        toggle(&mut h.state);
+        let mut fx = Vec::new();
+        assert!(super::keys(&mut h.state, k[0], b"ls\r", &mut fx));
+        let to: Vec<ProcKey> = fx
+            .iter()
+            .filter_map(|e| match e {
+                Effect::TermInput { key, data } if data == b"ls\r" => Some(*key),
+                _ => None,
+            })
+            .collect();
+        // The marked pipe (k[2]) gets no keystrokes; the unmarked pane
+        // neither.
+        assert_eq!(to, vec![k[0], k[1]]);
+        // From a pane outside the broadcast, keys go to it alone.
+        assert!(!super::keys(&mut h.state, k[3], b"x", &mut Vec::new()));
+        // A line from the box reaches terminals as typed, with Enter.
+        let mut fx = Vec::new();
+        send_line(&mut h.state, "pwd", &mut fx);
+        assert!(fx.iter().any(
+            |e| matches!(e, Effect::TermInput { key, data } if *key == k[1] && data == b"pwd\r")
+        ));
+        assert!(fx.iter().any(
+            |e| matches!(e, Effect::StdinWrite { key, data } if *key == k[2] && data == "pwd\n")
+        ));
+    }
+
+    #[test]
     fn broadcast_needs_marks() {
         let mut h = Harness::new();
         h.exec("cat");
