@@ -48,6 +48,7 @@ async fn dispatch(args: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Kill(a)) => cli::ps::kill(g, a).await,
         Some(Command::PortForward(a)) => cli::forward::run(g, a).await,
         Some(Command::Snapshot(a)) => cli::snapshot::run(g, a).await,
+        Some(Command::Play(a)) => cli::play::run(a).await,
         None => {
             let target = match cli::connect::configured(g)? {
                 Some(ep) => Target::Remote(ep),
@@ -57,6 +58,7 @@ async fn dispatch(args: Cli) -> anyhow::Result<ExitCode> {
                 target,
                 script: args.script,
                 config_path: g.config.clone(),
+                record: args.record,
             };
             sandscope::tui::run(opts).await?;
             Ok(ExitCode::SUCCESS)

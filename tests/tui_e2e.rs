@@ -13,6 +13,8 @@ mod net;
 mod server_support;
 #[path = "tui_e2e/snapshots.rs"]
 mod snapshots;
+#[path = "tui_e2e/teaching.rs"]
+mod teaching;
 #[path = "tui_e2e/terminal.rs"]
 mod terminal;
 use common::tmux::Tmux;
@@ -32,11 +34,20 @@ fn process_row(screen: &str, n: u32) -> Option<String> {
 /// Starts sandscope (with `args`) from the shell, after leaving a marker on
 /// the shell's screen that must be back once it quits.
 fn launch(args: &str) -> Tmux {
-    launch_line(&format!("{} {args}", env!("CARGO_BIN_EXE_sandscope")))
+    launch_until(args, "Sandboxes (")
+}
+
+/// Like `launch`, until `ready` is on the screen (a layout without lists).
+fn launch_until(args: &str, ready: &str) -> Tmux {
+    launch_line_until(&format!("{} {args}", env!("CARGO_BIN_EXE_sandscope")), ready)
 }
 
 /// The same with the whole command line given (variables before it, say).
 fn launch_line(line: &str) -> Tmux {
+    launch_line_until(line, "Sandboxes (")
+}
+
+fn launch_line_until(line: &str, ready: &str) -> Tmux {
     assert!(Path::new(env!("CARGO_BIN_EXE_sandscope")).exists());
     let t = Tmux::start(160, 48);
     t.wait_text("e2e$");
@@ -45,7 +56,7 @@ fn launch_line(line: &str) -> Tmux {
     t.wait_text("before-42");
     t.type_text(line);
     t.keys(&["Enter"]);
-    t.wait_text("Sandboxes (");
+    t.wait_text(ready);
     assert!(t.alternate_screen_on());
     t
 }

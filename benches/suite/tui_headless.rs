@@ -10,9 +10,11 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
-use sandscope::client::{ExecOptions, Sandbox, SandboxState, StreamKind};
+use sandscope::client::{Sandbox, SandboxState, StreamKind};
 use sandscope::tui::msg::{Effect, Msg, NetEvent, ProcKey, ScriptEvent};
+use sandscope::tui::script::{ExecSpec, Script, Step, StepDef};
 use sandscope::tui::settings::Settings;
+use sandscope::tui::state::demo::Demo;
 use sandscope::tui::state::pane::PaneInbox;
 use sandscope::tui::state::{State, View};
 use sandscope::tui::ui::{self, Hits};
@@ -149,20 +151,42 @@ impl Ui {
     ) -> Result<Vec<(ProcKey, PaneInbox)>, String> {
         let sb = sandbox("sb-flood");
         self.send(Msg::Net(NetEvent::SandboxList(Ok(vec![sb.clone()]))));
+        let exec = ExecSpec {
+            sandbox: "flood".into(),
+            name: None,
+            command: Some(argv.to_vec()),
+            shell: None,
+            cwd: None,
+            timeout: None,
+            check: false,
+            stdin: Some(false),
+            tty: false,
+            input: Vec::new(),
+            close_stdin: false,
+            env: Default::default(),
+            mark: false,
+        };
+        let step = StepDef {
+            line: 0,
+            caption: None,
+            step: Step::Exec(Box::new(exec)),
+        };
+        let script = Script {
+            sandbox: Vec::new(),
+            steps: vec![step; panes],
+            presenter: false,
+        };
+        self.state.demo = Some(Demo::new(std::sync::Arc::new(script)));
+        let ids = std::collections::BTreeMap::from([("flood".to_string(), sb.id.clone())]);
+        self.send(Msg::Net(NetEvent::Script(ScriptEvent::Ready {
+            run: 1,
+            ids,
+            errors: Vec::new(),
+        })));
         let mut started = Vec::with_capacity(panes);
-        for _ in 0..panes {
-            self.send(Msg::Net(NetEvent::Script(ScriptEvent::Exec {
-                sandbox_id: sb.id.clone(),
-                argv: argv.to_vec(),
-                opts: ExecOptions::default(),
-                input: Vec::new(),
-                close_stdin: false,
-                mark: false,
-            })));
-            for effect in std::mem::take(&mut self.fx) {
-                if let Effect::Exec { key, inbox, .. } = effect {
-                    started.push((key, inbox));
-                }
+        for effect in std::mem::take(&mut self.fx) {
+            if let Effect::Exec { key, inbox, .. } = effect {
+                started.push((key, inbox));
             }
         }
         if started.len() != panes {

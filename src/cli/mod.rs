@@ -13,6 +13,7 @@ pub mod logging;
 pub mod logs;
 pub mod ls;
 pub mod output;
+pub mod play;
 pub mod ps;
 pub mod rawterm;
 pub mod sh;
@@ -33,6 +34,11 @@ pub struct Cli {
     /// Open the terminal UI and run this script of sandboxes and commands.
     #[arg(long, value_name = "FILE.toml")]
     pub script: Option<PathBuf>,
+
+    /// Record the terminal UI's screen as an asciicast v2 file (replay it
+    /// with `asciinema play`); R starts and stops a recording too.
+    #[arg(long, value_name = "FILE.cast")]
+    pub record: Option<PathBuf>,
 
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -84,6 +90,8 @@ pub enum Command {
     PortForward(forward::ForwardArgs),
     /// Snapshot a sandbox's files; list and delete snapshots.
     Snapshot(snapshot::SnapshotArgs),
+    /// Replay a recording of the terminal UI (an asciicast v2 file).
+    Play(play::PlayArgs),
 }
 
 pub mod serve;

@@ -7,6 +7,7 @@
 //! `Effect`s; `net` carries the effects out with the client; `ui` draws the
 //! state. `app` is only the loop that ties these together.
 mod app;
+pub mod cast;
 mod embedded;
 pub mod keymap;
 pub mod msg;
@@ -45,6 +46,8 @@ pub struct TuiOptions {
     pub script: Option<PathBuf>,
     /// `--config PATH`, else the default config location.
     pub config_path: Option<PathBuf>,
+    /// `--record FILE.cast`: the screen is recorded from the start.
+    pub record: Option<PathBuf>,
 }
 
 /// Capacity of the one message channel. Producers wait when it is full,
@@ -111,9 +114,11 @@ pub async fn run(opts: TuiOptions) -> anyhow::Result<()> {
         settings.stop_grace,
         settings.show_terminated,
     );
-    if let Some(script) = script {
-        tokio::spawn(script::run(client, tx.clone(), script));
-    }
+    let demo = script.map(|script| {
+        let script = std::sync::Arc::new(script);
+        tokio::spawn(script::run(client, tx.clone(), script.clone(), 1));
+        state::demo::Demo::new(script)
+    });
     drop(tx);
     let view = View {
         scrollback_lines: settings.scrollback_lines,
@@ -124,13 +129,16 @@ pub async fn run(opts: TuiOptions) -> anyhow::Result<()> {
         downloads: settings.download_dir(),
         save_dir: settings.save_dir.clone(),
     };
-    let state = State::new(url, kind, view, settings.show_terminated);
+    let mut state = State::new(url, kind, view, settings.show_terminated);
+    state.demo = demo;
+    state.presenter = settings.presenter || state.demo.as_ref().is_some_and(|d| d.script.presenter);
     let (result, server) = app::run(app::Parts {
         state,
         settings,
         net,
         rx,
         server,
+        record: opts.record,
     })
     .await;
     if let Some(server) = server {

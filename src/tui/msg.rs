@@ -134,24 +134,30 @@ pub enum NetEvent {
         active: usize,
     },
     Script(ScriptEvent),
+    /// The screen is being written to this cast file.
+    RecordingStarted(PathBuf),
+    /// Recording stopped: a summary of what was written, or why it failed.
+    RecordingStopped {
+        path: PathBuf,
+        result: Result<String, String>,
+    },
 }
 
-/// Steps of a `--script` file, fed into update like user actions.
+/// What the script's side reports: its sandboxes are up, or a timer a
+/// step asked for has gone off.
 #[derive(Debug)]
 pub enum ScriptEvent {
-    Exec {
-        sandbox_id: String,
-        argv: Vec<String>,
-        opts: ExecOptions,
-        input: Vec<String>,
-        close_stdin: bool,
-        mark: bool,
+    /// The sandboxes of run `run` (the script's name for each: its id),
+    /// and what went wrong with those that did not come up.
+    Ready {
+        run: u64,
+        ids: std::collections::BTreeMap<String, String>,
+        errors: Vec<String>,
     },
-    Wait {
-        n: usize,
+    Timer {
+        run: u64,
+        token: u64,
     },
-    Failed(String),
-    Done,
 }
 
 /// Requests from update to the network side.
@@ -251,6 +257,20 @@ pub enum Effect {
         remote: u16,
     },
     StopForward(u64),
+    /// Create the sandboxes of a script's run `run`.
+    RunScript {
+        run: u64,
+        script: std::sync::Arc<super::script::Script>,
+    },
+    /// Report `ScriptEvent::Timer` after a while.
+    ScriptTimer {
+        run: u64,
+        token: u64,
+        after: std::time::Duration,
+    },
+    /// Start writing the screen to this asciicast file (the app does it).
+    StartRecording(PathBuf),
+    StopRecording,
     CheckQuit,
     Quit,
 }
@@ -344,6 +364,15 @@ pub enum Action {
     /// Stdin box: recall an earlier / a later line sent.
     HistoryPrev,
     HistoryNext,
+    /// Demo scripts: run the next step now / start again on fresh sandboxes.
+    NextStep,
+    RestartDemo,
+    /// Send what is typed to every marked process.
+    Broadcast,
+    /// Panes on the whole screen, the captions large.
+    Presenter,
+    /// Start or stop writing the screen to an asciicast file.
+    Record,
     // Popups.
     Submit,
     Cancel,

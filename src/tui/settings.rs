@@ -37,6 +37,8 @@ pub struct Settings {
     pub downloads: Option<std::path::PathBuf>,
     /// Where `S` saves transcripts given as a bare file name.
     pub save_dir: PathBuf,
+    /// Start in the presenter layout (`[ui] layout = "presenter"`).
+    pub presenter: bool,
     pub keymap: Keymap,
     pub theme: Theme,
 }
@@ -56,6 +58,7 @@ impl Default for Settings {
             shell: Vec::new(),
             downloads: None,
             save_dir: crate::config::transcript_dir(),
+            presenter: false,
             keymap: Keymap::default(),
             theme: Theme::default(),
         }
@@ -115,6 +118,13 @@ impl Settings {
                         s.downloads = Some(dir.into());
                     }
                     "save_dir" => s.save_dir = absolute_dir(value).with_context(ctx)?,
+                    "layout" => {
+                        s.presenter = match value.as_str() {
+                            Some("standard") => false,
+                            Some("presenter") => true,
+                            _ => bail!("[ui] layout: expected \"standard\" or \"presenter\""),
+                        }
+                    }
                     other => bail!("unknown key `{other}` in [ui]"),
                 }
             }
@@ -335,6 +345,7 @@ mod example_tests {
             "stop_grace_seconds",
             "mouse",
             "echo_stdin",
+            "layout",
         ] {
             assert!(ui.contains_key(key), "[ui] {key} is not documented");
         }

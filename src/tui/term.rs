@@ -1,6 +1,9 @@
 //! The terminal: a guard that restores it on every way out (including
 //! panics), and the task that turns terminal events into messages.
-use std::io::{self, Stdout, Write};
+use std::fs::File;
+use std::io::{self, BufWriter, Stdout, Write};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use crossterm::event::{
     DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture, Event,
@@ -15,13 +18,79 @@ use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 use tokio::sync::mpsc;
 
+use super::cast::CastWriter;
 use super::msg::Msg;
 
-pub type Term = Terminal<CrosstermBackend<Stdout>>;
+pub type Term = Terminal<CrosstermBackend<Tee>>;
+
+/// A screen recording in progress: the cast file being written.
+pub struct Recording {
+    pub path: PathBuf,
+    pub cast: CastWriter<BufWriter<File>>,
+    /// Bytes written since the last flush: one frame, one output event.
+    frame: Vec<u8>,
+    /// The first write error; the recording stops there, the screen goes on.
+    pub failed: Option<io::Error>,
+}
+
+impl Recording {
+    pub fn create(path: PathBuf, cols: u16, rows: u16) -> io::Result<Recording> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = File::create(&path)?;
+        let cast = CastWriter::new(BufWriter::new(file), cols, rows, "sandscope")?;
+        Ok(Recording {
+            path,
+            cast,
+            frame: Vec::new(),
+            failed: None,
+        })
+    }
+}
+
+/// What the UI writes to its terminal, and a copy of it into the recording
+/// when there is one: only this program's screen is recorded, never the
+/// rest of the terminal it runs in.
+pub struct Tee {
+    out: Stdout,
+    recording: Recorder,
+}
+
+/// The recording the terminal writes into, shared with the loop that
+/// starts and stops it.
+pub type Recorder = Arc<Mutex<Option<Recording>>>;
+
+impl Write for Tee {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.out.write(buf)?;
+        if let Some(r) = self.recording.lock().ok().as_mut().and_then(|g| g.as_mut()) {
+            r.frame.extend_from_slice(&buf[..n]);
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()?;
+        let mut guard = self.recording.lock().ok();
+        let rec = guard.as_mut().and_then(|g| g.as_mut());
+        if let Some(r) = rec.filter(|r| r.failed.is_none()) {
+            let frame = std::mem::take(&mut r.frame);
+            if !frame.is_empty() {
+                if let Err(e) = r.cast.output(&frame) {
+                    r.failed = Some(e);
+                }
+            }
+        }
+        Ok(())
+    }
+}
 
 /// Puts the terminal into full-screen mode; dropping it puts it back.
 pub struct TermGuard {
     pub terminal: Term,
+    /// What the terminal's output is also written to, when recording.
+    pub recording: Recorder,
     mouse: bool,
 }
 
@@ -41,10 +110,19 @@ impl TermGuard {
             restore(mouse);
             return Err(e);
         }
-        match Terminal::new(CrosstermBackend::new(out)) {
+        let recording = Recorder::default();
+        let tee = Tee {
+            out,
+            recording: recording.clone(),
+        };
+        match Terminal::new(CrosstermBackend::new(tee)) {
             Ok(mut terminal) => {
                 let _ = terminal.clear();
-                Ok(TermGuard { terminal, mouse })
+                Ok(TermGuard {
+                    terminal,
+                    recording,
+                    mouse,
+                })
             }
             Err(e) => {
                 restore(mouse);

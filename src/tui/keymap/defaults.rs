@@ -9,7 +9,7 @@ const OUT: Scope = Scope::In(Focus::Output);
 const IN: Scope = Scope::In(Focus::Stdin);
 const TERM: Scope = Scope::In(Focus::Terminal);
 const DET: Scope = Scope::In(Focus::Detail);
-const G: Scope = Scope::Global;
+pub(super) const G: Scope = Scope::Global;
 const FORM: Scope = Scope::Popup(PopupScope::Form);
 const CONFIRM: Scope = Scope::Popup(PopupScope::Confirm);
 const HELP: Scope = Scope::Popup(PopupScope::Help);
@@ -26,7 +26,7 @@ pub struct Row {
     pub hint: Option<&'static str>,
 }
 
-const fn row(
+pub(super) const fn row(
     action: Action,
     name: &'static str,
     scope: Scope,

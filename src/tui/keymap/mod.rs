@@ -4,6 +4,7 @@
 mod combo;
 mod defaults;
 mod scopes;
+mod teaching;
 
 use anyhow::{anyhow, bail};
 use crossterm::event::{KeyEvent, KeyModifiers};
@@ -34,6 +35,7 @@ impl Default for Keymap {
     fn default() -> Self {
         let bindings = defaults::DEFAULTS
             .iter()
+            .chain(teaching::TEACHING)
             .map(|r| Binding {
                 action: r.action,
                 name: r.name,

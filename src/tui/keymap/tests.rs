@@ -1,6 +1,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::defaults::DEFAULTS;
+use super::teaching::TEACHING;
 use super::*;
 
 fn key(code: KeyCode, mods: KeyModifiers) -> KeyEvent {
@@ -9,7 +10,7 @@ fn key(code: KeyCode, mods: KeyModifiers) -> KeyEvent {
 
 #[test]
 fn every_default_parses() {
-    for r in DEFAULTS {
+    for r in DEFAULTS.iter().chain(TEACHING) {
         for k in r.keys.iter() {
             assert!(KeyCombo::parse(k).is_ok(), "{}: {k}", r.name);
         }

@@ -308,7 +308,27 @@ impl Net {
                     let _ = tx.send(Msg::Net(NetEvent::Saved { path, result })).await;
                 });
             }
-            Effect::CheckQuit | Effect::Quit => {}
+            Effect::RunScript { run, script } => {
+                tokio::spawn(crate::tui::script::run(
+                    self.client.clone(),
+                    self.tx.clone(),
+                    script,
+                    run,
+                ));
+            }
+            Effect::ScriptTimer { run, token, after } => {
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(after).await;
+                    let ev = NetEvent::Script(crate::tui::msg::ScriptEvent::Timer { run, token });
+                    let _ = tx.send(Msg::Net(ev)).await;
+                });
+            }
+            // The app's own: it holds the terminal.
+            Effect::StartRecording(_)
+            | Effect::StopRecording
+            | Effect::CheckQuit
+            | Effect::Quit => {}
         }
     }
 }

@@ -1,4 +1,5 @@
 //! Everything the screen shows, and nothing that talks to the network.
+pub mod demo;
 pub mod detail;
 pub mod filter;
 pub mod forms;
@@ -23,6 +24,9 @@ use pane::Pane;
 use procs::Proc;
 use sandboxes::Sandboxes;
 use waits::WaitGroup;
+
+/// Panes the presenter layout tiles at most (a classroom of sandboxes).
+pub const PRESENTER_TILES: usize = 12;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Connection {
@@ -89,6 +93,14 @@ pub struct State {
     pub now: Instant,
     pub wall: SystemTime,
     pub quitting: bool,
+    /// The demo script being walked through, if one was given.
+    pub demo: Option<demo::Demo>,
+    /// What is typed goes to every marked process.
+    pub broadcast: bool,
+    /// The presenter layout: panes on the whole screen.
+    pub presenter: bool,
+    /// The asciicast file the screen is being written to.
+    pub recording: Option<PathBuf>,
     next_key: ProcKey,
     next_wait: u64,
     next_generation: u64,
@@ -120,6 +132,10 @@ impl State {
             now: Instant::now(),
             wall: SystemTime::now(),
             quitting: false,
+            demo: None,
+            broadcast: false,
+            presenter: false,
+            recording: None,
             next_key: 1,
             next_wait: 1,
             next_generation: 1,
@@ -238,7 +254,7 @@ impl State {
         let sb = self.sandboxes.selected().map(|s| s.id.as_str());
         self.procs
             .iter()
-            .filter(|p| self.all_procs || Some(p.sandbox_id.as_str()) == sb)
+            .filter(|p| self.all_procs || self.presenter || Some(p.sandbox_id.as_str()) == sb)
             .filter(|p| {
                 !self.proc_filter.is_active() || {
                     let (tag, cmd, st) =
@@ -298,7 +314,12 @@ impl State {
             return vec![sel];
         }
         let listed = self.listed_procs();
-        let max = self.view.max_tiles.max(1);
+        // On a projector the lists are gone: the room goes to the panes.
+        let max = if self.presenter {
+            PRESENTER_TILES
+        } else {
+            self.view.max_tiles.max(1)
+        };
         let mut chosen: Vec<ProcKey> = vec![sel];
         let live = listed.iter().rev().filter(|p| p.is_live() || p.marked);
         let rest = listed.iter().rev().filter(|p| !(p.is_live() || p.marked));

@@ -2,6 +2,7 @@
 use std::time::{Duration, Instant};
 
 use crate::client::ProcessStatus;
+use crate::tui::cast::{Timeline, TIMELINE_LIMIT};
 
 use super::history::History;
 use super::pane::Pane;
@@ -54,6 +55,8 @@ pub struct Proc {
     pub label: Option<String>,
     /// Lines sent to its stdin, for Up and Down in the stdin box.
     pub history: History,
+    /// Its output with the time it arrived, for a pane saved as a cast.
+    pub timeline: Timeline,
 }
 
 impl Proc {
@@ -81,15 +84,22 @@ impl Proc {
             term: None,
             label: None,
             history: History::default(),
+            timeline: Timeline::new(TIMELINE_LIMIT),
         }
     }
 
     /// Moves what arrived from the inbox into the pane (and the emulator).
     /// Returns whether anything arrived.
     pub fn drain_output(&mut self) -> bool {
+        let at = self.started.elapsed().as_secs_f64();
+        let timeline = &mut self.timeline;
+        let mut keep = |data: &[u8]| timeline.push(at, bytes::Bytes::copy_from_slice(data));
         match &mut self.term {
-            Some(term) => self.pane.drain_inbox_into(|data| term.feed(data)),
-            None => self.pane.drain_inbox(),
+            Some(term) => self.pane.drain_inbox_into(|data| {
+                keep(data);
+                term.feed(data)
+            }),
+            None => self.pane.drain_inbox_into(keep),
         }
     }
 

@@ -1,5 +1,6 @@
 //! Render: pure functions of the state that draw one frame and return where
 //! things ended up, for mouse hit-testing.
+mod caption;
 mod detail;
 mod panes;
 mod popups;
@@ -65,14 +66,37 @@ pub fn render(state: &State, st: &Style, frame: &mut Frame) -> Hits {
         .selected()
         .is_some_and(|p| p.stdin != StdinState::NotOpened && p.term.is_none())
         || state.focus == Focus::Stdin;
+    // On a projector the box shows only while something is being typed.
+    let show_stdin = show_stdin
+        && (!state.presenter
+            || state.focus == Focus::Stdin
+            || !state.stdin.lines().join("").is_empty());
     let wait_h = waits::height(state);
-    let [body, stdin_area, wait_area, status_area] = Layout::vertical([
+    let caption_h = caption::height(state, area.width);
+    // The presenter layout keeps one status row, and only for an error.
+    let presenter = state.presenter && state.detail.is_none();
+    let status_h = if !presenter {
+        2
+    } else if state
+        .notice
+        .as_ref()
+        .is_some_and(|n| n.level == super::state::Level::Error)
+    {
+        1
+    } else {
+        0
+    };
+    let [caption_area, body, stdin_area, wait_area, status_area] = Layout::vertical([
+        Constraint::Length(caption_h),
         Constraint::Min(3),
         Constraint::Length(if show_stdin { 3 } else { 0 }),
         Constraint::Length(wait_h),
-        Constraint::Length(2),
+        Constraint::Length(status_h),
     ])
     .areas(area);
+    if caption_h > 0 {
+        caption::render(state, st, frame, caption_area);
+    }
 
     if let Some(d) = &state.detail {
         detail::render(state, d, st.theme, frame, body);
@@ -81,7 +105,7 @@ pub fn render(state: &State, st: &Style, frame: &mut Frame) -> Hits {
         popups::render(state, st, frame, area);
         return hits;
     }
-    let panes_area = if state.zoom {
+    let panes_area = if state.zoom || presenter {
         body
     } else {
         let n = state

@@ -34,6 +34,7 @@ pub fn render(state: &State, st: &Chrome, frame: &mut Frame, area: Rect) -> Vec<
                 let leave = st.keymap.key_for(crate::tui::msg::Action::LeaveTerminal);
                 let look = term_pane::Look {
                     selected,
+                    head: title_head(state, p),
                     output_focus: state.focus == Focus::Output && selected,
                     typing: state.focus == Focus::Terminal && selected,
                     leave_key: &leave,
@@ -44,7 +45,7 @@ pub fn render(state: &State, st: &Chrome, frame: &mut Frame, area: Rect) -> Vec<
             }
             render_pane(
                 p,
-                selected,
+                (selected, title_head(state, p)),
                 state.focus == Focus::Output && selected,
                 theme,
                 frame,
@@ -75,9 +76,27 @@ fn tile(area: Rect, n: usize) -> Vec<Rect> {
     out
 }
 
+/// The head of a pane's title: its process, whether what is typed reaches
+/// it too (a broadcast to the marked processes), and in the presenter
+/// layout, where the lists are gone, the sandbox it runs in.
+pub fn title_head(state: &State, p: &Proc) -> String {
+    let mut head = if state.broadcast && p.marked {
+        format!(" ⇶ p{} ", p.key)
+    } else {
+        format!(" p{} ", p.key)
+    };
+    if state.presenter {
+        head.push_str(&format!(
+            "{} $ ",
+            super::sandbox_label(state, &p.sandbox_id)
+        ));
+    }
+    head
+}
+
 fn render_pane(
     p: &Proc,
-    selected: bool,
+    (selected, head): (bool, String),
     focused: bool,
     theme: &Theme,
     frame: &mut Frame,
@@ -88,7 +107,6 @@ fn render_pane(
     if !pane.following() {
         tail.push_str(&format!("· ↑{} ", pane.scroll));
     }
-    let head = format!(" p{} ", p.key);
     // The command gets what the border leaves (two corners and a bit of
     // line), so the state at the end of the title always shows.
     let room = (area.width as usize).saturating_sub(head.width() + tail.width() + 3);

@@ -40,7 +40,8 @@ fn status_line<'a>(state: &'a State, st: &Style, width: usize) -> Line<'a> {
     });
     // The message is what changed, so the static parts make room for it,
     // least useful first; the message is cut only when they are all gone.
-    let notice_w = notice.map_or(0, |(t, _)| t.width());
+    let notice_w = notice.map_or(0, |(t, _)| t.width())
+        + modes(state, st).iter().map(Span::width).sum::<usize>();
     let mut fixed = vec![Some(conn), Some(endpoint), Some(kind), Some(focus)];
     for drop in [2, 1, 3] {
         let used: usize = fixed.iter().flatten().map(Span::width).sum();
@@ -49,13 +50,31 @@ fn status_line<'a>(state: &'a State, st: &Style, width: usize) -> Line<'a> {
         }
         fixed[drop] = None;
     }
-    let mut spans: Vec<Span> = fixed.into_iter().flatten().collect();
+    let mut spans: Vec<Span> = modes(state, st);
+    spans.extend(fixed.into_iter().flatten());
     let used: usize = spans.iter().map(Span::width).sum();
     if let Some((text, style)) = notice {
         let room = width.saturating_sub(used);
         spans.push(Span::styled(cut_at_word(text, room), style));
     }
     Line::from(spans)
+}
+
+/// What is on that changes what keys and the screen do: recording and
+/// broadcasting. Always shown, first.
+fn modes<'a>(state: &State, st: &Style) -> Vec<Span<'a>> {
+    let mut out = Vec::new();
+    if state.recording.is_some() {
+        out.push(Span::styled("● REC ", st.theme.error));
+    }
+    if state.broadcast {
+        let marked: Vec<String> = state.marked().iter().map(|k| format!("p{k}")).collect();
+        out.push(Span::styled(
+            format!("⇶ BROADCAST {} ", marked.join(" ")),
+            st.theme.marked,
+        ));
+    }
+    out
 }
 
 fn hint_line<'a>(state: &State, st: &Style, width: usize) -> Line<'a> {

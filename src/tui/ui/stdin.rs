@@ -12,6 +12,26 @@ use crate::tui::state::State;
 pub fn render(state: &State, st: &Style, frame: &mut Frame, area: Rect) {
     let theme = st.theme;
     let focused = state.focus == Focus::Stdin;
+    if state.broadcast {
+        let marked: Vec<String> = state.marked().iter().map(|k| format!("p{k}")).collect();
+        let title = format!(
+            " broadcast → {} ({}) ",
+            super::ellipsize(&marked.join(" "), 60),
+            marked.len()
+        );
+        let block = panel(title, focused, theme).border_style(theme.marked);
+        let hint = format!(
+            " {} send to all · {} EOF to all · {} ends the broadcast ",
+            st.keymap.key_for(Action::SendLine),
+            st.keymap.key_for(Action::SendEof),
+            st.keymap.key_for(Action::Broadcast)
+        );
+        let mut ta = state.stdin.clone();
+        ta.set_block(block.title_bottom(Line::from(Span::styled(hint, theme.dim)).right_aligned()));
+        ta.set_cursor_line_style(ratatui::style::Style::default());
+        frame.render_widget(&ta, area);
+        return;
+    }
     let Some(p) = state.selected() else {
         let block = panel(" stdin ", focused, theme);
         frame.render_widget(

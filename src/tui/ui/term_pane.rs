@@ -19,6 +19,8 @@ use crate::tui::theme::Theme;
 /// How the pane is drawn: selected in the list, and whether keys go to it.
 pub struct Look<'a> {
     pub selected: bool,
+    /// The start of the title: the process, and what else applies to it.
+    pub head: String,
     pub output_focus: bool,
     pub typing: bool,
     /// The key that leaves the pane, for its caption.
@@ -38,7 +40,7 @@ pub fn render(
     if term.scrolled() > 0 {
         tail.push_str(&format!("· ↑{} ", term.scrolled()));
     }
-    let head = format!(" p{} ", p.key);
+    let head = &look.head;
     let room = (area.width as usize).saturating_sub(head.width() + tail.width() + 3);
     // What the program calls itself (vim, a prompt's cwd), as terminals show.
     let name = term.title().unwrap_or_else(|| p.display_command());

@@ -458,3 +458,29 @@ fn small_terminal_keeps_panes_readable() {
     }
     insta::assert_snapshot!(text);
 }
+
+/// The presenter layout: no lists and no hints, every process's pane on
+/// the whole screen, the demo's caption large above them, and the panes
+/// of a broadcast marked in their titles.
+#[test]
+fn presenter_layout_with_caption_and_broadcast() {
+    let (mut h, a, b) = two_processes();
+    let script = crate::tui::script::Script::parse(
+        "[[sandbox]]\nname = \"a\"\n[[step]]\npause = \"Two processes, one line each\"\n",
+    )
+    .unwrap();
+    let mut demo = crate::tui::state::demo::Demo::new(std::sync::Arc::new(script));
+    demo.phase = crate::tui::state::demo::DemoPhase::Paused;
+    demo.caption = Some("Two processes, one line each".into());
+    h.state.demo = Some(demo);
+    for k in [a, b] {
+        h.state.proc_mut(k).unwrap().marked = true;
+    }
+    h.key(KeyCode::Char('P'));
+    h.key(KeyCode::Char('b'));
+    assert!(h.state.presenter && h.state.broadcast);
+    let s = screen(&mut h, 100, 24);
+    assert!(!s.contains("Sandboxes ("), "the lists are hidden:\n{s}");
+    assert!(s.contains("⇶ p1") && s.contains("⇶ p2"), "{s}");
+    insta::assert_snapshot!(s);
+}

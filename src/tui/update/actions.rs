@@ -145,6 +145,22 @@ pub fn apply(state: &mut State, action: Action, ctx: &Ctx, fx: &mut Vec<Effect>)
         Action::CycleTail => super::detail::cycle_tail(state, fx),
         Action::HistoryPrev => stdin::recall(state, true),
         Action::HistoryNext => stdin::recall(state, false),
+        Action::NextStep => super::demo::next_step(state, fx),
+        Action::RestartDemo => super::demo::restart(state, fx),
+        Action::Broadcast => super::broadcast::toggle(state),
+        Action::Presenter => {
+            state.presenter = !state.presenter;
+            state.fix_proc_selection();
+        }
+        Action::Record => match &state.recording {
+            Some(_) => fx.push(Effect::StopRecording),
+            None => {
+                let name = chrono::Local::now().format("sandscope-%Y%m%d-%H%M%S.cast");
+                fx.push(Effect::StartRecording(
+                    state.view.save_dir.join(name.to_string()),
+                ));
+            }
+        },
         // Only bound in popups, which take their keys before this.
         Action::Submit
         | Action::Cancel
@@ -230,6 +246,11 @@ fn live_terminal(state: &State) -> bool {
 }
 
 fn focus_stdin(state: &mut State) {
+    if state.broadcast {
+        // The box types for every marked process, whichever is selected.
+        state.focus = Focus::Stdin;
+        return;
+    }
     if live_terminal(state) {
         state.focus = Focus::Terminal;
         return;

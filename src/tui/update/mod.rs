@@ -1,6 +1,8 @@
 //! Update: state + message -> new state + effects. No I/O happens here, so
 //! every behaviour can be tested without a terminal or a server.
 mod actions;
+mod broadcast;
+mod demo;
 mod detail;
 mod filter;
 mod mouse;
@@ -122,6 +124,8 @@ fn on_key(state: &mut State, key: KeyEvent, ctx: &Ctx, fx: &mut Vec<Effect>) {
 
 #[cfg(test)]
 pub(crate) mod tests;
+#[cfg(test)]
+mod tests_demo;
 #[cfg(test)]
 mod tests_input;
 #[cfg(test)]

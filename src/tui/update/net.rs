@@ -5,7 +5,6 @@ use crate::tui::state::forms::{Confirm, Popup};
 use crate::tui::state::procs::{Phase, StdinState};
 use crate::tui::state::{Connection, State};
 
-use super::popup::{start_exec, start_wait};
 use super::stdin::{echo, EOF_ECHO};
 
 pub fn on_net(state: &mut State, ev: NetEvent, fx: &mut Vec<Effect>) -> bool {
@@ -59,6 +58,8 @@ pub fn on_net(state: &mut State, ev: NetEvent, fx: &mut Vec<Effect>) -> bool {
             }
             finished(state, key, ProcessStatus::Error(error.clone()));
             state.error(format!("p{key} did not start: {error}"));
+            super::demo::on_ended(state, key, fx);
+            super::demo::on_wait(state, fx);
         }
         NetEvent::PaneChanged(key) => {
             let Some(p) = state.proc_mut(key) else {
@@ -72,6 +73,9 @@ pub fn on_net(state: &mut State, ev: NetEvent, fx: &mut Vec<Effect>) -> bool {
                 if live && !replies.is_empty() {
                     fx.push(Effect::TermInput { key, data: replies });
                 }
+            }
+            if changed {
+                super::demo::on_output(state, key, fx);
             }
             return changed;
         }
@@ -102,6 +106,8 @@ pub fn on_net(state: &mut State, ev: NetEvent, fx: &mut Vec<Effect>) -> bool {
             } else {
                 state.info(text);
             }
+            super::demo::on_ended(state, key, fx);
+            super::demo::on_wait(state, fx);
         }
         ev @ (NetEvent::LogsChanged { .. }
         | NetEvent::LogsEnded { .. }
@@ -132,6 +138,17 @@ pub fn on_net(state: &mut State, ev: NetEvent, fx: &mut Vec<Effect>) -> bool {
             }
         }
         NetEvent::Script(ev) => on_script(state, ev, fx),
+        NetEvent::RecordingStarted(path) => {
+            state.info(format!("recording the screen to {}", path.display()));
+            state.recording = Some(path);
+        }
+        NetEvent::RecordingStopped { path, result } => {
+            state.recording = None;
+            match result {
+                Ok(summary) => state.info(format!("recorded {summary} to {}", path.display())),
+                Err(e) => state.error(format!("recording to {} failed: {e}", path.display())),
+            }
+        }
     }
     true
 }
@@ -181,37 +198,9 @@ fn finished(state: &mut State, key: ProcKey, status: ProcessStatus) {
 
 fn on_script(state: &mut State, ev: ScriptEvent, fx: &mut Vec<Effect>) {
     match ev {
-        ScriptEvent::Exec {
-            sandbox_id,
-            argv,
-            opts,
-            input,
-            close_stdin,
-            mark,
-        } => {
-            let key = start_exec(state, sandbox_id, argv, opts, fx);
-            if let Some(p) = state.proc_mut(key) {
-                p.queued_input = input;
-                p.close_after_input = close_stdin;
-                p.marked = mark;
-            }
-            // Jobs spread over several sandboxes are watched side by side.
-            let first = state.procs.first().map(|p| p.sandbox_id.clone());
-            if state
-                .procs
-                .iter()
-                .any(|p| Some(&p.sandbox_id) != first.as_ref())
-            {
-                state.all_procs = true;
-            }
+        ScriptEvent::Ready { run, ids, errors } => {
+            super::demo::on_ready(state, run, ids, errors, fx)
         }
-        ScriptEvent::Wait { n } => {
-            let marked = state.marked();
-            if !marked.is_empty() {
-                start_wait(state, marked, n);
-            }
-        }
-        ScriptEvent::Failed(e) => state.error(format!("script: {e}")),
-        ScriptEvent::Done => state.info("script started everything"),
+        ScriptEvent::Timer { run, token } => super::demo::on_timer(state, run, token, fx),
     }
 }

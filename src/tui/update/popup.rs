@@ -143,9 +143,9 @@ fn submit(state: &mut State, mut form: Form, fx: &mut Vec<Effect>) -> Option<Pop
                 state.focus = Focus::Terminal;
             }
         }),
-        FormKind::WaitN { members } => form
-            .wait_n_value()
-            .map(|n| start_wait(state, members.clone(), n)),
+        FormKind::WaitN { members } => form.wait_n_value().map(|n| {
+            start_wait(state, members.clone(), n);
+        }),
         FormKind::Search { target, from } => {
             let query = form.single_value();
             let (target, from) = (*target, *from);
@@ -177,13 +177,28 @@ fn submit(state: &mut State, mut form: Form, fx: &mut Vec<Effect>) -> Option<Pop
                 // A bare name goes into the save directory, never into
                 // whatever directory the TUI happened to start in.
                 let path = state.view.save_dir.join(path.trim());
-                if let Some(p) = state.proc(*key) {
-                    fx.push(Effect::Save {
-                        path,
-                        text: p.pane.transcript(),
-                    });
+                match state.proc(*key) {
+                    // A `.cast` file replays the output with its timing.
+                    Some(p) if path.extension().is_some_and(|e| e == "cast") => {
+                        let (rows, cols) = match &p.term {
+                            Some(t) => t.size(),
+                            None => (30, 120),
+                        };
+                        let title = format!("p{} {}", p.key, p.brief_command());
+                        p.timeline
+                            .to_cast(cols, rows, &title, p.term.is_some())
+                            .map(|text| fx.push(Effect::Save { path, text }))
+                            .map_err(|e| format!("cannot write the cast: {e}"))
+                    }
+                    Some(p) => {
+                        fx.push(Effect::Save {
+                            path,
+                            text: p.pane.transcript(),
+                        });
+                        Ok(())
+                    }
+                    None => Ok(()),
                 }
-                Ok(())
             }
         }
     };
@@ -234,7 +249,8 @@ pub fn start_exec(
     key
 }
 
-pub fn start_wait(state: &mut State, members: Vec<u64>, n: usize) {
+/// Starts a wait group; returns its id.
+pub fn start_wait(state: &mut State, members: Vec<u64>, n: usize) -> u64 {
     let id = state.alloc_wait();
     let mut already: Vec<_> = members
         .iter()
@@ -254,6 +270,7 @@ pub fn start_wait(state: &mut State, members: Vec<u64>, n: usize) {
         group.members.len()
     ));
     state.waits.push(group);
+    id
 }
 
 pub fn on_paste(state: &mut State, text: &str, fx: &mut Vec<Effect>) {

@@ -57,22 +57,54 @@ pub fn echo(state: &mut State, key: ProcKey, data: &str) {
 pub const EOF_ECHO: &str = "^D\n";
 
 pub fn send_line(state: &mut State, fx: &mut Vec<Effect>) {
+    if state.broadcast {
+        let line = state.stdin.lines().join("");
+        state.stdin = tui_textarea::TextArea::default();
+        super::broadcast::send_line(state, &line, fx);
+        return;
+    }
     match target(state) {
         Ok(key) => {
             let line = state.stdin.lines().join("");
-            remember(state, key, &line);
-            let data = format!("{line}\n");
-            echo(state, key, &data);
-            fx.push(Effect::StdinWrite { key, data });
+            line_to(state, key, &line, fx);
             state.stdin = tui_textarea::TextArea::default();
         }
         Err(e) => state.error(e),
     }
 }
 
+/// One line to one process's stdin, echoed and remembered like a typed one.
+pub fn line_to(state: &mut State, key: ProcKey, line: &str, fx: &mut Vec<Effect>) {
+    remember(state, key, line);
+    let data = format!("{line}\n");
+    echo(state, key, &data);
+    fx.push(Effect::StdinWrite { key, data });
+}
+
+/// The end of input to one process: Ctrl-D on its terminal if it has one,
+/// else its stdin is closed.
+pub fn eof_to(state: &mut State, key: ProcKey, fx: &mut Vec<Effect>) {
+    if state.proc(key).is_some_and(|p| p.term.is_some()) {
+        fx.push(Effect::TermInput {
+            key,
+            data: vec![0x04],
+        });
+        return;
+    }
+    echo(state, key, EOF_ECHO);
+    fx.push(Effect::StdinEof { key });
+    if let Some(p) = state.proc_mut(key) {
+        p.stdin = StdinState::Closed;
+    }
+}
+
 /// Like a terminal's Ctrl-D: what is typed but not sent goes first (as
 /// is, without a newline), then the end of input.
 pub fn send_eof(state: &mut State, fx: &mut Vec<Effect>) {
+    if state.broadcast {
+        super::broadcast::send_eof(state, fx);
+        return;
+    }
     match target(state) {
         Ok(key) => {
             let typed = state.stdin.lines().join("");
@@ -85,11 +117,7 @@ pub fn send_eof(state: &mut State, fx: &mut Vec<Effect>) {
                 });
                 state.stdin = tui_textarea::TextArea::default();
             }
-            echo(state, key, EOF_ECHO);
-            fx.push(Effect::StdinEof { key });
-            if let Some(p) = state.proc_mut(key) {
-                p.stdin = StdinState::Closed;
-            }
+            eof_to(state, key, fx);
             state.info(if typed.is_empty() {
                 format!("sent EOF to p{key}")
             } else {
@@ -128,6 +156,17 @@ pub fn paste(state: &mut State, text: &str, fx: &mut Vec<Effect>) {
         state.stdin.insert_str(&text);
         return;
     };
+    if state.broadcast {
+        let head = state.stdin.lines().join("");
+        let (lines, tail) = text.split_at(last_nl + 1);
+        let data = format!("{head}{lines}");
+        for line in data.lines() {
+            super::broadcast::send_line(state, line, fx);
+        }
+        state.stdin = tui_textarea::TextArea::default();
+        state.stdin.insert_str(tail);
+        return;
+    }
     let key = match target(state) {
         Ok(k) => k,
         Err(e) => {

@@ -45,7 +45,9 @@ pub fn on_key(state: &mut State, key: KeyEvent, ctx: &Ctx, fx: &mut Vec<Effect>)
             // Typing brings the view back to the live screen, as terminals do.
             t.to_bottom();
         }
-        fx.push(Effect::TermInput { key: pk, data });
+        if !super::broadcast::keys(state, pk, &data, fx) {
+            fx.push(Effect::TermInput { key: pk, data });
+        }
     }
 }
 
@@ -53,7 +55,9 @@ pub fn on_paste(state: &mut State, text: &str, fx: &mut Vec<Effect>) {
     let Some(pk) = target(state) else { return };
     if let Some(t) = state.proc(pk).and_then(|p| p.term.as_ref()) {
         let data = encode_paste(text, t.modes());
-        fx.push(Effect::TermInput { key: pk, data });
+        if !super::broadcast::keys(state, pk, &data, fx) {
+            fx.push(Effect::TermInput { key: pk, data });
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use ratatui::layout::Rect;
 
 use super::*;
 use crate::client::{ProcessStatus, SandboxState, StreamKind};
-use crate::tui::msg::{Focus, NetEvent, ScriptEvent};
+use crate::tui::msg::{Focus, NetEvent};
 use crate::tui::state::forms::{Confirm, Popup};
 use crate::tui::state::procs::{Phase, StdinState};
 use crate::tui::state::sandboxes::tests::sandbox;
@@ -498,36 +498,6 @@ fn output_scrolling_search_and_zoom() {
     assert!(fx.is_empty());
     let fx = h.key(KeyCode::Enter);
     assert!(matches!(&fx[..], [Effect::Save { text, .. }] if text.starts_with("line 0\n")));
-}
-
-#[test]
-fn script_exec_queues_input_until_running() {
-    let mut h = Harness::new();
-    let fx = h.net(NetEvent::Script(ScriptEvent::Exec {
-        sandbox_id: "sb-1".into(),
-        argv: vec!["python3".into()],
-        opts: crate::client::ExecOptions {
-            stdin: true,
-            ..Default::default()
-        },
-        input: vec!["print(1)".into(), "print(2)".into()],
-        close_stdin: true,
-        mark: true,
-    }));
-    let Some(Effect::Exec { key, .. }) = fx.into_iter().next() else {
-        panic!()
-    };
-    let fx = h.net(NetEvent::ExecStarted { key, stdin: true });
-    assert!(
-        matches!(&fx[..], [Effect::StdinWrite { data, .. }, Effect::StdinEof { .. }] if data == "print(1)\nprint(2)\n")
-    );
-    assert_eq!(
-        pane_parts(&h, key),
-        owned(&[("", "print(1)"), ("", "print(2)"), ("", "^D")])
-    );
-    assert!(h.state.proc(key).unwrap().marked);
-    h.net(NetEvent::Script(ScriptEvent::Wait { n: 1 }));
-    assert_eq!(h.state.waits.len(), 1);
 }
 
 #[test]
