@@ -39,7 +39,10 @@ fn launch(args: &str) -> Tmux {
 
 /// Like `launch`, until `ready` is on the screen (a layout without lists).
 fn launch_until(args: &str, ready: &str) -> Tmux {
-    launch_line_until(&format!("{} {args}", env!("CARGO_BIN_EXE_sandscope")), ready)
+    launch_line_until(
+        &format!("{} {args}", env!("CARGO_BIN_EXE_sandscope")),
+        ready,
+    )
 }
 
 /// The same with the whole command line given (variables before it, say).

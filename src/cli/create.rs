@@ -1,9 +1,7 @@
 //! `sandscope create`: start a sandbox, wait until it runs, print its id.
 use super::connect::{connect, explain};
 use super::GlobalArgs;
-use crate::client::{
-    Egress, Grant, SandboxRequest, ServiceEndpoint, ServiceRequest, Visibility,
-};
+use crate::client::{Egress, Grant, SandboxRequest, ServiceEndpoint, ServiceRequest, Visibility};
 use anyhow::Context;
 use std::collections::BTreeMap;
 use std::process::ExitCode;

@@ -5,6 +5,6 @@ pub mod dns;
 pub mod egress;
 pub mod firewall;
 pub mod policy;
-pub mod resolver;
 pub mod publish;
 mod relay;
+pub mod resolver;
