@@ -77,10 +77,19 @@ impl Tmux {
     }
 
     /// Sends named keys (`Enter`, `C-d`, `Escape`, ...).
+    ///
+    /// An Escape is followed by a pause, as when a person types it: a
+    /// terminal program reads Escape and the next key arriving together as
+    /// one Alt combination (on a loaded machine the two often do).
     pub fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "main"];
-        args.extend_from_slice(keys);
-        assert!(self.tmux(&args).status.success());
+        for group in keys.split_inclusive(|k| *k == "Escape") {
+            let mut args = vec!["send-keys", "-t", "main"];
+            args.extend_from_slice(group);
+            assert!(self.tmux(&args).status.success());
+            if group.last() == Some(&"Escape") {
+                std::thread::sleep(std::time::Duration::from_millis(150));
+            }
+        }
     }
 
     pub fn screen(&self) -> String {
