@@ -467,7 +467,15 @@ async fn exec_bytes_env_and_spec() {
 async fn host_runtime_works_and_says_it_is_unisolated() {
     let h = Harness::start_with(sandscope::server::RuntimeChoice::Host).await;
     assert_eq!(h.server().isolation(), "host (NO ISOLATION)");
-    let id = h.running(keep_alive()).await;
+    let mut spec = keep_alive();
+    spec.containers[0].files.push(pb::FileMount {
+        path: "rel/data.txt".into(),
+        content: b"relative spec file\n".to_vec(),
+    });
+    let id = h.running(spec).await;
+    // A relative spec file lands in the workspace, the main command's cwd.
+    let r = h.exec(&id, &["cat", "rel/data.txt"]).await;
+    assert_eq!(r.out(), "relative spec file\n", "{}", r.err());
     let sb = h.get(&id).await;
     let reason = sb.status.unwrap().state_reason;
     assert!(reason.contains("NO ISOLATION"), "{reason}");

@@ -47,7 +47,12 @@ impl Runtime for Host {
             }
             for (path, staged) in &plan.files {
                 // Never write outside the sandbox directory on an unisolated host.
-                let dest = workspace.join(path.trim_start_matches('/'));
+                // A relative path was made absolute from the workspace, which
+                // here is a host path: keep it where it is meant to be.
+                let inside = std::path::Path::new(path)
+                    .strip_prefix(&workspace)
+                    .unwrap_or_else(|_| std::path::Path::new(path.trim_start_matches('/')));
+                let dest = workspace.join(inside);
                 if let Some(parent) = dest.parent() {
                     std::fs::create_dir_all(parent)
                         .map_err(|e| RuntimeError::io(format!("creating {path}"), e))?;
