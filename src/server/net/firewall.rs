@@ -36,6 +36,9 @@ pub fn tool() -> Option<PathBuf> {
 pub struct Firewall {
     nft: PathBuf,
     netns: Arc<OwnedFd>,
+    /// Addresses already in the granted sets: a name looked up again
+    /// costs no second run of nft (a few milliseconds).
+    granted: Arc<std::sync::Mutex<std::collections::HashSet<IpAddr>>>,
 }
 
 impl std::fmt::Debug for Firewall {
@@ -51,7 +54,11 @@ impl Firewall {
             "egress rules need nft (nftables) to enforce them, which is not installed; \
              the sandbox is not started without them",
         )?;
-        let fw = Firewall { nft, netns };
+        let fw = Firewall {
+            nft,
+            netns,
+            granted: Default::default(),
+        };
         fw.run(&ruleset(rules)).await?;
         Ok(fw)
     }
@@ -59,11 +66,23 @@ impl Firewall {
     /// Let the sandbox reach `addrs` on the HTTPS port (a granted name
     /// resolved to them).
     pub async fn allow_https(&self, addrs: &[IpAddr]) -> Result<(), String> {
-        let script = grant_elements(addrs);
+        let new: Vec<IpAddr> = match self.granted.lock() {
+            Ok(granted) => addrs
+                .iter()
+                .filter(|a| !granted.contains(a))
+                .copied()
+                .collect(),
+            Err(_) => addrs.to_vec(),
+        };
+        let script = grant_elements(&new);
         if script.is_empty() {
             return Ok(());
         }
-        self.run(&script).await
+        self.run(&script).await?;
+        if let Ok(mut granted) = self.granted.lock() {
+            granted.extend(new);
+        }
+        Ok(())
     }
 
     /// `nft -f -` with `script`, in the sandbox's network namespace only
