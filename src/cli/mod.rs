@@ -16,6 +16,7 @@ pub mod output;
 pub mod ps;
 pub mod rawterm;
 pub mod sh;
+mod sink;
 pub mod stop;
 
 use clap::{Parser, Subcommand};
