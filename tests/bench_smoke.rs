@@ -235,7 +235,7 @@ fn a_missed_target_names_the_floor_measured_beside_it() {
     s.num("local_flood_start_p99_ms", 1758.0);
     s.num("bare_spawn_p50_ms", 0.66);
     s.num("exec_p50_vs_bare_spawn_ratio", 1.9);
-    s.num("local_pipe_mb_per_s", 1602.4);
+    s.num("cli_local_pipe_mb_per_s", 1602.4);
     s.num("cli_stdout_vs_local_pipe_ratio", 0.7);
     let (table, missed) = report::targets_table(&s);
     assert_eq!(missed, 2, "{table}");

@@ -282,10 +282,24 @@ pub fn targets_table(s: &Summary) -> (String, usize) {
 fn floor_note(t: &Target, s: &Summary) -> Option<String> {
     match t.key {
         "stdout_vs_local_pipe_ratio" | "cli_stdout_vs_local_pipe_ratio" => {
-            let pipe = s.get("local_pipe_mb_per_s")?;
+            let pipe = match t.key {
+                "cli_stdout_vs_local_pipe_ratio" => s.get("cli_local_pipe_mb_per_s")?,
+                _ => s.get("local_pipe_mb_per_s")?,
+            };
             Some(format!(
                 "a local pipe does {} MB/s on this machine in this run",
                 format_num(pipe.round())
+            ))
+        }
+        "cli_exec_vs_version_p50_ratio" | "cli_exec_vs_python_exec_p50_ratio" => {
+            let version = s.get("cli_version_p50_ms")?;
+            let exec = s.get("exec_p50_ms")?;
+            Some(format!(
+                "starting the binary at all (`--version`) takes {} ms and an exec through the \
+                 library {} ms: together {} ms",
+                format_num(version),
+                format_num(exec),
+                format_num(version + exec)
             ))
         }
         "exec_p50_vs_bare_spawn_ratio" => {
