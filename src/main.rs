@@ -1,5 +1,6 @@
 //! The `sandscope` binary: argument parsing and dispatch only.
 use clap::Parser;
+use sandscope::cli::logging::Logger;
 use sandscope::cli::{self, Cli, Command};
 use sandscope::tui::Target;
 use std::process::ExitCode;
@@ -7,8 +8,12 @@ use std::time::Duration;
 
 fn main() -> ExitCode {
     let args = Cli::parse();
-    let _logs = cli::logging::init(matches!(args.command, Some(Command::Serve(_))));
-    let runtime = match tokio::runtime::Runtime::new() {
+    let _logs = cli::logging::init(match args.command {
+        Some(Command::Serve(_)) => Logger::Server,
+        None => Logger::Ui,
+        Some(_) => Logger::Command,
+    });
+    let runtime = match runtime_for(&args.command) {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("sandscope: cannot start the async runtime: {e}");
@@ -29,6 +34,18 @@ fn main() -> ExitCode {
             eprintln!("sandscope: {e:#}");
             ExitCode::from(failure_code)
         }
+    }
+}
+
+/// The server and the terminal UI (which embeds one) get a worker per core;
+/// a subcommand is one client with one connection, and a single-threaded
+/// runtime starts faster and hands its work between fewer threads.
+fn runtime_for(command: &Option<Command>) -> std::io::Result<tokio::runtime::Runtime> {
+    match command {
+        Some(Command::Serve(_)) | None => tokio::runtime::Runtime::new(),
+        Some(_) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
     }
 }
 

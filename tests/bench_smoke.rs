@@ -2,6 +2,8 @@
 //! measurement code as `cargo bench`, checked for correctness (every byte
 //! verified, counts right, the summary well-formed), never for speed.
 
+#[path = "../benches/suite/cli.rs"]
+mod cli;
 #[path = "../benches/suite/measure.rs"]
 mod measure;
 #[path = "../benches/suite/mprocs.rs"]
@@ -154,6 +156,16 @@ fn tiny_suite_verifies_every_byte() {
     assert_eq!(num("stdin_bytes"), sizes.stdin_bytes as f64);
     assert!(num("stdout_mb_per_s") > 0.0 && num("local_pipe_mb_per_s") > 0.0);
 
+    // The CLI as scripts run it: every exec exited 0 and every byte of its
+    // stdout came through the pipe as zeros (checked as it was read).
+    assert_eq!(num("cli_exec_iterations"), sizes.cli_exec_iters as f64);
+    assert!(num("cli_exec_p50_ms") > 0.0 && num("cli_version_p50_ms") > 0.0);
+    assert_eq!(num("cli_stdout_bytes"), sizes.cli_stdout_bytes as f64);
+    assert!(num("cli_stdout_mb_per_s") > 0.0);
+    // Two lines written to `cat` come back as two items, every time.
+    assert_eq!(num("seed_lines_runs"), sizes.line_runs as f64);
+    assert_eq!(num("seed_lines_ok"), sizes.line_runs as f64);
+
     let flood = outcome.flood.as_ref().expect("the flood part ran");
     assert_eq!(flood.errors, 0, "flood error: {:?}", flood.first_error);
     assert_eq!(flood.processes, sizes.flood_sandboxes * sizes.flood_procs);
@@ -218,12 +230,13 @@ fn tiny_suite_verifies_every_byte() {
 #[test]
 fn a_missed_target_names_the_floor_measured_beside_it() {
     let mut s = report::Summary::default();
-    s.num("flood_exec_start_p99_ms", 2963.0);
+    s.num("flood_exec_start_p99_vs_local_ratio", 1.69);
     s.num("flood_exec_started_by_server_p99_ms", 1941.0);
     s.num("local_flood_start_p99_ms", 1758.0);
-    s.num("python_exec_p50_ms", 1.9);
     s.num("bare_spawn_p50_ms", 0.66);
-    s.num("python_vs_rust_exec_p50_ratio", 1.9);
+    s.num("exec_p50_vs_bare_spawn_ratio", 1.9);
+    s.num("cli_local_pipe_mb_per_s", 1602.4);
+    s.num("cli_stdout_vs_local_pipe_ratio", 0.7);
     let (table, missed) = report::targets_table(&s);
     assert_eq!(missed, 2, "{table}");
     assert!(
@@ -231,7 +244,8 @@ fn a_missed_target_names_the_floor_measured_beside_it() {
         "{table}"
     );
     assert!(
-        table.contains("needs a Rust exec p50 of 0.38 ms; a bare local spawn takes 0.66 ms"),
+        table.contains("floor: a bare local spawn of `true` takes 0.66 ms"),
         "{table}"
     );
+    assert!(!table.contains("floor: a local pipe"), "met: {table}");
 }

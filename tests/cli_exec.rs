@@ -92,6 +92,47 @@ async fn create_exec_ls_stop() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(out.stdout == input, "stdin was not copied byte for byte");
 
+    // Megabytes through our stdout pipe arrive whole and in order, with
+    // stderr apart.
+    let out = run(
+        cli(&[
+            "exec",
+            "--sandbox",
+            &id,
+            "--",
+            "sh",
+            "-c",
+            "seq 1 400000; echo done >&2",
+        ]),
+        "exec seq",
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let expected: String = (1..=400_000).map(|i| format!("{i}\n")).collect();
+    assert!(
+        out.stdout == expected.as_bytes(),
+        "seq output changed on the way"
+    );
+    assert_eq!(text(&out.stderr), "done\n");
+
+    // A reader that goes away: we stop with 128 + SIGPIPE, as `yes` would.
+    let mut c = cli(&["exec", "--sandbox", &id, "--", "yes"]);
+    c.stdout(Stdio::piped()).stderr(Stdio::null());
+    let mut child = ok(c.spawn(), "spawn exec yes");
+    if let Some(stdout) = child.stdout.take() {
+        let mut lines = BufReader::new(stdout).lines();
+        let first = ok(lines.next_line().await, "read yes");
+        assert_eq!(first.as_deref(), Some("y"));
+    }
+    let status = ok(
+        ok(
+            tokio::time::timeout(Duration::from_secs(30), child.wait()).await,
+            "exec yes did not stop after its reader left",
+        ),
+        "wait exec yes",
+    );
+    assert_eq!(status.code(), Some(141));
+
     let out = run(
         cli(&[
             "exec",

@@ -2,6 +2,7 @@
 //! as its own process (release build, bubblewrap runtime). Prints a table
 //! and writes `target/bench/summary.json` and `target/bench/scale.svg`/`.png`.
 
+mod cli;
 mod measure;
 mod mprocs;
 mod parts;

@@ -107,6 +107,27 @@ pub async fn stdout_stream(client: &Client, id: &str, bytes: u64) -> Result<Thro
     Ok(Throughput { bytes, secs })
 }
 
+/// What a pipe carried: how many bytes, and the OR of them all.
+pub struct Drained {
+    pub seen: u64,
+    pub ors: u8,
+}
+
+/// Reads a pipe to its end in [`BLOCK`]s, checking as it goes.
+pub fn drain_zeros(pipe: &mut impl Read) -> Result<Drained, String> {
+    let mut buf = vec![0u8; BLOCK];
+    let (mut seen, mut ors) = (0u64, 0u8);
+    loop {
+        let n = pipe.read(&mut buf).map_err(|e| format!("read pipe: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        seen += n as u64;
+        ors |= or_all(&buf[..n]);
+    }
+    Ok(Drained { seen, ors })
+}
+
 /// The peer for stdout: the same `head` writing into a local pipe read by
 /// this process, same block checks.
 pub fn local_pipe(bytes: u64) -> Result<Throughput, String> {
@@ -118,16 +139,7 @@ pub fn local_pipe(bytes: u64) -> Result<Throughput, String> {
         .spawn()
         .map_err(|e| format!("spawn head: {e}"))?;
     let mut pipe = child.stdout.take().ok_or("no pipe")?;
-    let mut buf = vec![0u8; BLOCK];
-    let (mut seen, mut ors) = (0u64, 0u8);
-    loop {
-        let n = pipe.read(&mut buf).map_err(|e| format!("read pipe: {e}"))?;
-        if n == 0 {
-            break;
-        }
-        seen += n as u64;
-        ors |= or_all(&buf[..n]);
-    }
+    let Drained { seen, ors } = drain_zeros(&mut pipe)?;
     let status = child.wait().map_err(|e| format!("wait head: {e}"))?;
     let secs = started.elapsed().as_secs_f64();
     if !status.success() || seen != bytes || ors != 0 {

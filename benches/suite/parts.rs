@@ -5,6 +5,7 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Part {
     Exec,
+    Cli,
     Python,
     Stdout,
     Stdin,
@@ -14,8 +15,9 @@ pub enum Part {
 }
 
 impl Part {
-    pub const ALL: [Part; 7] = [
+    pub const ALL: [Part; 8] = [
         Part::Exec,
+        Part::Cli,
         Part::Python,
         Part::Stdout,
         Part::Stdin,
@@ -27,6 +29,7 @@ impl Part {
     pub fn name(self) -> &'static str {
         match self {
             Part::Exec => "exec",
+            Part::Cli => "cli",
             Part::Python => "python",
             Part::Stdout => "stdout",
             Part::Stdin => "stdin",

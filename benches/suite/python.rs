@@ -83,3 +83,12 @@ pub fn stdout_stream(python: &Path, server: &ServerProc, bytes: u64) -> Result<T
         .ok_or_else(|| format!("unexpected python output: {line}"))?;
     Ok(Throughput { bytes, secs })
 }
+
+/// The seed's "Combine stdin and stdout streaming" example `runs` times:
+/// how many gave exactly its two lines as two items.
+pub fn seed_lines(python: &Path, server: &ServerProc, runs: usize) -> Result<usize, String> {
+    let line = run(python, server, "lines", runs as u64)?;
+    line.strip_prefix("lines_ok ")
+        .and_then(|s| s.trim().parse().ok())
+        .ok_or_else(|| format!("unexpected python output: {line}"))
+}

@@ -13,7 +13,7 @@ use crate::scale::{FloodReport, TierReport};
 use crate::server_proc::ServerProc;
 use crate::stats::{dist, own_cpu_secs, ratio, Dist, Throughput};
 use crate::tui::{TuiReport, TuiSizes};
-use crate::{measure, python, scale, tui};
+use crate::{cli, measure, python, scale, tui};
 
 pub const TOKEN: &str = "bench-token-0123456789";
 const MIB: u64 = 1 << 20;
@@ -26,6 +26,11 @@ const BLOCKS: usize = 10;
 pub struct Sizes {
     pub mode: &'static str,
     pub exec_iters: usize,
+    /// Whole `sandscope exec -- true` processes (and as many `--version`s).
+    pub cli_exec_iters: usize,
+    pub cli_stdout_bytes: u64,
+    /// Runs of the seed's line-streaming example.
+    pub line_runs: usize,
     /// None: the Python client is not run.
     pub python: Option<PythonSizes>,
     pub stdout_bytes: u64,
@@ -43,6 +48,7 @@ pub struct Sizes {
 pub struct PythonSizes {
     pub exec_iters: usize,
     pub stdout_bytes: u64,
+    pub line_runs: usize,
 }
 
 impl Sizes {
@@ -50,9 +56,13 @@ impl Sizes {
         Sizes {
             mode: "full",
             exec_iters: 2000,
+            cli_exec_iters: 200,
+            cli_stdout_bytes: 1024 * MIB,
+            line_runs: 100,
             python: Some(PythonSizes {
                 exec_iters: 200,
                 stdout_bytes: 64 * MIB,
+                line_runs: 100,
             }),
             stdout_bytes: 1024 * MIB,
             stdin_bytes: 1024 * MIB,
@@ -72,6 +82,9 @@ impl Sizes {
         Sizes {
             mode: "smoke",
             exec_iters: 20,
+            cli_exec_iters: 4,
+            cli_stdout_bytes: 8 * MIB,
+            line_runs: 10,
             python: None,
             stdout_bytes: 8 * MIB,
             stdin_bytes: 8 * MIB,
@@ -167,7 +180,13 @@ pub async fn run_all(
             .map_or(0, |d| d.as_secs()) as f64,
     );
 
-    let single = [Part::Exec, Part::Python, Part::Stdout, Part::Stdin];
+    let single = [
+        Part::Exec,
+        Part::Cli,
+        Part::Python,
+        Part::Stdout,
+        Part::Stdin,
+    ];
     if single.iter().any(|p| parts.has(*p)) {
         single_sandbox(&mut s, bin, target_dir, sizes, parts).await?;
     }
@@ -230,6 +249,9 @@ async fn single_sandbox(
         true => Some(exec_part(s, &server, &client, &id, sizes).await?),
         false => None,
     };
+    if parts.has(Part::Cli) {
+        cli_part(s, bin, &server, &client, &id, sizes).await?;
+    }
     let py = match (&sizes.python, parts.has(Part::Python)) {
         (Some(p), true) => Some((python::venv_python(target_dir)?, p)),
         _ => None,
@@ -253,6 +275,23 @@ async fn single_sandbox(
                 "python_vs_rust_exec_p99_ratio",
                 ratio(t.p99_ms, exec.p99_ms),
             );
+        }
+    }
+
+    if let Some((python_bin, p)) = &py {
+        progress(&format!(
+            "Python client: the seed's line-streaming example x {}",
+            p.line_runs
+        ));
+        let good = python::seed_lines(python_bin, &server, p.line_runs)?;
+        s.num("python_seed_lines_runs", p.line_runs as f64);
+        s.num("python_seed_lines_ok", good as f64);
+        s.num(
+            "python_seed_lines_ok_ratio",
+            ratio(good as f64, p.line_runs as f64),
+        );
+        if let (Some(cli), Some(py)) = (s.get("cli_exec_p50_ms"), s.get("python_exec_p50_ms")) {
+            s.num("cli_exec_vs_python_exec_p50_ratio", ratio(cli, py));
         }
     }
 
@@ -311,6 +350,68 @@ async fn single_sandbox(
     let _ = client.stop(&id, Duration::ZERO).await;
     drop(client);
     server.stop()
+}
+
+/// The binary as scripts run it: whole-process execs beside `--version`,
+/// stdout into a pipe beside a local pipe, and the seed's line-streaming
+/// example through the Rust client.
+async fn cli_part(
+    s: &mut Summary,
+    bin: &Path,
+    server: &ServerProc,
+    client: &Client,
+    id: &str,
+    sizes: &Sizes,
+) -> Result<(), String> {
+    progress(&format!(
+        "CLI: {} x `sandscope exec -- true`, beside `sandscope --version`",
+        sizes.cli_exec_iters
+    ));
+    let (execs, versions) =
+        cli::whole_process_execs(bin, server, id, sizes.cli_exec_iters, BLOCKS)?;
+    let (exec, version) = (dist(&execs), dist(&versions));
+    s.num("cli_exec_iterations", exec.n as f64);
+    s.num("cli_exec_p50_ms", exec.p50_ms);
+    s.num("cli_exec_p99_ms", exec.p99_ms);
+    s.num("cli_version_p50_ms", version.p50_ms);
+    s.num("cli_version_p99_ms", version.p99_ms);
+    s.num(
+        "cli_exec_vs_version_p50_ratio",
+        ratio(exec.p50_ms, version.p50_ms),
+    );
+
+    progress(&format!(
+        "CLI: {} MiB of `sandscope exec -- head` into a pipe, beside a local pipe",
+        sizes.cli_stdout_bytes / MIB
+    ));
+    let local = measure::local_pipe(sizes.cli_stdout_bytes)?;
+    let cpu_before = server.cpu_secs().unwrap_or(0.0);
+    let t = cli::stdout_pipe(bin, server, id, sizes.cli_stdout_bytes)?;
+    let server_cpu = server.cpu_secs().unwrap_or(0.0) - cpu_before;
+    s.num("cli_stdout_bytes", t.bytes as f64);
+    s.num("cli_stdout_mb_per_s", t.mb_per_s());
+    s.num("cli_local_pipe_mb_per_s", local.mb_per_s());
+    s.num(
+        "cli_stdout_vs_local_pipe_ratio",
+        ratio(t.mb_per_s(), local.mb_per_s()),
+    );
+    s.num(
+        "cli_stdout_server_cpu_s_per_gib",
+        server_cpu * GIB / t.bytes as f64,
+    );
+
+    progress(&format!(
+        "the seed's line-streaming example x {} (Rust client)",
+        sizes.line_runs
+    ));
+    let good = cli::seed_lines(client, id, sizes.line_runs).await?;
+    s.num("seed_lines_runs", sizes.line_runs as f64);
+    s.num("seed_lines_ok", good as f64);
+    s.num(
+        "seed_lines_ok_ratio",
+        ratio(good as f64, sizes.line_runs as f64),
+    );
+    Ok(())
 }
 
 /// `true` round trips beside bare spawns, in alternating blocks.
@@ -402,6 +503,10 @@ async fn flood_part(s: &mut Summary, bin: &Path, sizes: &Sizes) -> Result<FloodR
     );
     s.num("local_flood_start_p50_ms", local.p50_ms);
     s.num("local_flood_start_p99_ms", local.p99_ms);
+    s.num(
+        "flood_exec_start_p99_vs_local_ratio",
+        ratio(flood.exec_start.p99_ms, local.p99_ms),
+    );
     s.num(
         "flood_exec_started_by_server_p99_vs_local_ratio",
         ratio(flood.exec_started_by_server.p99_ms, local.p99_ms),

@@ -2,12 +2,13 @@
 //! ours, byte for byte, and exit with its code.
 use super::connect::{connect, explain};
 use super::create::parse_env;
+use super::sink::copy_output;
 use super::GlobalArgs;
-use crate::client::{Error, ExecOptions, OutputStream, StdinWriter, StreamKind};
+use crate::client::{Error, ExecOptions, StdinWriter};
 use anyhow::Context;
 use std::process::ExitCode;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
 /// Exit code for a command that ran out of time (as `timeout(1)` uses).
@@ -146,22 +147,6 @@ fn stopped(code: u8) -> ExitCode {
 /// Our exit status for the command's code; shells only see the low 8 bits.
 pub(crate) fn exit_code(code: i32) -> ExitCode {
     ExitCode::from(u8::try_from(code.rem_euclid(256)).unwrap_or(1))
-}
-
-/// Writes each chunk to our stdout or stderr as soon as it arrives. Fails
-/// only when our stdout or stderr is gone.
-pub(crate) async fn copy_output(mut output: OutputStream) -> std::io::Result<()> {
-    let mut stdout = tokio::io::stdout();
-    let mut stderr = tokio::io::stderr();
-    while let Some(chunk) = output.next().await {
-        let sink: &mut (dyn tokio::io::AsyncWrite + Unpin + Send) = match chunk.stream {
-            StreamKind::Stdout => &mut stdout,
-            StreamKind::Stderr => &mut stderr,
-        };
-        sink.write_all(&chunk.data).await?;
-        sink.flush().await?;
-    }
-    Ok(())
 }
 
 /// Copies our stdin to the command, then closes it (EOF). Stops quietly if

@@ -6,6 +6,7 @@ use crate::config::log_dir;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use tracing_appender::non_blocking::WorkerGuard;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
@@ -20,30 +21,46 @@ pub struct LogGuard {
     pub file: Option<PathBuf>,
 }
 
+/// Who is logging, which decides how the file is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Logger {
+    /// `serve`: through a writer thread, and to stderr as well.
+    Server,
+    /// The terminal UI: through a writer thread, so a slow disk never
+    /// holds up a frame.
+    Ui,
+    /// A one-shot subcommand: a few lines, written in place. A writer
+    /// thread and its 4 MB queue cost more to set up than such a command
+    /// spends on the rest of its work.
+    Command,
+}
+
 /// Installs the global subscriber. A log directory that cannot be created
 /// only costs the log file, never the command.
-pub fn init(also_stderr: bool) -> LogGuard {
+pub fn init(logger: Logger) -> LogGuard {
     let filter =
         || EnvFilter::try_from_env(LOG_FILTER_ENV).unwrap_or_else(|_| EnvFilter::new("info"));
     let dir = log_dir();
     let (file_layer, guard, file) = match std::fs::create_dir_all(&dir) {
         Ok(()) => {
             let appender = tracing_appender::rolling::daily(&dir, "sandscope.log");
-            let (writer, guard) = tracing_appender::non_blocking(appender);
+            let (writer, guard) = match logger {
+                Logger::Command => (BoxMakeWriter::new(appender), None),
+                Logger::Server | Logger::Ui => {
+                    let (w, g) = tracing_appender::non_blocking(appender);
+                    (BoxMakeWriter::new(w), Some(g))
+                }
+            };
             let layer = tracing_subscriber::fmt::layer()
                 .fmt_fields(EscapedFields::default())
                 .with_writer(writer)
                 .with_ansi(false)
                 .with_filter(filter());
-            (
-                Some(layer),
-                Some(guard),
-                Some(dir.join("sandscope.log.<date>")),
-            )
+            (Some(layer), guard, Some(dir.join("sandscope.log.<date>")))
         }
         Err(_) => (None, None, None),
     };
-    let stderr_layer = also_stderr.then(|| {
+    let stderr_layer = (logger == Logger::Server).then(|| {
         tracing_subscriber::fmt::layer()
             .fmt_fields(EscapedFields::default())
             .with_writer(std::io::stderr)

@@ -18,6 +18,7 @@ pub mod ps;
 pub mod rawterm;
 pub mod sh;
 pub mod snapshot;
+mod sink;
 pub mod stop;
 
 use clap::{Parser, Subcommand};

@@ -5,10 +5,11 @@
 //! ours.
 use super::connect::{connect, explain};
 use super::exec::{
-    copy_output, copy_stdin, exit_code, EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_HANGUP,
-    EXIT_INTERRUPTED, EXIT_TERMINATED,
+    copy_stdin, exit_code, EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_HANGUP, EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
 };
 use super::rawterm::{self, RawGuard};
+use super::sink::copy_output;
 use super::GlobalArgs;
 use crate::client::{ExecOptions, OutputStream, Process, StdinWriter};
 use anyhow::Context;

@@ -7,6 +7,7 @@
 //! chunk to give goes to the back, so a flood on one cannot starve the other.
 use super::output::{Output, MAX_CHUNK};
 use super::Event;
+use bytes::Bytes;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use std::collections::VecDeque;
 use std::io;
@@ -33,6 +34,9 @@ pub struct Reader {
     sources: Vec<Option<(i32, Output)>>,
     /// Streams with data to read, in the order their data arrived.
     turns: VecDeque<usize>,
+    /// Streams whose writers have all closed: read until their end, as no
+    /// new edge will come to say it is there.
+    hung_up: Vec<bool>,
 }
 
 impl Reader {
@@ -46,10 +50,12 @@ impl Reader {
         // unchanged for as long as the AsyncFd holds it.
         let set = unsafe { AsyncFd::register_with_interest(Set(epoll), Interest::READABLE) }
             .map_err(io::Error::from)?;
+        let hung_up = vec![false; sources.len()];
         Ok(Reader {
             set,
             sources: sources.into_iter().map(Some).collect(),
             turns: VecDeque::new(),
+            hung_up,
         })
     }
 
@@ -61,22 +67,26 @@ impl Reader {
     async fn next_ready(&mut self) -> io::Result<usize> {
         loop {
             // New arrivals queue up behind those already waiting.
-            collect(&self.set, &mut self.turns)?;
+            collect(&self.set, &mut self.turns, &mut self.hung_up)?;
             if let Some(&i) = self.turns.front() {
                 return Ok(i);
             }
             let mut guard = self.set.readable().await?;
-            if collect(&self.set, &mut self.turns)? == 0 {
+            if collect(&self.set, &mut self.turns, &mut self.hung_up)? == 0 {
                 guard.clear_ready();
             }
         }
     }
 
     /// After a read of `got` bytes from stream `i`: a full chunk may leave
-    /// more, so it waits again behind the others; otherwise it is drained.
+    /// more, so it waits again behind the others; so does a stream whose
+    /// writers are gone, until a read finds its end (output and the hang-up
+    /// often come in one event, and the end would otherwise wait for the
+    /// drain grace after the exit). Otherwise it is drained.
     fn done_with(&mut self, i: usize, got: usize) {
         self.turns.retain(|t| *t != i);
-        if got >= MAX_CHUNK {
+        let hung_up = self.hung_up.get(i).copied().unwrap_or(false);
+        if got >= MAX_CHUNK || (hung_up && got > 0) {
             self.turns.push_back(i);
         }
     }
@@ -90,16 +100,71 @@ impl Reader {
 }
 
 /// Queues the streams the set reports (without waiting); returns how many.
-fn collect(set: &AsyncFd<Set>, turns: &mut VecDeque<usize>) -> io::Result<usize> {
+fn collect(
+    set: &AsyncFd<Set>,
+    turns: &mut VecDeque<usize>,
+    hung_up: &mut [bool],
+) -> io::Result<usize> {
     let mut events = [EpollEvent::empty(), EpollEvent::empty()];
     let n = set.get_ref().0.wait(&mut events, EpollTimeout::ZERO)?;
     for e in &events[..n] {
         let i = e.data() as usize;
+        if e.events()
+            .intersects(EpollFlags::EPOLLHUP | EpollFlags::EPOLLERR)
+        {
+            if let Some(h) = hung_up.get_mut(i) {
+                *h = true;
+            }
+        }
         if !turns.contains(&i) {
             turns.push_back(i);
         }
     }
     Ok(n)
+}
+
+/// A read this small with at most this many lines in it is output at a
+/// human rate (a prompt, a progress line, lines echoed as they are typed):
+/// it goes out a line per message. Clients hand each message to their
+/// caller as one item (the Python client's `for line in process.stdout`),
+/// so two lines that happened to be in the pipe together must not reach it
+/// as one. Larger reads are a flood and stay one message each.
+const LINES_MAX_BYTES: usize = 4 << 10;
+const LINES_MAX_COUNT: usize = 16;
+
+/// The messages one read becomes: a line each when it holds a few short
+/// lines, else the read whole. What follows the last newline (a line not
+/// finished yet) is sent as it is, never held back for its end.
+fn messages(data: Bytes) -> impl Iterator<Item = Bytes> {
+    let mut cuts = Vec::new();
+    if data.len() <= LINES_MAX_BYTES {
+        let ends = line_ends(&data);
+        // One line, or one line and the start of the next, as it stands.
+        let pieces = ends.len() + usize::from(ends.last() != Some(&data.len()));
+        if pieces > 1 && pieces <= LINES_MAX_COUNT {
+            cuts = ends;
+        }
+    }
+    let mut start = 0;
+    let mut cuts = cuts.into_iter();
+    std::iter::from_fn(move || {
+        if start >= data.len() {
+            return None;
+        }
+        let end = cuts.next().unwrap_or(data.len());
+        let piece = data.slice(start..end);
+        start = end;
+        Some(piece)
+    })
+}
+
+/// The offset just past each newline.
+fn line_ends(data: &[u8]) -> Vec<usize> {
+    data.iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .map(|(i, _)| i + 1)
+        .collect()
 }
 
 /// Forwards every stream until all have ended. A chunk is read only once
@@ -142,7 +207,15 @@ pub async fn forward(
                     after_exit += data.len();
                 }
                 reader.done_with(i, data.len());
-                room.send(Event::Output(stream, data));
+                let mut pieces = messages(data);
+                if let Some(first) = pieces.next() {
+                    room.send(Event::Output(stream, first));
+                }
+                for piece in pieces {
+                    if tx.send(Event::Output(stream, piece)).await.is_err() {
+                        return;
+                    }
+                }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => reader.done_with(i, 0),
             Ok(None) | Err(_) => reader.close(i),
@@ -155,6 +228,75 @@ mod tests {
     use super::super::output::tests::pipe;
     use super::*;
     use std::io::Write;
+
+    fn split(data: &[u8]) -> Vec<Vec<u8>> {
+        messages(Bytes::copy_from_slice(data))
+            .map(|b| b.to_vec())
+            .collect()
+    }
+
+    #[test]
+    fn a_few_lines_read_together_go_out_a_line_each() {
+        assert_eq!(
+            split(b"hello\nworld\n"),
+            [b"hello\n".to_vec(), b"world\n".to_vec()]
+        );
+        // The unfinished line is sent at once, as it stands.
+        assert_eq!(
+            split(b"a\nb\n> "),
+            [b"a\n".to_vec(), b"b\n".to_vec(), b"> ".to_vec()]
+        );
+        assert_eq!(split(b"a\npart"), [b"a\n".to_vec(), b"part".to_vec()]);
+        assert_eq!(split(b"one line\n"), [b"one line\n".to_vec()]);
+        assert_eq!(split(b"no newline"), [b"no newline".to_vec()]);
+        assert!(split(b"").is_empty());
+    }
+
+    #[test]
+    fn floods_stay_whole() {
+        let many = b"x\n".repeat(LINES_MAX_COUNT + 1);
+        assert_eq!(split(&many), vec![many]);
+        let long = [vec![b'y'; LINES_MAX_BYTES], b"\nz\n".to_vec()].concat();
+        assert_eq!(split(&long), vec![long]);
+        let chunk = b"0123456789abcde\n".repeat(MAX_CHUNK / 16);
+        assert_eq!(split(&chunk).len(), 1);
+    }
+
+    /// Two lines and the end of the output in the pipe when the reader
+    /// comes: two messages, then the end, at once.
+    #[tokio::test]
+    async fn lines_in_the_pipe_together_come_out_apart() {
+        let (out, mut w_out) = pipe();
+        let reader = Reader::new(vec![(1, out)]).unwrap_or_else(|e| panic!("{e}"));
+        let _ = w_out.write_all(b"hello\n");
+        let _ = w_out.write_all(b"world\n");
+        drop(w_out);
+        let (tx, mut rx) = mpsc::channel(1);
+        let (_exited_tx, exited_rx) = watch::channel(false);
+        let task = tokio::spawn(forward(
+            reader,
+            tx,
+            exited_rx,
+            Duration::from_millis(200),
+            1 << 20,
+        ));
+        // The process has not exited: the stream ends because its end was
+        // read, not because a grace period ran out.
+        let collected = async {
+            let mut seen = Vec::new();
+            while let Some(Event::Output(_, d)) = rx.recv().await {
+                seen.push(String::from_utf8_lossy(&d).into_owned());
+            }
+            seen
+        };
+        let seen = tokio::time::timeout(Duration::from_secs(10), collected).await;
+        assert_eq!(
+            seen.ok(),
+            Some(vec!["hello\n".to_string(), "world\n".to_string()]),
+            "the output, then its end"
+        );
+        let _ = task.await;
+    }
 
     /// Both pipes hold data before the reader first runs (as when its task
     /// is scheduled late): they come out in the order they were written.
