@@ -17,8 +17,8 @@ pub mod play;
 pub mod ps;
 pub mod rawterm;
 pub mod sh;
-pub mod snapshot;
 mod sink;
+pub mod snapshot;
 pub mod stop;
 
 use clap::{Parser, Subcommand};
