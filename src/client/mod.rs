@@ -21,6 +21,7 @@ mod exec;
 mod files;
 mod forward;
 mod logs;
+mod poll;
 mod process;
 mod procs;
 mod pump;

@@ -1,20 +1,19 @@
 //! Sandbox lifecycle and file RPCs.
 use super::convert::{create_request, sandbox_from_wire};
 use super::error::{Error, Result};
+use super::poll::Backoff;
 use super::types::{ListQuery, Sandbox, SandboxRequest, SandboxState};
 use super::Client;
 use crate::proto::v1 as pb;
 use std::time::Duration;
-use tokio::time::Instant;
 
-/// The Python client's poll cadence: start fast, back off, cap at 2 s.
+/// The Python client's first poll.
 const POLL_FIRST: Duration = Duration::from_millis(200);
-const POLL_MAX: Duration = Duration::from_secs(2);
 /// A sandbox still starting after this long is reported rather than waited
 /// for forever.
 const START_LIMIT: Duration = Duration::from_secs(300);
 /// The Python client gives up after this many pages (a server bug guard).
-const MAX_PAGES: usize = 100;
+pub(super) const MAX_PAGES: usize = 100;
 
 impl Client {
     /// Asks for a new sandbox and returns at once (state `creating`).
@@ -39,8 +38,7 @@ impl Client {
     /// Polls until the sandbox is running. A sandbox that ended (or failed to
     /// start) instead is `FailedPrecondition` with the server's reason.
     pub async fn wait_running(&self, id: &str) -> Result<Sandbox> {
-        let started = Instant::now();
-        let mut delay = POLL_FIRST;
+        let mut backoff = Backoff::new(POLL_FIRST, START_LIMIT);
         loop {
             let sb = self.get(id).await?;
             match sb.state {
@@ -57,15 +55,13 @@ impl Client {
                 }
                 _ => {}
             }
-            if started.elapsed() > START_LIMIT {
+            if !backoff.wait().await {
                 return Err(Error::FailedPrecondition(format!(
                     "sandbox {id} is still {} after {}s",
                     sb.state,
-                    START_LIMIT.as_secs()
+                    backoff.limit().as_secs()
                 )));
             }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 3 / 2).min(POLL_MAX);
         }
     }
 

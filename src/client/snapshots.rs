@@ -3,15 +3,14 @@
 //! `SandboxRequest::from_snapshot`.)
 use super::convert::{sandbox_from_wire, snapshot_from_wire};
 use super::error::{Error, Result};
+use super::poll::Backoff;
+use super::sandboxes::MAX_PAGES;
 use super::types::{Sandbox, Snapshot, SnapshotState};
 use super::Client;
 use crate::proto::v1 as pb;
 use std::time::Duration;
-use tokio::time::Instant;
 
 const POLL_FIRST: Duration = Duration::from_millis(100);
-const POLL_MAX: Duration = Duration::from_secs(2);
-const MAX_PAGES: usize = 100;
 
 impl Client {
     /// Starts a snapshot of `volume` of a running sandbox (None: its only
@@ -34,8 +33,7 @@ impl Client {
     /// Polls until the snapshot is ready. One that failed is
     /// `FailedPrecondition` with the server's reason; `limit` bounds the wait.
     pub async fn wait_snapshot(&self, id: &str, limit: Duration) -> Result<Snapshot> {
-        let started = Instant::now();
-        let mut delay = POLL_FIRST;
+        let mut backoff = Backoff::new(POLL_FIRST, limit);
         loop {
             let snap = self.get_snapshot(id).await?;
             match snap.state {
@@ -51,15 +49,13 @@ impl Client {
                 }
                 SnapshotState::Creating | SnapshotState::Unknown => {}
             }
-            if started.elapsed() > limit {
+            if !backoff.wait().await {
                 return Err(Error::FailedPrecondition(format!(
                     "snapshot {id} is still {} after {}s",
                     snap.state,
                     limit.as_secs()
                 )));
             }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 3 / 2).min(POLL_MAX);
         }
     }
 
