@@ -227,6 +227,22 @@ impl Entry {
         Ok(())
     }
 
+    /// What a short-lived helper child that acts for the sandbox (a file
+    /// access, a connection) does first: a session of its own, the whole
+    /// sandbox joined, every capability dropped. Err is the errno of the
+    /// step that failed.
+    ///
+    /// # Safety
+    /// As for [`Entry::join`].
+    pub unsafe fn join_as_helper(&self) -> Result<(), libc::c_int> {
+        if libc::setsid() == -1 {
+            return Err(*libc::__errno_location());
+        }
+        self.join(false)
+            .and_then(|()| self.drop_all_capabilities())
+            .map_err(|e| e.errno)
+    }
+
     /// Runs in the child between its start and exec: cgroups, namespaces,
     /// ids, root and working directory. `owner_joined`: [`Entry::join_owner`]
     /// has run in this process or its parent already.

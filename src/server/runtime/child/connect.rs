@@ -155,15 +155,8 @@ extern "C" fn connect_main(arg: *mut libc::c_void) -> libc::c_int {
             a.stage.store(stage, Ordering::Release);
             libc::_exit(1)
         };
-        if libc::setsid() == -1 {
-            fail(ENTER);
-        }
-        if let Err(e) = a
-            .entry
-            .join(false)
-            .and_then(|()| a.entry.drop_all_capabilities())
-        {
-            *libc::__errno_location() = e.errno;
+        if let Err(errno) = a.entry.join_as_helper() {
+            *libc::__errno_location() = errno;
             fail(ENTER);
         }
         let fd = libc::socket(
