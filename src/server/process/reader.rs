@@ -262,6 +262,27 @@ mod tests {
         assert_eq!(split(&chunk).len(), 1);
     }
 
+    /// `forward` from `reader` on a task of its own: its events, the
+    /// sender that says the process exited, and the task.
+    fn forwarding(
+        reader: Reader,
+    ) -> (
+        mpsc::Receiver<Event>,
+        watch::Sender<bool>,
+        tokio::task::JoinHandle<()>,
+    ) {
+        let (tx, rx) = mpsc::channel(1);
+        let (exited_tx, exited_rx) = watch::channel(false);
+        let task = tokio::spawn(forward(
+            reader,
+            tx,
+            exited_rx,
+            Duration::from_millis(200),
+            1 << 20,
+        ));
+        (rx, exited_tx, task)
+    }
+
     /// Two lines and the end of the output in the pipe when the reader
     /// comes: two messages, then the end, at once.
     #[tokio::test]
@@ -271,15 +292,7 @@ mod tests {
         let _ = w_out.write_all(b"hello\n");
         let _ = w_out.write_all(b"world\n");
         drop(w_out);
-        let (tx, mut rx) = mpsc::channel(1);
-        let (_exited_tx, exited_rx) = watch::channel(false);
-        let task = tokio::spawn(forward(
-            reader,
-            tx,
-            exited_rx,
-            Duration::from_millis(200),
-            1 << 20,
-        ));
+        let (mut rx, _exited_tx, task) = forwarding(reader);
         // The process has not exited: the stream ends because its end was
         // read, not because a grace period ran out.
         let collected = async {
@@ -307,15 +320,7 @@ mod tests {
         let reader = Reader::new(vec![(1, out), (2, err)]).unwrap_or_else(|e| panic!("{e}"));
         let _ = w_err.write_all(b"e1\n");
         let _ = w_out.write_all(b"o1\n");
-        let (tx, mut rx) = mpsc::channel(1);
-        let (exited_tx, exited_rx) = watch::channel(false);
-        let task = tokio::spawn(forward(
-            reader,
-            tx,
-            exited_rx,
-            Duration::from_millis(200),
-            1 << 20,
-        ));
+        let (mut rx, exited_tx, task) = forwarding(reader);
         let mut seen = Vec::new();
         for _ in 0..2 {
             if let Some(Event::Output(s, d)) = rx.recv().await {
