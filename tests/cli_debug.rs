@@ -7,7 +7,7 @@ mod forward;
 #[path = "cli_debug/sh.rs"]
 mod sh;
 
-use common::cli::{run, text};
+use common::cli::{run, stdout_of, text};
 use common::{ok, until, TestServer, TOKEN};
 use sandscope::client::{ExecOptions, Process};
 use std::time::{Duration, Instant};
@@ -247,8 +247,7 @@ async fn create_grants_egress_and_get_shows_it() {
         "10.213.9.0/24",
     ];
     let out = run(cli(&t, home.path(), &argv), "create").await;
-    assert!(out.status.success(), "create: {}", text(&out.stderr));
-    let id = text(&out.stdout).trim().to_string();
+    let id = stdout_of(&out, "create").trim().to_string();
     let out = run(cli(&t, home.path(), &["get", &id]), "get").await;
     let s = text(&out.stdout);
     let egress: Vec<&str> = s
@@ -299,8 +298,7 @@ async fn get_prints_a_table_and_json() {
         "create",
     )
     .await;
-    assert!(out.status.success(), "create: {}", text(&out.stderr));
-    let id = text(&out.stdout).trim().to_string();
+    let id = stdout_of(&out, "create").trim().to_string();
 
     let out = run(cli(&t, home.path(), &["get", &id]), "get").await;
     assert!(out.status.success(), "get: {}", text(&out.stderr));

@@ -1,7 +1,7 @@
 //! The real `sandscope` binary against a real server.
 mod common;
 
-use common::cli::{run, sandscope, text};
+use common::cli::{run, sandscope, stdout_of, text};
 use common::{ok, TestServer, TOKEN};
 use std::process::Stdio;
 use std::time::Duration;
@@ -35,8 +35,7 @@ async fn create_exec_ls_stop() {
         "create",
     )
     .await;
-    assert!(out.status.success(), "create: {}", text(&out.stderr));
-    let id = text(&out.stdout).trim().to_string();
+    let id = stdout_of(&out, "create").trim().to_string();
     assert!(
         !id.is_empty() && !id.contains(char::is_whitespace),
         "id {id:?}"

@@ -5,7 +5,7 @@
 mod common;
 mod server_support;
 
-use common::cli::{against, run, text};
+use common::cli::{against, run, stdout_of, text};
 use common::http::try_exchange;
 use common::{args, ok, until, TestServer};
 use sandscope::client::{
@@ -152,8 +152,7 @@ async fn the_cli_creates_a_sandbox_with_a_private_service() {
         "create",
     )
     .await;
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let id = text(&out.stdout).trim().to_string();
+    let id = stdout_of(&out, "create").trim().to_string();
     let d = ok(t.client.details(&id).await, "details");
     let s = &d.services[0];
     assert_eq!(s.visibility, "private");

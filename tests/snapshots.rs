@@ -5,7 +5,7 @@
 mod common;
 mod server_support;
 
-use common::cli::{run, sandscope, text};
+use common::cli::{against, run, stdout_of, text};
 use common::{args, ok, TOKEN};
 use sandscope::client::{Client, Endpoint, Error, SandboxRequest, SnapshotState};
 use sandscope::proto::v1 as pb;
@@ -325,20 +325,9 @@ async fn cli_snapshot_create_ls_rm_and_create_from_snapshot() {
     let (server, _client) = start(dir.path(), 1 << 20).await;
     let url = server.url();
     let home = ok(tempfile::tempdir(), "home");
-    let cli = |argv: &[&str]| {
-        let mut c = sandscope(home.path());
-        c.env("CWSANDBOX_API_KEY", TOKEN)
-            .arg("--endpoint")
-            .arg(&url)
-            .args(argv);
-        c
-    };
-    let out_of = |out: &std::process::Output, what: &str| {
-        assert!(out.status.success(), "{what}: {}", text(&out.stderr));
-        text(&out.stdout)
-    };
+    let cli = |argv: &[&str]| against(&url, home.path(), argv);
 
-    let id = out_of(&run(cli(&["create"]), "create").await, "create")
+    let id = stdout_of(&run(cli(&["create"]), "create").await, "create")
         .trim()
         .to_string();
     let o = run(
@@ -354,8 +343,8 @@ async fn cli_snapshot_create_ls_rm_and_create_from_snapshot() {
         "exec",
     )
     .await;
-    out_of(&o, "exec");
-    let snap = out_of(
+    stdout_of(&o, "exec");
+    let snap = stdout_of(
         &run(cli(&["snapshot", "create", &id]), "snapshot create").await,
         "snapshot create",
     )
@@ -363,7 +352,7 @@ async fn cli_snapshot_create_ls_rm_and_create_from_snapshot() {
     .to_string();
     assert!(snap.starts_with("fss-"), "{snap}");
 
-    let ls = out_of(&run(cli(&["snapshot", "ls"]), "ls").await, "ls");
+    let ls = stdout_of(&run(cli(&["snapshot", "ls"]), "ls").await, "ls");
     let lines: Vec<&str> = ls.lines().collect();
     assert!(
         lines[0].starts_with("ID") && lines[0].contains("STATE"),
@@ -373,7 +362,7 @@ async fn cli_snapshot_create_ls_rm_and_create_from_snapshot() {
         lines[1].starts_with(&snap) && lines[1].contains("ready"),
         "{ls}"
     );
-    let json = out_of(
+    let json = stdout_of(
         &run(cli(&["snapshot", "get", &snap, "-o", "json"]), "get").await,
         "get",
     );
@@ -382,7 +371,7 @@ async fn cli_snapshot_create_ls_rm_and_create_from_snapshot() {
     assert_eq!(v["size_bytes"], 9);
     assert_eq!(v["source_sandbox_id"], id.as_str());
 
-    let stopped = out_of(
+    let stopped = stdout_of(
         &run(cli(&["stop", &id, "--grace", "0", "--snapshot"]), "stop").await,
         "stop",
     );
@@ -392,7 +381,7 @@ async fn cli_snapshot_create_ls_rm_and_create_from_snapshot() {
         .unwrap_or_else(|| panic!("no snapshot id in {stopped:?}"))
         .to_string();
 
-    let copy = out_of(
+    let copy = stdout_of(
         &run(cli(&["create", "--from-snapshot", &snap]), "create from").await,
         "create from",
     )
@@ -403,11 +392,11 @@ async fn cli_snapshot_create_ls_rm_and_create_from_snapshot() {
         "cat",
     )
     .await;
-    assert_eq!(out_of(&o, "cat"), "from-cli\n");
+    assert_eq!(stdout_of(&o, "cat"), "from-cli\n");
 
     let o = run(cli(&["snapshot", "rm", &snap, &on_stop]), "rm").await;
     assert_eq!(
-        out_of(&o, "rm"),
+        stdout_of(&o, "rm"),
         format!("{snap} deleted\n{on_stop} deleted\n")
     );
     let o = run(cli(&["snapshot", "rm", &snap]), "rm again").await;
@@ -421,7 +410,7 @@ async fn cli_snapshot_create_ls_rm_and_create_from_snapshot() {
     assert!(!o.status.success());
     assert!(text(&o.stderr).contains("not found"), "{}", text(&o.stderr));
     let o = run(cli(&["stop", &copy, "--grace", "0"]), "stop copy").await;
-    out_of(&o, "stop copy");
+    stdout_of(&o, "stop copy");
     server.shutdown().await;
 }
 

@@ -1,7 +1,7 @@
 //! `port-forward`: HTTP and binary bytes through the relay chain, and a
 //! clear refusal when the image has no relay tool.
 use super::{cli, until};
-use crate::common::cli::{run, text};
+use crate::common::cli::{run, stdout_of, text};
 use crate::common::{http, ok, TestServer};
 use sandscope::client::{ExecOptions, ForwardEvent, Forwarder, Process, RelayTool};
 use std::io::{Read, Write};
@@ -242,8 +242,7 @@ async fn port_forward_names_what_the_image_lacks() {
         "create",
     )
     .await;
-    assert!(out.status.success(), "create: {}", text(&out.stderr));
-    let id = text(&out.stdout).trim().to_string();
+    let id = stdout_of(&out, "create").trim().to_string();
     let out = run(
         cli(&t, home.path(), &["port-forward", &id, "8080"]),
         "forward",
@@ -291,8 +290,7 @@ async fn port_forward_falls_back_to_bash() {
         "create",
     )
     .await;
-    assert!(out.status.success(), "create: {}", text(&out.stderr));
-    let id = text(&out.stdout).trim().to_string();
+    let id = stdout_of(&out, "create").trim().to_string();
     let r = t
         .exec(
             &id,

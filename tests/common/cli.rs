@@ -37,6 +37,13 @@ pub async fn run(mut c: Command, what: &str) -> Output {
     super::ok(super::ok(out, &format!("{what}: timed out")), what)
 }
 
+/// What a command that had to succeed printed; fails the test with
+/// `what` and its stderr otherwise.
+pub fn stdout_of(out: &Output, what: &str) -> String {
+    assert!(out.status.success(), "{what}: {}", text(&out.stderr));
+    text(&out.stdout)
+}
+
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
