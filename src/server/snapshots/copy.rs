@@ -65,6 +65,17 @@ pub enum CopyError {
 /// copier's own.
 pub type Owner = Option<(u32, u32)>;
 
+/// How many times an entry that keeps changing kind is looked at.
+const CHANGED_RETRIES: usize = 3;
+
+/// What became of one entry.
+enum Entry {
+    /// Copied, skipped and named, or gone.
+    Copied,
+    /// Not the kind its stat said; nothing was written for it.
+    Changed,
+}
+
 struct Walk<'a> {
     limits: Limits,
     owner: Owner,
@@ -192,12 +203,15 @@ impl Walk<'_> {
         for name in names {
             let path = join(rel, &name);
             let target = dst.join(OsStr::from_bytes(name.to_bytes()));
-            self.entry(fd, &name, &path, &target, depth)?;
+            self.entry_retrying(fd, &name, &path, &target, depth)?;
         }
         Ok(())
     }
 
-    fn entry(
+    /// Copy one entry; one the sandbox swaps for another kind between the
+    /// stat and the open is looked at again, a few times, and then named
+    /// as skipped rather than failing the whole snapshot.
+    fn entry_retrying(
         &mut self,
         parent: RawFd,
         name: &CStr,
@@ -205,26 +219,48 @@ impl Walk<'_> {
         target: &Path,
         depth: usize,
     ) -> Result<(), CopyError> {
+        for _ in 0..CHANGED_RETRIES {
+            if let Entry::Copied = self.entry(parent, name, path, target, depth)? {
+                return Ok(());
+            }
+        }
+        self.done
+            .skipped
+            .push((path.to_string(), "changed while it was copied"));
+        Ok(())
+    }
+
+    /// Copy one entry, or say it changed kind since its stat. Nothing is
+    /// written for an entry that changed, so it can be looked at again.
+    fn entry(
+        &mut self,
+        parent: RawFd,
+        name: &CStr,
+        path: &str,
+        target: &Path,
+        depth: usize,
+    ) -> Result<Entry, CopyError> {
         let st = match fstatat(Some(parent), name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) {
             Ok(st) => st,
             // Gone since the directory was read: a running sandbox's
             // files change under a copy; what is gone is not copied.
-            Err(nix::errno::Errno::ENOENT) => return Ok(()),
+            Err(nix::errno::Errno::ENOENT) => return Ok(Entry::Copied),
             Err(e) => return Err(io_err(path, e)),
         };
         match kind(&st) {
             SFlag::S_IFLNK => {
-                self.count()?;
                 let link = match readlinkat(Some(parent), name) {
                     Ok(l) => l,
-                    Err(nix::errno::Errno::ENOENT) => return Ok(()),
+                    Err(nix::errno::Errno::ENOENT) => return Ok(Entry::Copied),
+                    // No longer a symlink (readlink says EINVAL).
+                    Err(nix::errno::Errno::EINVAL) => return Ok(Entry::Changed),
                     Err(e) => return Err(io_err(path, e)),
                 };
+                self.count()?;
                 std::os::unix::fs::symlink(&link, target).map_err(|e| io_err(path, e))?;
                 chown(target, self.owner).map_err(|e| io_err(path, e))?;
             }
             SFlag::S_IFDIR => {
-                self.count()?;
                 if depth + 1 > self.limits.max_depth {
                     return Err(CopyError::TooDeep {
                         path: path.to_string(),
@@ -238,22 +274,21 @@ impl Walk<'_> {
                     Mode::empty(),
                 ) {
                     Ok(d) => d,
-                    // Gone, or swapped for something else since the stat:
-                    // not copied, and never followed.
-                    Err(nix::errno::Errno::ENOENT)
-                    | Err(nix::errno::Errno::ELOOP)
-                    | Err(nix::errno::Errno::ENOTDIR) => return Ok(()),
+                    Err(nix::errno::Errno::ENOENT) => return Ok(Entry::Copied),
+                    // Swapped for something else since the stat: never
+                    // followed, looked at again.
+                    Err(nix::errno::Errno::ELOOP) | Err(nix::errno::Errno::ENOTDIR) => {
+                        return Ok(Entry::Changed)
+                    }
                     Err(e) => return Err(io_err(path, e)),
                 };
+                self.count()?;
                 let st = fstat(sub.as_raw_fd()).map_err(|e| io_err(path, e))?;
                 make_dir(target, self.owner).map_err(|e| io_err(path, e))?;
                 self.dir(sub, target, path, depth + 1)?;
                 finish_dir(target, &st).map_err(|e| io_err(path, e))?;
             }
-            SFlag::S_IFREG => {
-                self.count()?;
-                self.file(parent, name, path, target)?;
-            }
+            SFlag::S_IFREG => return self.file(parent, name, path, target),
             SFlag::S_IFIFO => self.done.skipped.push((path.to_string(), "FIFO")),
             SFlag::S_IFSOCK => self.done.skipped.push((path.to_string(), "socket")),
             SFlag::S_IFCHR => self
@@ -266,7 +301,7 @@ impl Walk<'_> {
                 .skipped
                 .push((path.to_string(), "unknown file type")),
         }
-        Ok(())
+        Ok(Entry::Copied)
     }
 
     fn file(
@@ -275,10 +310,10 @@ impl Walk<'_> {
         name: &CStr,
         path: &str,
         target: &Path,
-    ) -> Result<(), CopyError> {
+    ) -> Result<Entry, CopyError> {
         // O_NONBLOCK and O_NOCTTY: should a FIFO or a device be swapped in
         // after the stat, opening it neither blocks nor takes a terminal;
-        // the fstat below then leaves it out.
+        // the fstat below then sends it back to be looked at again.
         let fd = match openat(
             Some(parent),
             name,
@@ -290,7 +325,8 @@ impl Walk<'_> {
             Mode::empty(),
         ) {
             Ok(fd) => fd,
-            Err(nix::errno::Errno::ENOENT) | Err(nix::errno::Errno::ELOOP) => return Ok(()),
+            Err(nix::errno::Errno::ENOENT) => return Ok(Entry::Copied),
+            Err(nix::errno::Errno::ELOOP) => return Ok(Entry::Changed),
             Err(e) => return Err(io_err(path, e)),
         };
         // SAFETY: `fd` was just returned by openat and is owned by nothing
@@ -298,11 +334,9 @@ impl Walk<'_> {
         let src = unsafe { File::from_raw_fd(fd) };
         let st = fstat(src.as_raw_fd()).map_err(|e| io_err(path, e))?;
         if kind(&st) != SFlag::S_IFREG {
-            self.done
-                .skipped
-                .push((path.to_string(), "not a regular file"));
-            return Ok(());
+            return Ok(Entry::Changed);
         }
+        self.count()?;
         let mut out = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -325,7 +359,8 @@ impl Walk<'_> {
             .map_err(|e| io_err(path, e))?;
         set_times(out.as_raw_fd(), &st).map_err(|e| io_err(path, e))?;
         drop(out);
-        chown(target, self.owner).map_err(|e| io_err(path, e))
+        chown(target, self.owner).map_err(|e| io_err(path, e))?;
+        Ok(Entry::Copied)
     }
 }
 
@@ -426,5 +461,56 @@ mod tests {
         let err = copy(&t.path().join("root"), &t.path().join("d"), LIMITS).unwrap_err();
         assert!(matches!(err, CopyError::Io { .. }), "{err}");
         assert!(!t.path().join("d").exists());
+    }
+
+    /// A racer swaps a directory for a symlink to a host directory and
+    /// back, as fast as it can, while copies run: every copy succeeds and
+    /// none holds anything from the host directory.
+    #[test]
+    fn a_directory_swapped_for_a_symlink_is_never_followed_nor_fatal() {
+        let t = tempfile::tempdir().unwrap();
+        let src = t.path().join("src");
+        let host = t.path().join("host");
+        std::fs::create_dir_all(src.join("d")).unwrap();
+        std::fs::write(src.join("d/x"), b"a").unwrap();
+        std::fs::create_dir_all(&host).unwrap();
+        std::fs::write(host.join("host-secret"), b"server-only").unwrap();
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let racer = {
+            let (src, host, stop) = (src.clone(), host.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::fs::rename(src.join("d"), src.join("d.old")).unwrap();
+                    std::os::unix::fs::symlink(&host, src.join("d")).unwrap();
+                    std::fs::remove_file(src.join("d")).unwrap();
+                    std::fs::rename(src.join("d.old"), src.join("d")).unwrap();
+                }
+            })
+        };
+        let mut failed = Vec::new();
+        for i in 0..2000 {
+            let dst = t.path().join(format!("dst{i}"));
+            match copy(&src, &dst, LIMITS) {
+                // `d` and `d.old` may both be seen as the directory.
+                Ok(done) => assert!(done.bytes <= 2, "{done:?}"),
+                Err(e) => failed.push(e.to_string()),
+            }
+            // The copied link itself may point there; a copied directory
+            // must not hold the host's file.
+            if let Ok(m) = std::fs::symlink_metadata(dst.join("d")) {
+                if m.is_dir() {
+                    assert!(!dst.join("d/host-secret").exists(), "followed");
+                }
+            }
+            remove(&dst).unwrap();
+        }
+        stop.store(true, Ordering::Relaxed);
+        racer.join().unwrap();
+        assert!(
+            failed.is_empty(),
+            "{} copies failed: {:?}",
+            failed.len(),
+            &failed[..failed.len().min(3)]
+        );
     }
 }
