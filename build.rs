@@ -18,14 +18,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         out.join("sandbox_descriptor.bin"),
         prost::Message::encode_to_vec(&fds),
     )?;
-    tonic_build::configure()
+    tonic_prost_build::configure()
         // Output and stdin carry bulk data: as `Bytes` they pass from the
         // pipe reader to the encoder, and from the decoder to the caller,
         // without a copy.
-        .bytes([
-            ".coreweave.sandbox.v1.ExecStreamOutput.data",
-            ".coreweave.sandbox.v1.ExecStreamRequest.stdin",
-        ])
+        .bytes(".coreweave.sandbox.v1.ExecStreamOutput.data")
+        .bytes(".coreweave.sandbox.v1.ExecStreamRequest.stdin")
         .codec_path("crate::proto::codec::LeanCodec")
         .build_server(true)
         .build_client(true)

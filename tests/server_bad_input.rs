@@ -185,7 +185,7 @@ fn assert_invalid_field(e: &tonic::Status, field: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn strings_that_are_not_utf8_are_invalid_arguments() {
-    use tonic::codec::ProstCodec;
+    use tonic_prost::ProstCodec;
     let h = Harness::start().await;
     let id = h.running(keep_alive()).await;
     let mut grpc = raw_client(&h);

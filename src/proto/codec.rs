@@ -10,8 +10,9 @@
 //! responses in the client: a server sending such a response is reported
 //! the same way.
 use std::marker::PhantomData;
-use tonic::codec::{BufferSettings, Codec, DecodeBuf, Decoder, ProstCodec};
+use tonic::codec::{BufferSettings, Codec, DecodeBuf, Decoder};
 use tonic::Status;
+use tonic_prost::ProstCodec;
 
 /// First size of each per-call buffer.
 const FIRST_BUFFER: usize = 1 << 10;

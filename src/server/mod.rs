@@ -302,7 +302,7 @@ impl Server {
         })
         .max_decoding_message_size(MAX_MESSAGE)
         .max_encoding_message_size(MAX_MESSAGE);
-        let (mut health, health_svc) = tonic_health::server::health_reporter();
+        let (health, health_svc) = tonic_health::server::health_reporter();
         health
             .set_serving::<SandboxServiceServer<SandboxApi>>()
             .await;

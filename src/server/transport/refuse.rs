@@ -36,7 +36,7 @@ where
         let svc = hyper::service::service_fn(move |_req| {
             notify.notify_one();
             let status = tonic::Status::unavailable(reason.to_string());
-            async move { Ok::<_, Infallible>(status.into_http()) }
+            async move { Ok::<_, Infallible>(status.into_http::<tonic::body::Body>()) }
         });
         let mut builder =
             hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new());
