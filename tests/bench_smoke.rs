@@ -155,6 +155,7 @@ fn tiny_suite_verifies_every_byte() {
     assert_eq!(num("stdout_bytes"), sizes.stdout_bytes as f64);
     assert_eq!(num("stdin_bytes"), sizes.stdin_bytes as f64);
     assert!(num("stdout_mb_per_s") > 0.0 && num("local_pipe_mb_per_s") > 0.0);
+    assert!(num("stdout_relay_floor_mb_per_s") > 0.0 && num("cli_relay_floor_mb_per_s") > 0.0);
 
     // The CLI as scripts run it: every exec exited 0 and every byte of its
     // stdout came through the pipe as zeros (checked as it was read).
@@ -237,8 +238,18 @@ fn a_missed_target_names_the_floor_measured_beside_it() {
     s.num("exec_p50_vs_bare_spawn_ratio", 1.9);
     s.num("cli_local_pipe_mb_per_s", 1602.4);
     s.num("cli_stdout_vs_local_pipe_ratio", 0.7);
+    s.num("local_pipe_mb_per_s", 2050.0);
+    s.num("stdout_relay_floor_mb_per_s", 1301.0);
+    s.num("stdout_vs_local_pipe_ratio", 0.42);
     let (table, missed) = report::targets_table(&s);
-    assert_eq!(missed, 2, "{table}");
+    assert_eq!(missed, 3, "{table}");
+    assert!(
+        table.contains(
+            "floor: a local pipe does 2050 MB/s in this run; the same bytes relayed over \
+             loopback TCP with no protocol and no sandbox do 1301 MB/s (0.6346 of the pipe)"
+        ),
+        "{table}"
+    );
     assert!(
         table.contains("floor: the same processes started locally, no server: p99 1758 ms"),
         "{table}"
@@ -247,5 +258,8 @@ fn a_missed_target_names_the_floor_measured_beside_it() {
         table.contains("floor: a bare local spawn of `true` takes 0.66 ms"),
         "{table}"
     );
-    assert!(!table.contains("floor: a local pipe"), "met: {table}");
+    assert!(
+        !table.contains("into another pipe"),
+        "the CLI ratio is met: {table}"
+    );
 }

@@ -148,6 +148,64 @@ pub fn local_pipe(bytes: u64) -> Result<Throughput, String> {
     Ok(Throughput { bytes, secs })
 }
 
+/// The transport's floor: the same `head` into a local pipe, relayed by a
+/// thread of this process over a loopback TCP connection (64 KiB reads,
+/// whole writes), and, with `then_pipe`, by one more thread from the socket
+/// into another pipe, before it is read and checked. No protocol, no
+/// sandbox: only the copies any server that forwards output over a socket
+/// pays (and, with `then_pipe`, any client process that writes it on).
+pub fn relay_floor(bytes: u64, then_pipe: bool) -> Result<Throughput, String> {
+    use std::net::{TcpListener, TcpStream};
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| format!("addr: {e}"))?;
+    let started = Instant::now();
+    let mut child = Command::new("head")
+        .args(["-c", &bytes.to_string(), "/dev/zero"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("spawn head: {e}"))?;
+    let mut pipe = child.stdout.take().ok_or("no pipe")?;
+    let sender = std::thread::spawn(move || -> Result<(), String> {
+        let mut sock = TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
+        let _ = sock.set_nodelay(true);
+        copy_blocks(&mut pipe, &mut sock)
+    });
+    let (mut sock, _) = listener.accept().map_err(|e| format!("accept: {e}"))?;
+    let Drained { seen, ors } = if then_pipe {
+        let (r, w) = nix::unistd::pipe().map_err(|e| format!("pipe: {e}"))?;
+        let (mut r, mut w) = (std::fs::File::from(r), std::fs::File::from(w));
+        let writer = std::thread::spawn(move || copy_blocks(&mut sock, &mut w));
+        let drained = drain_zeros(&mut r)?;
+        writer.join().map_err(|_| "relay thread panicked")??;
+        drained
+    } else {
+        drain_zeros(&mut sock)?
+    };
+    sender.join().map_err(|_| "relay thread panicked")??;
+    let status = child.wait().map_err(|e| format!("wait head: {e}"))?;
+    let secs = started.elapsed().as_secs_f64();
+    if !status.success() || seen != bytes || ors != 0 {
+        return Err(format!("relay: {status}, {seen} of {bytes} bytes"));
+    }
+    Ok(Throughput { bytes, secs })
+}
+
+/// Copies `from` to `to` in [`BLOCK`]s until the end.
+fn copy_blocks(from: &mut impl Read, to: &mut impl Write) -> Result<(), String> {
+    let mut buf = vec![0u8; BLOCK];
+    loop {
+        let n = from
+            .read(&mut buf)
+            .map_err(|e| format!("relay read: {e}"))?;
+        if n == 0 {
+            return Ok(());
+        }
+        to.write_all(&buf[..n])
+            .map_err(|e| format!("relay write: {e}"))?;
+    }
+}
+
 /// `bytes` written into `wc -c` through the exec's stdin; the count it
 /// prints must match.
 pub async fn stdin_stream(client: &Client, id: &str, bytes: u64) -> Result<Throughput, String> {

@@ -282,13 +282,24 @@ pub fn targets_table(s: &Summary) -> (String, usize) {
 fn floor_note(t: &Target, s: &Summary) -> Option<String> {
     match t.key {
         "stdout_vs_local_pipe_ratio" | "cli_stdout_vs_local_pipe_ratio" => {
-            let pipe = match t.key {
-                "cli_stdout_vs_local_pipe_ratio" => s.get("cli_local_pipe_mb_per_s")?,
-                _ => s.get("local_pipe_mb_per_s")?,
+            let (pipe, relay, via) = match t.key {
+                "cli_stdout_vs_local_pipe_ratio" => (
+                    s.get("cli_local_pipe_mb_per_s")?,
+                    s.get("cli_relay_floor_mb_per_s")?,
+                    "over loopback TCP and then into another pipe",
+                ),
+                _ => (
+                    s.get("local_pipe_mb_per_s")?,
+                    s.get("stdout_relay_floor_mb_per_s")?,
+                    "over loopback TCP",
+                ),
             };
             Some(format!(
-                "a local pipe does {} MB/s on this machine in this run",
-                format_num(pipe.round())
+                "a local pipe does {} MB/s in this run; the same bytes relayed {via} with no \
+                 protocol and no sandbox do {} MB/s ({} of the pipe)",
+                format_num(pipe.round()),
+                format_num(relay.round()),
+                format_num(relay / pipe)
             ))
         }
         "cli_exec_vs_version_p50_ratio" | "cli_exec_vs_python_exec_p50_ratio" => {

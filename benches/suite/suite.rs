@@ -310,6 +310,12 @@ async fn single_sandbox(
             client_s: own_cpu_secs() - own_before,
         };
         record_transfer(s, "stdout", &t, "local_pipe", &local, cpu);
+        let relay = measure::relay_floor(sizes.stdout_bytes, false)?;
+        s.num("stdout_relay_floor_mb_per_s", relay.mb_per_s());
+        s.num(
+            "stdout_vs_relay_floor_ratio",
+            ratio(t.mb_per_s(), relay.mb_per_s()),
+        );
         out = Some(t);
     }
     if let Some((python_bin, p)) = &py {
@@ -394,6 +400,12 @@ async fn cli_part(
     s.num(
         "cli_stdout_vs_local_pipe_ratio",
         ratio(t.mb_per_s(), local.mb_per_s()),
+    );
+    let relay = measure::relay_floor(sizes.cli_stdout_bytes, true)?;
+    s.num("cli_relay_floor_mb_per_s", relay.mb_per_s());
+    s.num(
+        "cli_stdout_vs_relay_floor_ratio",
+        ratio(t.mb_per_s(), relay.mb_per_s()),
     );
     s.num(
         "cli_stdout_server_cpu_s_per_gib",
