@@ -161,6 +161,7 @@ fn tiny_suite_verifies_every_byte() {
     // stdout came through the pipe as zeros (checked as it was read).
     assert_eq!(num("cli_exec_iterations"), sizes.cli_exec_iters as f64);
     assert!(num("cli_exec_p50_ms") > 0.0 && num("cli_version_p50_ms") > 0.0);
+    assert!(num("fresh_connection_exec_p50_ms") > 0.0);
     assert_eq!(num("cli_stdout_bytes"), sizes.cli_stdout_bytes as f64);
     assert!(num("cli_stdout_mb_per_s") > 0.0);
     // Two lines written to `cat` come back as two items, every time.

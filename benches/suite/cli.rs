@@ -88,6 +88,37 @@ pub fn whole_process_execs(
     Ok((execs, versions))
 }
 
+/// The floor of a whole-process exec, less the start of the binary: a new
+/// connection (TCP and HTTP/2 set-up, as the CLI makes) and one exec of
+/// `true` through the library, `n` times, each on a connection of its own.
+pub async fn fresh_connection_execs(
+    server: &ServerProc,
+    id: &str,
+    n: usize,
+) -> Result<Vec<Duration>, String> {
+    let cmd = vec!["true".to_string()];
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let started = Instant::now();
+        let client = Client::connect(sandscope::client::Endpoint::new(
+            server.url.clone(),
+            Some(server.token.clone()),
+        ))
+        .await
+        .map_err(|e| format!("connect #{i}: {e}"))?;
+        let p = client
+            .exec(id, &cmd, ExecOptions::default())
+            .await
+            .map_err(|e| format!("exec #{i}: {e}"))?;
+        let r = p.result().await.map_err(|e| format!("result #{i}: {e}"))?;
+        out.push(started.elapsed());
+        if r.returncode != 0 {
+            return Err(format!("exec #{i}: `true` exited {}", r.returncode));
+        }
+    }
+    Ok(out)
+}
+
 /// `sandscope exec -s ID -- head -c BYTES /dev/zero` with its stdout a pipe
 /// read by this process, exactly as `measure::local_pipe` reads `head`'s.
 pub fn stdout_pipe(

@@ -304,10 +304,10 @@ fn floor_note(t: &Target, s: &Summary) -> Option<String> {
         }
         "cli_exec_vs_version_p50_ratio" | "cli_exec_vs_python_exec_p50_ratio" => {
             let version = s.get("cli_version_p50_ms")?;
-            let exec = s.get("exec_p50_ms")?;
+            let exec = s.get("fresh_connection_exec_p50_ms")?;
             Some(format!(
-                "starting the binary at all (`--version`) takes {} ms and an exec through the \
-                 library {} ms: together {} ms",
+                "starting the binary at all (`--version`) takes {} ms, and a new connection \
+                 and one exec through the library {} ms: together {} ms",
                 format_num(version),
                 format_num(exec),
                 format_num(version + exec)

@@ -381,6 +381,8 @@ async fn cli_part(
     s.num("cli_exec_p99_ms", exec.p99_ms);
     s.num("cli_version_p50_ms", version.p50_ms);
     s.num("cli_version_p99_ms", version.p99_ms);
+    let fresh = dist(&cli::fresh_connection_execs(server, id, sizes.cli_exec_iters).await?);
+    s.num("fresh_connection_exec_p50_ms", fresh.p50_ms);
     s.num(
         "cli_exec_vs_version_p50_ratio",
         ratio(exec.p50_ms, version.p50_ms),
