@@ -337,11 +337,20 @@ impl SandboxCgroup {
     }
 }
 
+/// SIGKILL the processes in a cgroup, never the server itself: on v1 a
+/// sandbox's spawner thread is in the sandbox's cgroups, and `cgroup.procs`
+/// then names the whole server until that thread has left (a busy server
+/// removing a sandbox's cgroups killed itself).
 fn kill_members(dir: &Path) {
     let Ok(list) = std::fs::read_to_string(dir.join("cgroup.procs")) else {
         return;
     };
-    for pid in list.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+    let me = std::process::id() as i32;
+    for pid in list
+        .lines()
+        .filter_map(|l| l.trim().parse::<i32>().ok())
+        .filter(|&p| p != me)
+    {
         crate::server::runtime::signal_pid(pid, nix::sys::signal::Signal::SIGKILL);
     }
 }
@@ -528,5 +537,25 @@ mod tests {
             Some((PathBuf::from("/sys/fs/cgroup"), true))
         );
         assert_eq!(unescape(r"/a\040b"), "/a b");
+    }
+
+    /// The server's own pid, listed because one of its threads is in the
+    /// cgroup, is spared; the sandbox's process is killed.
+    #[test]
+    fn killing_a_cgroups_members_spares_the_server() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("1000")
+            .spawn()
+            .unwrap();
+        std::fs::write(
+            dir.path().join("cgroup.procs"),
+            format!("{}\n{}\n", std::process::id(), child.id()),
+        )
+        .unwrap();
+        kill_members(dir.path());
+        let status = child.wait().unwrap();
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(libc::SIGKILL));
     }
 }
