@@ -96,7 +96,6 @@ pub async fn fresh_connection_execs(
     id: &str,
     n: usize,
 ) -> Result<Vec<Duration>, String> {
-    let cmd = vec!["true".to_string()];
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
         let started = Instant::now();
@@ -106,15 +105,8 @@ pub async fn fresh_connection_execs(
         ))
         .await
         .map_err(|e| format!("connect #{i}: {e}"))?;
-        let p = client
-            .exec(id, &cmd, ExecOptions::default())
-            .await
-            .map_err(|e| format!("exec #{i}: {e}"))?;
-        let r = p.result().await.map_err(|e| format!("result #{i}: {e}"))?;
+        crate::measure::exec_true(&client, id, i).await?;
         out.push(started.elapsed());
-        if r.returncode != 0 {
-            return Err(format!("exec #{i}: `true` exited {}", r.returncode));
-        }
     }
     Ok(out)
 }

@@ -25,25 +25,30 @@ pub async fn exec_round_trips(
     id: &str,
     n: usize,
 ) -> Result<Vec<Duration>, String> {
-    let cmd = argv(&["true"]);
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
         let started = Instant::now();
-        let p = client
-            .exec(id, &cmd, ExecOptions::default())
-            .await
-            .map_err(|e| format!("exec #{i}: {e}"))?;
-        let r = p.result().await.map_err(|e| format!("result #{i}: {e}"))?;
+        exec_true(client, id, i).await?;
         out.push(started.elapsed());
-        if r.returncode != 0 {
-            return Err(format!(
-                "exec #{i}: `true` exited {}: {}",
-                r.returncode,
-                r.stderr_text().trim()
-            ));
-        }
     }
     Ok(out)
+}
+
+/// Exec #`i` of `true` in the sandbox, until its exit code is in hand.
+pub async fn exec_true(client: &Client, id: &str, i: usize) -> Result<(), String> {
+    let p = client
+        .exec(id, &argv(&["true"]), ExecOptions::default())
+        .await
+        .map_err(|e| format!("exec #{i}: {e}"))?;
+    let r = p.result().await.map_err(|e| format!("result #{i}: {e}"))?;
+    if r.returncode != 0 {
+        return Err(format!(
+            "exec #{i}: `true` exited {}: {}",
+            r.returncode,
+            r.stderr_text().trim()
+        ));
+    }
+    Ok(())
 }
 
 /// The floor: `n` sequential spawns of `true` by this process, no server.
@@ -128,17 +133,23 @@ pub fn drain_zeros(pipe: &mut impl Read) -> Result<Drained, String> {
     Ok(Drained { seen, ors })
 }
 
-/// The peer for stdout: the same `head` writing into a local pipe read by
-/// this process, same block checks.
-pub fn local_pipe(bytes: u64) -> Result<Throughput, String> {
-    let started = Instant::now();
+/// `head -c bytes /dev/zero` on the host, its stdout a pipe to this process.
+fn local_head(bytes: u64) -> Result<(std::process::Child, std::process::ChildStdout), String> {
     let mut child = Command::new("head")
         .args(["-c", &bytes.to_string(), "/dev/zero"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| format!("spawn head: {e}"))?;
-    let mut pipe = child.stdout.take().ok_or("no pipe")?;
+    let pipe = child.stdout.take().ok_or("no pipe")?;
+    Ok((child, pipe))
+}
+
+/// The peer for stdout: the same `head` writing into a local pipe read by
+/// this process, same block checks.
+pub fn local_pipe(bytes: u64) -> Result<Throughput, String> {
+    let started = Instant::now();
+    let (mut child, mut pipe) = local_head(bytes)?;
     let Drained { seen, ors } = drain_zeros(&mut pipe)?;
     let status = child.wait().map_err(|e| format!("wait head: {e}"))?;
     let secs = started.elapsed().as_secs_f64();
@@ -159,13 +170,7 @@ pub fn relay_floor(bytes: u64, then_pipe: bool) -> Result<Throughput, String> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
     let addr = listener.local_addr().map_err(|e| format!("addr: {e}"))?;
     let started = Instant::now();
-    let mut child = Command::new("head")
-        .args(["-c", &bytes.to_string(), "/dev/zero"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("spawn head: {e}"))?;
-    let mut pipe = child.stdout.take().ok_or("no pipe")?;
+    let (mut child, mut pipe) = local_head(bytes)?;
     let sender = std::thread::spawn(move || -> Result<(), String> {
         let mut sock = TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
         let _ = sock.set_nodelay(true);
