@@ -33,7 +33,7 @@ pub fn create(uid: u32, gid: u32) -> io::Result<OwnedFd> {
         result: AtomicI32::new(-1),
     };
     let blocked = SignalsBlocked::new();
-    let [stack, _] = clone::stack_tops();
+    let [stack, _] = clone::stack_tops()?;
     // SAFETY: the child runs on this thread's child stack, which nothing
     // else uses until it is reaped below; `args` lives until then too;
     // signals stay blocked in this thread for all that time, and the child

@@ -14,7 +14,45 @@ const STACK_SIZE: usize = 256 << 10;
 
 thread_local! {
     /// Two stacks per thread: a child may clone one grandchild of its own.
-    static STACKS: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    static STACKS: std::cell::RefCell<Option<Stacks>> = const { std::cell::RefCell::new(None) };
+}
+
+/// A thread's child stacks: one anonymous mapping, so that only the pages
+/// a child touches become resident (a few KiB). Zero-filling a heap buffer
+/// instead made every thread that ever spawned hold all 512 KiB, and each
+/// sandbox has a spawner thread of its own.
+struct Stacks {
+    base: *mut libc::c_void,
+}
+
+impl Stacks {
+    fn map() -> io::Result<Stacks> {
+        // SAFETY: a fresh private anonymous mapping, owned by the result.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                2 * STACK_SIZE,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Stacks { base })
+    }
+}
+
+impl Drop for Stacks {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping made in `map`, at thread exit,
+        // when no child of the thread runs on it any more.
+        unsafe {
+            libc::munmap(self.base, 2 * STACK_SIZE);
+        }
+    }
 }
 
 /// Every signal blocked in the calling thread until dropped.
@@ -52,14 +90,15 @@ impl Drop for SignalsBlocked {
 /// The tops of the calling thread's two child stacks (16-byte aligned;
 /// stacks grow down). They stay valid until the thread exits; a thread
 /// runs one child (and its grandchild) at a time.
-pub fn stack_tops() -> [usize; 2] {
+pub fn stack_tops() -> io::Result<[usize; 2]> {
     STACKS.with(|s| {
         let mut s = s.borrow_mut();
-        if s.len() < 2 * STACK_SIZE {
-            s.resize(2 * STACK_SIZE, 0);
-        }
-        let base = s.as_mut_ptr() as usize;
-        [(base + STACK_SIZE) & !0xf, (base + 2 * STACK_SIZE) & !0xf]
+        let stacks = match s.as_ref() {
+            Some(stacks) => stacks,
+            None => s.insert(Stacks::map()?),
+        };
+        let base = stacks.base as usize;
+        Ok([(base + STACK_SIZE) & !0xf, (base + 2 * STACK_SIZE) & !0xf])
     })
 }
 
@@ -82,5 +121,37 @@ pub unsafe fn clone(
         Err(io::Error::last_os_error())
     } else {
         Ok(pid)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pages of `[start, start + len)` resident in memory.
+    fn resident_pages(start: usize, len: usize) -> usize {
+        let page = 4096;
+        let start = start & !(page - 1);
+        let mut vec = vec![0u8; len.div_ceil(page) + 1];
+        // SAFETY: mincore fills one byte per page of the range into `vec`,
+        // which holds one more than the range can span.
+        let r = unsafe { libc::mincore(start as *mut libc::c_void, len, vec.as_mut_ptr()) };
+        assert_eq!(r, 0, "mincore: {}", io::Error::last_os_error());
+        vec.iter().filter(|b| **b & 1 == 1).count()
+    }
+
+    /// A thread's child stacks cost only the pages a child touches: a
+    /// thread that has asked for them holds (almost) none resident.
+    #[test]
+    fn child_stacks_are_not_resident_until_used() {
+        let resident = std::thread::spawn(|| {
+            let [top, _] = stack_tops().unwrap_or_else(|e| panic!("stacks: {e}"));
+            let again = stack_tops().unwrap_or_else(|e| panic!("stacks: {e}"));
+            assert_eq!(again[0], top, "one mapping per thread");
+            resident_pages(top - STACK_SIZE, 2 * STACK_SIZE)
+        })
+        .join()
+        .unwrap_or_else(|_| panic!("thread"));
+        assert!(resident <= 2, "{resident} of 128 pages resident");
     }
 }

@@ -112,7 +112,7 @@ fn connect_now(entry: &Entry, loopback: Loopback, port: u16) -> Result<OwnedFd, 
         fd: AtomicI32::new(-1),
     };
     let blocked = SignalsBlocked::new();
-    let [stack, _] = clone::stack_tops();
+    let [stack, _] = clone::stack_tops().map_err(ConnectError::Enter)?;
     // SAFETY: CLONE_VFORK suspends this thread until the child has exited,
     // so `args` and the addresses it points at outlive every use; signals
     // are blocked. CLONE_FILES only shares the descriptor table: the child

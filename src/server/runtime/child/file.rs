@@ -124,7 +124,7 @@ fn run_now(entry: &Entry, op: FileOp) -> Result<Vec<u8>, FileError> {
         done: AtomicU64::new(0),
     };
     let blocked = SignalsBlocked::new();
-    let [stack, _] = clone::stack_tops();
+    let [stack, _] = clone::stack_tops().map_err(FileError::Enter)?;
     // SAFETY: CLONE_VFORK suspends this thread until the child has exited,
     // so `args` and the buffer it points into outlive every use, and
     // nothing else touches the buffer meanwhile; signals are blocked.

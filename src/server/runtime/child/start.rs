@@ -84,7 +84,7 @@ fn clone_child(cmd: &Command, stdio: [RawFd; 3], tty: bool) -> io::Result<Starte
     };
     let two_step = cmd.pid_ns.is_some() && cmd.entry.owner_userns.is_some();
     let blocked = SignalsBlocked::new();
-    let [outer_stack, inner_stack] = clone::stack_tops();
+    let [outer_stack, inner_stack] = clone::stack_tops()?;
     let args = ChildArgs {
         stdio,
         tty,
