@@ -127,20 +127,27 @@ impl Client {
     /// Stops a sandbox: SIGTERM, then SIGKILL after `grace`. Returns once the
     /// server accepted the stop, usually in state `terminating`.
     pub async fn stop(&self, id: &str, grace: Duration) -> Result<Sandbox> {
-        let grace_secs = grace.as_secs() + u64::from(grace.subsec_nanos() > 0);
+        let (sandbox, _) = self.delete(stop_request(id, grace)).await?;
+        Ok(sandbox)
+    }
+
+    /// Sends a DeleteSandbox; returns the sandbox as the answer gives it (or,
+    /// when it gives none, as it is now) and the ids of snapshots taken.
+    pub(super) async fn delete(
+        &self,
+        req: pb::DeleteSandboxRequest,
+    ) -> Result<(Sandbox, Vec<String>)> {
+        let id = req.sandbox_id.clone();
         let resp = self
             .rpc()
-            .delete_sandbox(pb::DeleteSandboxRequest {
-                sandbox_id: id.to_string(),
-                grace_period_seconds: i32::try_from(grace_secs).unwrap_or(i32::MAX),
-                ..Default::default()
-            })
+            .delete_sandbox(req)
             .await
             .map_err(|s| self.error(&s))?
             .into_inner();
+        let ids = resp.file_system_snapshot_ids;
         match resp.sandbox {
-            Some(sb) => Ok(sandbox_from_wire(sb)),
-            None => self.get(id).await,
+            Some(sb) => Ok((sandbox_from_wire(sb), ids)),
+            None => Ok((self.get(&id).await?, ids)),
         }
     }
 
@@ -169,5 +176,15 @@ impl Client {
             .await
             .map_err(|s| self.error(&s))?;
         Ok(())
+    }
+}
+
+/// A stop of `id` with `grace` (rounded up to whole seconds) before SIGKILL.
+pub(super) fn stop_request(id: &str, grace: Duration) -> pb::DeleteSandboxRequest {
+    let grace_secs = grace.as_secs() + u64::from(grace.subsec_nanos() > 0);
+    pb::DeleteSandboxRequest {
+        sandbox_id: id.to_string(),
+        grace_period_seconds: i32::try_from(grace_secs).unwrap_or(i32::MAX),
+        ..Default::default()
     }
 }

@@ -1,10 +1,10 @@
 //! File-system snapshots: take one of a running sandbox or when stopping
 //! it, list, look up and delete them. (Starting a sandbox from one is
 //! `SandboxRequest::from_snapshot`.)
-use super::convert::{sandbox_from_wire, snapshot_from_wire};
+use super::convert::snapshot_from_wire;
 use super::error::{Error, Result};
 use super::poll::Backoff;
-use super::sandboxes::MAX_PAGES;
+use super::sandboxes::{stop_request, MAX_PAGES};
 use super::types::{Sandbox, Snapshot, SnapshotState};
 use super::Client;
 use crate::proto::v1 as pb;
@@ -124,23 +124,11 @@ impl Client {
         grace: Duration,
         volumes: &[String],
     ) -> Result<(Sandbox, Vec<String>)> {
-        let grace_secs = grace.as_secs() + u64::from(grace.subsec_nanos() > 0);
-        let resp = self
-            .rpc()
-            .delete_sandbox(pb::DeleteSandboxRequest {
-                sandbox_id: id.to_string(),
-                grace_period_seconds: i32::try_from(grace_secs).unwrap_or(i32::MAX),
-                snapshot_volumes: volumes.to_vec(),
-                request_id: uuid::Uuid::new_v4().to_string(),
-                allow_missing: false,
-            })
-            .await
-            .map_err(|s| self.error(&s))?
-            .into_inner();
-        let ids = resp.file_system_snapshot_ids;
-        match resp.sandbox {
-            Some(sb) => Ok((sandbox_from_wire(sb), ids)),
-            None => Ok((self.get(id).await?, ids)),
-        }
+        self.delete(pb::DeleteSandboxRequest {
+            snapshot_volumes: volumes.to_vec(),
+            request_id: uuid::Uuid::new_v4().to_string(),
+            ..stop_request(id, grace)
+        })
+        .await
     }
 }
