@@ -544,8 +544,12 @@ mod tests {
     #[test]
     fn killing_a_cgroups_members_spares_the_server() {
         let dir = tempfile::tempdir().unwrap();
+        // Its output is not the harness's: should the test process be
+        // killed, nothing waits for the sleep to end.
         let mut child = std::process::Command::new("sleep")
             .arg("1000")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
         std::fs::write(
