@@ -1,5 +1,6 @@
-//! What finished sandboxes cost a running `sandscope serve`: its resident
-//! memory comes back once they are deleted.
+//! What sandboxes cost a running `sandscope serve`: its resident memory
+//! comes back once they are deleted, and a running one holds few
+//! descriptors.
 mod common;
 mod server_support;
 use server_support::serve::{serve_data_dir, Serve};
@@ -113,6 +114,72 @@ async fn deleted_sandboxes_give_their_memory_back() {
             Instant::now() < until,
             "RSS stays at {now} kB, {} kB above the {before} kB before",
             now - before
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn open_fds(pid: i32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+/// Descriptors are what a server with many sandboxes runs out of first
+/// (500 sandboxes with idle processes reached a hard limit of 20,000 when
+/// each sandbox held its six cgroup files open). A running sandbox with a
+/// finished exec costs at most 8, and deleting it gives them all back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_sandbox_holds_few_descriptors() {
+    const RUNNING: usize = 20;
+    const PER_SANDBOX: usize = 8;
+    let (_dir, data) = serve_data_dir();
+    let serve = Serve::start(std::path::Path::new(&data), &[]);
+    let client = connect(&serve.url, Some(TOKEN)).await;
+    // One sandbox first, so that what the server opens once (its spawner
+    // pool, cgroup parents, the client's connection) is in the baseline.
+    let first = run_spec(&client, keep_alive()).await.sandbox_id;
+    let out = exec_on(&client, &first, &["true"], None)
+        .await
+        .expect("exec");
+    assert_eq!(out.code, Some(0));
+    let before = open_fds(serve.pid());
+
+    let mut ids = Vec::new();
+    for _ in 0..RUNNING {
+        let id = run_spec(&client, keep_alive()).await.sandbox_id;
+        let out = exec_on(&client, &id, &["true"], None).await.expect("exec");
+        assert_eq!(out.code, Some(0));
+        ids.push(id);
+    }
+    let with = open_fds(serve.pid());
+    let per = with.saturating_sub(before) as f64 / RUNNING as f64;
+    eprintln!("descriptors: {before} with one sandbox, {with} with {RUNNING} more ({per:.1} each)");
+    assert!(
+        with <= before + RUNNING * PER_SANDBOX,
+        "{RUNNING} running sandboxes hold {} descriptors ({per:.1} each, at most {PER_SANDBOX})",
+        with - before
+    );
+
+    for id in ids {
+        client
+            .clone()
+            .delete_sandbox(pb::DeleteSandboxRequest {
+                sandbox_id: id,
+                ..Default::default()
+            })
+            .await
+            .expect("delete");
+    }
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        let now = open_fds(serve.pid());
+        if now <= before {
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "{now} descriptors after deleting, {before} before creating"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

@@ -13,10 +13,13 @@
 //!
 //! A process joins by writing "0" to `cgroup.procs` through a descriptor
 //! the server opened (the kernel checks the opener's rights), so a child
-//! can join after it has given up every privilege of its own.
+//! can join after it has given up every privilege of its own. They are
+//! opened for each start rather than kept: six descriptors per sandbox on
+//! v1 were a third of what 500 sandboxes held, and ran a busy server out of
+//! descriptors.
 use super::Limits;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -48,10 +51,9 @@ pub struct Cgroups {
 #[derive(Debug)]
 pub struct SandboxCgroup {
     dirs: Vec<PathBuf>,
-    /// `cgroup.procs` of each, open for writing.
-    procs: Vec<OwnedFd>,
-    /// v1: `tasks` of each, which a single thread can join.
-    tasks: Vec<OwnedFd>,
+    /// v1: a single thread can join (through `tasks`), and its children
+    /// are born inside.
+    per_thread: bool,
     /// Where the kernel counts OOM kills (memory.events / memory.oom_control).
     oom_file: Option<PathBuf>,
     /// Kills counted so far.
@@ -168,8 +170,7 @@ impl Cgroups {
         let name = format!("sb-{sandbox}");
         let mut cg = SandboxCgroup {
             dirs: Vec::new(),
-            procs: Vec::new(),
-            tasks: Vec::new(),
+            per_thread: self.version == Version::V1,
             oom_file: None,
             oom_seen: Mutex::new(0),
             oom_total: tokio::sync::watch::channel(0).0,
@@ -221,17 +222,10 @@ impl Cgroups {
                     cg.oom_file = Some(dir.join("memory.events"));
                 }
             }
-            let open = |file: &str| {
-                std::fs::OpenOptions::new()
-                    .write(true)
-                    .custom_flags(libc::O_CLOEXEC)
-                    .open(dir.join(file))
-            };
-            cg.procs.push(open("cgroup.procs")?.into());
-            if self.version == Version::V1 {
-                cg.tasks.push(open("tasks")?.into());
-            }
         }
+        // Checked now, so a sandbox whose cgroups cannot be joined fails
+        // at create rather than at its first start.
+        cg.procs()?;
         Ok(())
     }
 
@@ -252,31 +246,46 @@ impl Cgroups {
 }
 
 impl SandboxCgroup {
-    /// Descriptors of every `cgroup.procs`, for a child to join through.
+    /// Descriptors of every `cgroup.procs`, for a child to join through
+    /// (opened now, closed at its exec or when dropped).
     pub fn procs(&self) -> io::Result<Vec<OwnedFd>> {
-        self.procs.iter().map(|f| f.try_clone()).collect()
+        self.open_each("cgroup.procs")
     }
 
     /// What a sandbox's spawner thread joins: v1 moves one thread at a
     /// time, and its children are then born inside. (v2 does not: see
     /// [`SandboxCgroup::child_procs`].)
     pub fn thread_tasks(&self) -> io::Result<Vec<OwnedFd>> {
-        self.tasks.iter().map(|f| f.try_clone()).collect()
-    }
-
-    /// What each child of that thread still joins by itself: nothing on
-    /// v1, its cgroup on v2.
-    pub fn child_procs(&self) -> io::Result<Vec<OwnedFd>> {
-        if self.tasks.is_empty() {
-            self.procs()
+        if self.per_thread {
+            self.open_each("tasks")
         } else {
             Ok(Vec::new())
         }
     }
 
-    /// The same, unowned, for a pre_exec hook that runs before the drop.
-    pub fn raw_procs(&self) -> Vec<RawFd> {
-        self.procs.iter().map(|f| f.as_raw_fd()).collect()
+    /// What each child of that thread still joins by itself: nothing on
+    /// v1, its cgroup on v2.
+    pub fn child_procs(&self) -> io::Result<Vec<OwnedFd>> {
+        if self.per_thread {
+            Ok(Vec::new())
+        } else {
+            self.procs()
+        }
+    }
+
+    fn open_each(&self, file: &str) -> io::Result<Vec<OwnedFd>> {
+        self.dirs
+            .iter()
+            .map(|dir| {
+                let path = dir.join(file);
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .custom_flags(libc::O_CLOEXEC)
+                    .open(&path)
+                    .map(OwnedFd::from)
+                    .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+            })
+            .collect()
     }
 
     fn read_oom_kills(&self) -> u64 {

@@ -99,13 +99,18 @@ pub async fn start(
     .stderr(Stdio::piped())
     .kill_on_drop(true);
     let fds = FixedFds::new(vec![ready_w.as_raw_fd(), exit_r.as_raw_fd()], READY_FD);
-    let cgroup_procs = cgroup.map(|c| c.raw_procs()).unwrap_or_default();
+    // Owned by the hook, so they stay open until the child has joined.
+    let cgroup_procs = cgroup
+        .map(|c| c.procs())
+        .transpose()
+        .map_err(|e| format!("opening the sandbox's cgroups: {e}"))?
+        .unwrap_or_default();
     // SAFETY: write, dup2, close and setsid only, between fork and exec;
     // the vectors were built before the fork.
     unsafe {
         cmd.pre_exec(move || {
             for fd in &cgroup_procs {
-                if libc::write(*fd, b"0".as_ptr().cast(), 1) != 1 {
+                if libc::write(fd.as_raw_fd(), b"0".as_ptr().cast(), 1) != 1 {
                     return Err(std::io::Error::last_os_error());
                 }
             }

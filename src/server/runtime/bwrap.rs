@@ -288,10 +288,14 @@ impl Runtime for Bwrap {
                 rlim_cur: plan.pids,
                 rlim_max: plan.pids,
             });
+            // Owned by the hook, so they stay open until the child has
+            // joined through them.
             let cgroup_procs = plan
                 .cgroup
                 .as_ref()
-                .map(|c| c.raw_procs())
+                .map(|c| c.procs())
+                .transpose()
+                .map_err(|e| RuntimeError::io("opening the sandbox's cgroups", e))?
                 .unwrap_or_default();
             let fds = FixedFds::new(sources, READY_FD);
             // SAFETY: only async-signal-safe write/dup2/close/setsid/setrlimit
@@ -302,7 +306,7 @@ impl Runtime for Bwrap {
                     // Into the sandbox's cgroups before anything of it runs
                     // (and before the moves below reuse descriptor numbers).
                     for fd in &cgroup_procs {
-                        if libc::write(*fd, b"0".as_ptr().cast(), 1) != 1 {
+                        if libc::write(fd.as_raw_fd(), b"0".as_ptr().cast(), 1) != 1 {
                             return Err(std::io::Error::last_os_error());
                         }
                     }

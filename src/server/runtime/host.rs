@@ -8,6 +8,7 @@ use super::{
     Instance, LaunchPlan, Launched, Runtime, RuntimeError,
 };
 use nix::sys::signal::Signal;
+use std::os::fd::AsRawFd;
 use std::process::Stdio;
 
 pub const ISOLATION: &str = "host (NO ISOLATION)";
@@ -87,10 +88,14 @@ impl Runtime for Host {
                 .kill_on_drop(true);
             // A session of its own, away from the server's terminal (and a
             // process group, which stop signals), in the sandbox's cgroups.
+            // Owned by the hook, so they stay open until the child has
+            // joined through them.
             let cgroup_procs = plan
                 .cgroup
                 .as_ref()
-                .map(|c| c.raw_procs())
+                .map(|c| c.procs())
+                .transpose()
+                .map_err(|e| RuntimeError::io("opening the sandbox's cgroups", e))?
                 .unwrap_or_default();
             // SAFETY: setsid and write are async-signal-safe; the vector
             // was built before the fork.
@@ -100,7 +105,7 @@ impl Runtime for Host {
                         return Err(std::io::Error::last_os_error());
                     }
                     for fd in &cgroup_procs {
-                        if libc::write(*fd, b"0".as_ptr().cast(), 1) != 1 {
+                        if libc::write(fd.as_raw_fd(), b"0".as_ptr().cast(), 1) != 1 {
                             return Err(std::io::Error::last_os_error());
                         }
                     }
