@@ -200,6 +200,12 @@ pub const TARGETS: &[Target] = &[
         what: "flood exec-start p99 / local start p99",
     },
     Target {
+        key: "scale_errors",
+        at_most: true,
+        bound: 0.0,
+        what: "scale: errors at every tier",
+    },
+    Target {
         key: "scale_kib_per_idle_process_growth_ratio",
         at_most: true,
         bound: 1.5,

@@ -70,9 +70,10 @@ impl Sizes {
             flood_procs: 10,
             flood_bytes: MIB,
             tiers: vec![10, 100, 500],
-            // The server holds 4 descriptors per idle exec: 500 x 10 would
-            // need more than 20,000, a common RLIMIT_NOFILE hard limit.
-            tier_procs: 8,
+            // The server holds 5 descriptors per idle exec and 6 per
+            // sandbox: 500 x 8 would need 23,000, above a common
+            // RLIMIT_NOFILE hard limit of 20,000.
+            tier_procs: 6,
             tier_exec_iters: 200,
             tui: TuiSizes::full(),
         }
@@ -592,6 +593,10 @@ async fn scale_part(s: &mut Summary, bin: &Path, sizes: &Sizes) -> Result<Vec<Ti
         );
         tiers.push(t);
     }
+    s.num(
+        "scale_errors",
+        tiers.iter().map(|t| t.errors).sum::<usize>() as f64,
+    );
     if let (Some(first), Some(last)) = (tiers.first(), tiers.last()) {
         s.num(
             "scale_kib_per_idle_process_growth_ratio",
