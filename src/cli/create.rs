@@ -1,7 +1,7 @@
 //! `sandscope create`: start a sandbox, wait until it runs, print its id.
 use super::connect::{connect, explain};
 use super::GlobalArgs;
-use crate::client::{Egress, Grant, SandboxRequest, ServiceEndpoint, ServiceRequest, Visibility};
+use crate::client::{Egress, Grant, SandboxRequest, ServiceRequest};
 use anyhow::Context;
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -43,7 +43,7 @@ pub struct CreateArgs {
     /// A port to publish: PORT[:NAME[:KIND]], KIND one of public (the
     /// default), private, https or tls (TLS passthrough); repeat for
     /// several. `sandscope get` shows where each is reached.
-    #[arg(long = "service", value_name = "PORT[:NAME[:KIND]]", value_parser = parse_service)]
+    #[arg(long = "service", value_name = "PORT[:NAME[:KIND]]", value_parser = ServiceRequest::parse)]
     pub services: Vec<ServiceRequest>,
     /// Start with the files of this snapshot in /workspace (`sandscope snapshot ls`).
     #[arg(long, value_name = "ID")]
@@ -51,35 +51,6 @@ pub struct CreateArgs {
     /// Main command (default: stay up until stopped).
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
-}
-
-/// `8080`, `8080:web`, `8443:web:tls` into a service.
-pub fn parse_service(s: &str) -> Result<ServiceRequest, String> {
-    let mut parts = s.splitn(3, ':');
-    let port = parts.next().unwrap_or_default();
-    let port: u16 = port
-        .parse()
-        .ok()
-        .filter(|p| *p > 0)
-        .ok_or_else(|| format!("{port:?} is not a port (1-65535)"))?;
-    let name = parts.next().unwrap_or_default().to_string();
-    let (visibility, endpoint) = match parts.next().unwrap_or("public") {
-        "public" | "" => (Visibility::Public, None),
-        "private" => (Visibility::Private, None),
-        "https" => (Visibility::Public, Some(ServiceEndpoint::Https)),
-        "tls" | "tls-passthrough" => (Visibility::Public, Some(ServiceEndpoint::TlsPassthrough)),
-        other => {
-            return Err(format!(
-                "unknown service kind {other:?}; use public, private, https or tls"
-            ))
-        }
-    };
-    Ok(ServiceRequest {
-        port,
-        name,
-        visibility,
-        endpoint,
-    })
 }
 
 /// `K=V` into a pair; used by every `--env` flag.
@@ -123,35 +94,4 @@ pub async fn run(global: &GlobalArgs, args: CreateArgs) -> anyhow::Result<ExitCo
         .with_context(|| format!("sandbox {} did not start", sb.id))?;
     println!("{}", sb.id);
     Ok(ExitCode::SUCCESS)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn service_specs() {
-        let s = parse_service("8443:web:tls").unwrap();
-        assert_eq!(
-            (s.port, s.name.as_str(), s.visibility, s.endpoint),
-            (
-                8443,
-                "web",
-                Visibility::Public,
-                Some(ServiceEndpoint::TlsPassthrough)
-            )
-        );
-        let s = parse_service("80").unwrap();
-        assert_eq!(
-            (s.port, s.visibility, s.endpoint),
-            (80, Visibility::Public, None)
-        );
-        assert_eq!(
-            parse_service("9::private").unwrap().visibility,
-            Visibility::Private
-        );
-        assert!(parse_service("0").is_err());
-        assert!(parse_service("70000").is_err());
-        assert!(parse_service("80:x:udp").is_err());
-    }
 }

@@ -26,6 +26,7 @@ mod process;
 mod procs;
 mod pump;
 mod sandboxes;
+mod services;
 mod snapshots;
 mod status;
 mod stdin;

@@ -141,6 +141,75 @@ fn egress_grants_typed_in_the_create_dialog_show_in_the_info_tab() {
     quit_confirmed(&t, 1);
 }
 
+/// Waits for the Info tab's line `service` (e.g. `web port 8080 public`)
+/// and its URL, then fetches `/` through that URL (the sandbox's server
+/// may still be starting).
+fn the_page_answers_through_the_url_shown(t: &common::tmux::Tmux, service: &str) {
+    let s = t.wait_text(&format!("{service} http://127.0.0.1:"));
+    let url = s
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .expect("the service's URL")
+        .to_string();
+    let addr = url.trim_start_matches("http://").to_string();
+    let page = (0..100)
+        .find_map(|_| {
+            let page = common::http::try_exchange(&addr, b"GET / HTTP/1.0\r\n\r\n")
+                .ok()
+                .filter(|p| !p.is_empty());
+            if page.is_none() {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            page
+        })
+        .unwrap_or_default();
+    assert!(page.starts_with("HTTP/1.0 200"), "through {url}: {page:?}");
+}
+
+#[test]
+fn a_service_typed_in_the_create_dialog_answers_through_its_url() {
+    let t = launch("");
+    let port = some_port();
+    t.type_text("n");
+    t.wait_text("New sandbox");
+    // image, name, then the main command.
+    t.keys(&["Down", "Down"]);
+    t.type_text(&format!("python3 -m http.server {port} --bind 127.0.0.1"));
+    // tags, env, max lifetime, egress, then services.
+    t.keys(&["Down", "Down", "Down", "Down", "Down"]);
+    t.type_text(&format!("{port}:web"));
+    t.keys(&["Enter"]);
+    t.wait_for("a running sandbox", |s| {
+        s.contains(" running ") && !s.contains("New sandbox")
+    });
+    t.type_text("d");
+    the_page_answers_through_the_url_shown(&t, &format!("web port {port} public"));
+    t.keys(&["Escape"]);
+    t.wait_text("Sandboxes (");
+    quit_confirmed(&t, 1);
+}
+
+#[test]
+fn a_service_typed_wrong_is_refused_in_the_dialog() {
+    let t = launch("");
+    t.type_text("n");
+    t.wait_text("New sandbox");
+    // image, name, command, tags, env, max lifetime, egress, then services.
+    t.keys(&["Down", "Down", "Down", "Down", "Down", "Down", "Down"]);
+    t.type_text("8080:web:udp");
+    t.keys(&["Enter"]);
+    // The dialog stays open, with what is wrong, and nothing was created.
+    let s = t.wait_text("unknown service kind");
+    assert!(s.contains("New sandbox"), "{s}");
+    t.keys(&["Escape"]);
+    let s = t.wait_for("the lists again", |s| !s.contains("New sandbox"));
+    assert!(!s.contains(" running "), "{s}");
+    t.type_text("q");
+    t.wait_for("the shell again", |s| {
+        s.contains("before-42") && !s.contains("Sandboxes (")
+    });
+}
+
 #[test]
 fn the_info_tab_shows_where_a_service_is_reached() {
     use server_support::serve::{serve_data_dir, Serve};
@@ -173,25 +242,7 @@ fn the_info_tab_shows_where_a_service_is_reached() {
     ));
     t.wait_text(" running ");
     t.type_text("d");
-    let s = t.wait_text(&format!("web port {port} public http://127.0.0.1:"));
-    let url = s
-        .split_whitespace()
-        .find(|w| w.starts_with("http://127.0.0.1:"))
-        .expect("the service's URL")
-        .to_string();
-    let addr = url.trim_start_matches("http://").to_string();
-    let page = (0..100)
-        .find_map(|_| {
-            let page = common::http::try_exchange(&addr, b"GET / HTTP/1.0\r\n\r\n")
-                .ok()
-                .filter(|p| !p.is_empty());
-            if page.is_none() {
-                std::thread::sleep(std::time::Duration::from_millis(100));
-            }
-            page
-        })
-        .unwrap_or_default();
-    assert!(page.starts_with("HTTP/1.0 200"), "through {url}: {page:?}");
+    the_page_answers_through_the_url_shown(&t, &format!("web port {port} public"));
     t.keys(&["Escape"]);
     t.wait_for("the lists again", |s| !s.contains("┃service"));
     t.type_text("q");

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tui_textarea::TextArea;
 
-use crate::client::{Egress, ExecOptions, SandboxRequest};
+use crate::client::{Egress, ExecOptions, SandboxRequest, ServiceRequest};
 use crate::tui::msg::{PaneRef, ProcKey};
 
 /// Most sandboxes one create dialog makes.
@@ -110,6 +110,11 @@ impl Form {
                 Field::text(
                     "egress",
                     "empty: none · all · hosts and ranges: pypi.org 10.0.0.0/8",
+                    "",
+                ),
+                Field::text(
+                    "services",
+                    "8080:web 8443::tls · kinds public private https tls",
                     "",
                 ),
                 Field::text(
@@ -255,6 +260,7 @@ impl Form {
             max_lifetime,
             display_name: (!name.is_empty()).then_some(name),
             egress: Egress::parse(&self.text_of("egress"))?,
+            services: ServiceRequest::parse_list(&self.text_of("services"))?,
             from_snapshot: Some(self.text_of("snapshot")).filter(|s| !s.is_empty()),
             ..SandboxRequest::default()
         })
@@ -461,6 +467,13 @@ mod tests {
         set(&mut f, "egress", "not a/name");
         assert!(f.sandbox_request().is_err());
         set(&mut f, "egress", "");
+        set(&mut f, "services", "8080:web 8443::tls");
+        let services = f.sandbox_request().unwrap().services;
+        assert_eq!(services.len(), 2);
+        assert_eq!((services[0].port, services[0].name.as_str()), (8080, "web"));
+        set(&mut f, "services", "8080:web:udp");
+        assert!(f.sandbox_request().unwrap_err().contains("udp"));
+        set(&mut f, "services", "");
         set(&mut f, "env", "NOEQUALS");
         assert!(f.sandbox_request().is_err());
     }

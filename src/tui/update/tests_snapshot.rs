@@ -36,10 +36,8 @@ fn p_snapshots_the_selected_sandbox_and_n_offers_it_for_several_copies() {
     assert!(notice.is_some_and(|t| t.contains("fss-a") && t.contains("ready")));
 
     h.key(KeyCode::Char('n'));
-    // Down to the count field (the last), then type it.
-    for _ in 0..8 {
-        h.key(KeyCode::Tab);
-    }
+    // Up from the first field to the count field (the last), then type it.
+    h.key(KeyCode::Up);
     h.typ("3");
     let fx = h.key(KeyCode::Enter);
     assert_eq!(fx.len(), 3, "{fx:?}");
