@@ -6,8 +6,8 @@
 //! The scripts print one PASS/FAIL line per check; a test fails when its
 //! script fails, and shows the script's whole output.
 
-#[path = "support/cwsandbox_venv.rs"]
-mod cwsandbox_venv;
+#[path = "support/pinned_venv.rs"]
+mod pinned_venv;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -19,12 +19,6 @@ use sandscope::server::{RuntimeChoice, Server, ServerConfig};
 const TOKEN: &str = "conformance-test-token";
 /// Upper bound for one script; a hung server or client fails the test instead of hanging CI.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(300);
-
-fn target_dir() -> PathBuf {
-    // CARGO_TARGET_TMPDIR is <target>/tmp, so this follows CARGO_TARGET_DIR too.
-    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    tmp.parent().unwrap_or(tmp).to_path_buf()
-}
 
 fn scripts_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -43,7 +37,7 @@ fn venv_python() -> &'static Path {
 }
 
 fn prepare_venv() -> Result<PathBuf, String> {
-    cwsandbox_venv::prepare(&target_dir())
+    pinned_venv::cwsandbox(&pinned_venv::target_dir())
 }
 
 /// Runs `tests/python/<script>` against a fresh server and fails the test

@@ -10,6 +10,8 @@ mod common;
 mod detail;
 #[path = "tui_e2e/net.rs"]
 mod net;
+#[path = "support/pinned_venv.rs"]
+mod pinned_venv;
 mod server_support;
 #[path = "tui_e2e/snapshots.rs"]
 mod snapshots;

@@ -9,13 +9,13 @@ use std::time::Duration;
 use crate::server_proc::ServerProc;
 use crate::stats::Throughput;
 
-#[path = "../../tests/support/cwsandbox_venv.rs"]
-mod cwsandbox_venv;
+#[path = "../../tests/support/pinned_venv.rs"]
+mod pinned_venv;
 
 /// The venv with the pinned client, shared with the conformance tests
 /// (same place, same lock), created when missing.
 pub fn venv_python(target_dir: &Path) -> Result<PathBuf, String> {
-    cwsandbox_venv::prepare(target_dir)
+    pinned_venv::cwsandbox(target_dir)
 }
 
 fn script() -> PathBuf {

@@ -1,7 +1,7 @@
 //! Teaching with sandscope, as a presenter would: a demo script stepped
 //! with one key (a pause holds until it, an expect until its pattern is
 //! printed), a line broadcast to three processes, and a recording of the
-//! screen that parses as asciicast v2.
+//! screen that parses as asciicast v2 and plays in asciinema.
 use std::path::Path;
 
 use super::{launch, launch_until, new_sandbox, process_row, quit_confirmed, Tmux};
@@ -261,6 +261,30 @@ fn a_recording_holds_the_screen_and_only_the_screen() {
     let p1 = read_cast(&pane_cast);
     assert_eq!(p1.output, "recorded-42\r\n");
     quit_confirmed(&t, 1);
+
+    plays_in_asciinema(&cast, "recorded-42");
+}
+
+/// The reference player, asciinema, replays `cast` to its end in a
+/// terminal, and `text` is on its screen then.
+fn plays_in_asciinema(cast: &Path, text: &str) {
+    let python = super::pinned_venv::asciinema(&super::pinned_venv::target_dir())
+        .unwrap_or_else(|e| panic!("asciinema for checking recordings: {e}"));
+    let t = Tmux::start(160, 48);
+    t.wait_text("e2e$");
+    t.type_text(&format!(
+        "'{}' -m asciinema play --speed 20 '{}'; echo \"played\"-rc=$?",
+        python.display(),
+        cast.display()
+    ));
+    t.keys(&["Enter"]);
+    // The typed line reads `"played"-rc`; only the echo prints this.
+    let s = t.wait_text("played-rc=");
+    assert!(s.contains("played-rc=0"), "asciinema play failed:\n{s}");
+    assert!(
+        s.contains(text),
+        "{text} is not on the replayed screen:\n{s}"
+    );
 }
 
 /// The classroom demo as the README runs it: eight sandboxes in the
