@@ -319,6 +319,14 @@ fn floor_note(t: &Target, s: &Summary) -> Option<String> {
                 format_num(version + exec)
             ))
         }
+        "stdin_mb_per_s" => {
+            let local = s.get("local_stdin_pipe_mb_per_s")?;
+            Some(format!(
+                "the same bytes written into a local `wc -c` through a pipe go at {} MB/s in \
+                 this run",
+                format_num(local.round())
+            ))
+        }
         "exec_p50_vs_bare_spawn_ratio" => {
             let bare = s.get("bare_spawn_p50_ms")?;
             Some(format!(

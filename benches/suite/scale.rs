@@ -5,7 +5,9 @@
 use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
-use sandscope::client::{Client, Endpoint, ExecOptions, Process, SandboxRequest, StreamKind};
+use sandscope::client::{
+    Client, Endpoint, ExecOptions, ListQuery, Process, SandboxRequest, StreamKind,
+};
 
 use crate::server_proc::ServerProc;
 use crate::stats::{dist, Dist};
@@ -20,11 +22,17 @@ async fn connect_clients(server: &ServerProc, n: usize) -> Result<Vec<Client>, S
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
         let ep = Endpoint::new(server.url.clone(), Some(server.token.clone()));
-        out.push(
-            Client::connect(ep)
-                .await
-                .map_err(|e| format!("connect: {e}"))?,
-        );
+        let client = Client::connect(ep)
+            .await
+            .map_err(|e| format!("connect: {e}"))?;
+        // A first request now: the server closes a connection that has sent
+        // none within its handshake timeout (10 s), and the last of 500
+        // creates, a few at a time, come later than that.
+        client
+            .list(&ListQuery::default())
+            .await
+            .map_err(|e| format!("first request: {e}"))?;
+        out.push(client);
     }
     Ok(out)
 }

@@ -23,6 +23,7 @@ pub struct ServerProc {
     pub url: String,
     pub isolation: String,
     pub token: String,
+    stderr_path: std::path::PathBuf,
     _data_dir: tempfile::TempDir,
 }
 
@@ -64,6 +65,7 @@ impl ServerProc {
             url: String::new(),
             isolation: String::new(),
             token: token.to_string(),
+            stderr_path: stderr_path.clone(),
             _data_dir: data_dir,
         };
         let deadline = Instant::now() + START_TIMEOUT;
@@ -106,6 +108,24 @@ impl ServerProc {
     /// Open file descriptors of the server process.
     pub fn open_fds(&self) -> Option<u64> {
         proc_stat::open_fds(self.pid()?)
+    }
+
+    /// Whether the server is still running, and if not, how it ended and
+    /// the last lines it wrote to stderr: what a failed part should say.
+    pub fn post_mortem(&mut self) -> String {
+        let Some(child) = self.child.as_mut() else {
+            return "the server was stopped".to_string();
+        };
+        match child.try_wait() {
+            Ok(None) => "the server is still running".to_string(),
+            Ok(Some(status)) => {
+                let log = std::fs::read_to_string(&self.stderr_path).unwrap_or_default();
+                let lines: Vec<&str> = log.lines().collect();
+                let tail = lines[lines.len().saturating_sub(20)..].join("\n");
+                format!("the server exited with {status}; the end of its stderr:\n{tail}")
+            }
+            Err(e) => format!("cannot tell whether the server runs: {e}"),
+        }
     }
 
     /// SIGTERM (the server stops its sandboxes), then waits; SIGKILL if it hangs.

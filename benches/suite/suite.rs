@@ -549,7 +549,10 @@ async fn scale_part(s: &mut Summary, bin: &Path, sizes: &Sizes) -> Result<Vec<Ti
         ));
         let mut server = ServerProc::start(bin, TOKEN)?;
         note_isolation(s, &server);
-        let t = scale::tier(&server, n, sizes.tier_procs, sizes.tier_exec_iters).await?;
+        let t = match scale::tier(&server, n, sizes.tier_procs, sizes.tier_exec_iters).await {
+            Ok(t) => t,
+            Err(e) => return Err(format!("scale {n}: {e} ({})", server.post_mortem())),
+        };
         server.stop()?;
         if let Some(e) = &t.first_error {
             progress(&format!("scale {n}: first error: {e}"));
