@@ -227,6 +227,18 @@ impl Entry {
         Ok(())
     }
 
+    /// Every descriptor the child uses to join (see
+    /// [`crate::server::runtime::child`]'s low places).
+    pub fn fds(&self) -> impl Iterator<Item = std::os::fd::RawFd> + '_ {
+        self.cgroups
+            .iter()
+            .chain(&self.owner_userns)
+            .chain(self.namespaces.iter().map(|(fd, _)| fd))
+            .chain(&self.userns)
+            .chain(&self.root)
+            .map(|fd| fd.as_raw_fd())
+    }
+
     /// What a short-lived helper child that acts for the sandbox (a file
     /// access, a connection) does first: a session of its own, the whole
     /// sandbox joined, every capability dropped. Err is the errno of the

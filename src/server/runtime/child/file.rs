@@ -9,6 +9,7 @@
 //! The child starts a session of its own first: opening `/dev/tty` then
 //! fails instead of reaching the terminal the server runs in.
 use super::clone::{self, SignalsBlocked};
+use super::low_fds::{self, Unshare};
 use crate::server::runtime::enter::Entry;
 use crate::server::runtime::sandbox_thread::SandboxThread;
 use crate::server::runtime::spawner;
@@ -72,6 +73,8 @@ struct FileArgs<'a> {
     errno: AtomicI32,
     /// Bytes read, or the size of a file that is too large.
     done: AtomicU64,
+    /// Set when the child shares the server's descriptor table.
+    unshare: Option<Unshare>,
 }
 
 /// Run `op` in the sandbox `entry` leads into, from the sandbox's own
@@ -107,6 +110,9 @@ fn run_now(entry: &Entry, op: FileOp) -> Result<Vec<u8>, FileError> {
             (path, parents, content, true, flags, 0o644)
         }
     };
+    // The child shares the server's descriptor table and keeps only what
+    // it needs of it (see `low_fds`), instead of copying and closing all.
+    let lease = low_fds::park_all(entry.fds());
     let args = FileArgs {
         entry,
         how: OpenHow {
@@ -122,6 +128,12 @@ fn run_now(entry: &Entry, op: FileOp) -> Result<Vec<u8>, FileError> {
         stage: AtomicI32::new(ENTER),
         errno: AtomicI32::new(libc::EIO),
         done: AtomicU64::new(0),
+        unshare: lease.as_ref().map(|l| l.plan()),
+    };
+    let files = if lease.is_some() {
+        libc::CLONE_FILES
+    } else {
+        0
     };
     let blocked = SignalsBlocked::new();
     let [stack, _] = clone::stack_tops().map_err(FileError::Enter)?;
@@ -132,11 +144,12 @@ fn run_now(entry: &Entry, op: FileOp) -> Result<Vec<u8>, FileError> {
         clone::clone(
             file_main,
             stack,
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            libc::CLONE_VM | libc::CLONE_VFORK | files | libc::SIGCHLD,
             &args as *const FileArgs as *mut libc::c_void,
         )
     };
     drop(blocked);
+    drop(lease);
     let pid = pid.map_err(FileError::Enter)?;
     // SAFETY: reaps our own child, which has exited (vfork).
     unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
@@ -173,6 +186,10 @@ extern "C" fn file_main(arg: *mut libc::c_void) -> libc::c_int {
             a.stage.store(stage, Ordering::Release);
             libc::_exit(1)
         };
+        // First, before any descriptor is touched: a table of our own.
+        if a.unshare.is_some_and(|u| !u.apply()) {
+            fail(ENTER);
+        }
         if let Err(errno) = a.entry.join_as_helper() {
             *libc::__errno_location() = errno;
             fail(ENTER);

@@ -11,6 +11,7 @@
 pub(super) mod clone;
 pub mod connect;
 pub mod file;
+mod low_fds;
 mod start;
 
 use super::enter::Entry;

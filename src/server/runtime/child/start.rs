@@ -10,6 +10,7 @@
 //! and the pid namespace, then clones the process that execs as a sibling
 //! (`CLONE_PARENT`), so that process is still the server's own child.
 use super::clone::{self, SignalsBlocked};
+use super::low_fds::{self, Unshare};
 use super::Command;
 use crate::server::runtime::enter::{fail, fail_join};
 use crate::server::runtime::spawner;
@@ -41,6 +42,9 @@ struct ChildArgs<'a> {
     pid_ns: Option<RawFd>,
     inner_stack: usize,
     inner_pid: AtomicI32,
+    /// Set when the child shares the server's descriptor table: what it
+    /// keeps of it (see `low_fds`).
+    unshare: Option<Unshare>,
 }
 
 /// A child that has exec'd, until a `Child` takes it over: dropped before
@@ -83,6 +87,7 @@ fn clone_child(cmd: &Command, stdio: [RawFd; 3], tty: bool) -> io::Result<Starte
             .collect()
     };
     let two_step = cmd.pid_ns.is_some() && cmd.entry.owner_userns.is_some();
+    let lease = park(cmd, stdio, two_step);
     let blocked = SignalsBlocked::new();
     let [outer_stack, inner_stack] = clone::stack_tops()?;
     let args = ChildArgs {
@@ -109,6 +114,12 @@ fn clone_child(cmd: &Command, stdio: [RawFd; 3], tty: bool) -> io::Result<Starte
             .map(|f| f.as_raw_fd()),
         inner_stack,
         inner_pid: AtomicI32::new(0),
+        unshare: lease.as_ref().map(|l| l.plan()),
+    };
+    let files = if lease.is_some() {
+        libc::CLONE_FILES
+    } else {
+        0
     };
     let main = if two_step { outer_main } else { child_main };
     // SAFETY: CLONE_VFORK suspends this thread until the child (and, in
@@ -118,11 +129,13 @@ fn clone_child(cmd: &Command, stdio: [RawFd; 3], tty: bool) -> io::Result<Starte
         clone::clone(
             main,
             outer_stack,
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            libc::CLONE_VM | libc::CLONE_VFORK | files | libc::SIGCHLD,
             &args as *const ChildArgs as *mut libc::c_void,
         )
     };
     drop(blocked);
+    // The child has its own table now (or is gone): the places go back.
+    drop(lease);
     let mut pid = pid?;
     if two_step {
         let inner = args.inner_pid.load(Ordering::Acquire);
@@ -157,6 +170,16 @@ fn clone_child(cmd: &Command, stdio: [RawFd; 3], tty: bool) -> io::Result<Starte
         return Err(io::Error::from_raw_os_error(errno));
     }
     Ok(Started { pid, pidfd })
+}
+
+/// The places for what the child uses (see `low_fds`).
+fn park(cmd: &Command, stdio: [RawFd; 3], two_step: bool) -> Option<low_fds::Lease<'static>> {
+    let pid_ns = cmd
+        .pid_ns
+        .as_ref()
+        .filter(|_| two_step)
+        .map(|f| f.as_raw_fd());
+    low_fds::park_all(stdio.into_iter().chain(pid_ns).chain(cmd.entry.fds()))
 }
 
 /// The kernel's `struct sigaction` for rt_sigaction (not glibc's).
@@ -195,6 +218,10 @@ extern "C" fn outer_main(arg: *mut libc::c_void) -> libc::c_int {
     // SAFETY: `arg` points at the parent's ChildArgs, alive while it waits.
     unsafe {
         let a = &*(arg as *const ChildArgs);
+        // First, before any descriptor is touched: a table of our own.
+        if a.unshare.is_some_and(|u| !u.apply()) {
+            libc::_exit(126);
+        }
         // Failures here are reported on the exec's own stderr. No new
         // session here: it would end, and hang up its terminal, with us.
         dup_stdio(a);
@@ -233,6 +260,12 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
     unsafe {
         let a = &*(arg as *const ChildArgs);
         let two_step = a.pid_ns.is_some();
+        // First, before any descriptor is touched: a table of our own. In
+        // two steps the first did that, and this one was cloned from it
+        // with a copy of that small table.
+        if !two_step && a.unshare.is_some_and(|u| !u.apply()) {
+            libc::_exit(126);
+        }
         // Default dispositions for everything (the server ignores SIGPIPE,
         // for one), then the mask the spawner thread had.
         // The raw call: glibc's wrapper refuses the real-time signals it
