@@ -119,6 +119,20 @@ async fn deleted_sandboxes_give_their_memory_back() {
     }
 }
 
+/// The server's descriptors that are `/dev/null`: its idle low places.
+fn devnull_fds(pid: i32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| {
+            d.flatten()
+                .filter(|e| {
+                    std::fs::read_link(e.path())
+                        .is_ok_and(|t| t == std::path::Path::new("/dev/null"))
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
 fn open_fds(pid: i32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
         .map(|d| d.count())
@@ -152,6 +166,23 @@ async fn a_running_sandbox_holds_few_descriptors() {
         assert_eq!(out.code, Some(0));
         ids.push(id);
     }
+    // Execs at once in every sandbox: each child's descriptors wait in the
+    // server's low places for its clone (so it need not copy the server's
+    // table), and every place holds /dev/null again afterwards: nothing of
+    // a sandbox stays behind in them.
+    let runs = ids.iter().map(|id| {
+        let client = client.clone();
+        let id = id.clone();
+        async move { exec_on(&client, &id, &["true"], None).await }
+    });
+    for out in futures::future::join_all(runs).await {
+        assert_eq!(out.expect("exec").code, Some(0));
+    }
+    let places = devnull_fds(serve.pid());
+    assert!(
+        places >= 96,
+        "{places} descriptors of the server are /dev/null"
+    );
     let with = open_fds(serve.pid());
     let per = with.saturating_sub(before) as f64 / RUNNING as f64;
     eprintln!("descriptors: {before} with one sandbox, {with} with {RUNNING} more ({per:.1} each)");
@@ -175,6 +206,7 @@ async fn a_running_sandbox_holds_few_descriptors() {
     loop {
         let now = open_fds(serve.pid());
         if now <= before {
+            assert_eq!(devnull_fds(serve.pid()), places, "every low place is idle");
             break;
         }
         assert!(
