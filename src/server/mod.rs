@@ -226,6 +226,7 @@ impl Server {
     pub async fn start(cfg: ServerConfig) -> Result<Server, ServerError> {
         raise_open_file_limit();
         forbid_tracing();
+        runtime::child::reserve_low_fds();
         let data_dir = local::create_private_dir(&cfg.data_dir)?;
         let runtime: Arc<dyn Runtime> = match cfg.runtime {
             RuntimeChoice::Host => Arc::new(runtime::host::Host),

@@ -194,6 +194,12 @@ extern "C" fn file_main(arg: *mut libc::c_void) -> libc::c_int {
             *libc::__errno_location() = errno;
             fail(ENTER);
         }
+        // Nothing it was handed is needed once inside, and a path through
+        // `/proc/self/fd/N` (which `mkdir` of the parents would follow) must
+        // find no descriptor of the server's to lead anywhere.
+        if libc::syscall(libc::SYS_close_range, 3u32, libc::c_uint::MAX, 0u32) != 0 {
+            fail(ENTER);
+        }
         for dir in a.parents {
             if libc::mkdir(dir.as_ptr(), 0o755) == -1 && *libc::__errno_location() != libc::EEXIST {
                 fail(IO);

@@ -12,12 +12,19 @@
 //! it moves the descriptors parked there back to the numbers the rest of
 //! its code uses.
 //!
-//! The places are reserved for the server's life: each holds `/dev/null`
-//! (close-on-exec) while no spawn uses it, so the kernel never hands its
-//! number out. A spawn leases a set of them; a few spawns run at once.
+//! The places are reserved for the server's life (at its start, while its
+//! descriptor numbers are still low): each holds `/dev/null` (close-on-exec)
+//! while no spawn uses it, so the kernel never hands its number out. A
+//! spawn leases a set of them; when all are taken (a few spawns at once,
+//! or children a sandbox keeps from reaching exec), a spawn does not wait
+//! but copies the table as any child did before.
+//!
+//! The child closes every other low descriptor it kept (other spawns'
+//! parked descriptors among them) right after, before it joins the
+//! sandbox, so nothing of another sandbox is open in it there.
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::{Condvar, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 
 /// Spawns that may park their descriptors at once.
 const SETS: usize = 4;
@@ -32,7 +39,6 @@ pub struct LowFds {
     /// One above the highest slot: what a child keeps of the shared table.
     bound: RawFd,
     free: Mutex<Vec<usize>>,
-    freed: Condvar,
     null: OwnedFd,
 }
 
@@ -51,10 +57,10 @@ pub fn get() -> Option<&'static LowFds> {
 }
 
 /// A lease with `fds` parked, for a child to clone with `CLONE_FILES`; None
-/// where the server has no places or they do not fit (the child then
-/// copies the whole table, as any child did before).
+/// where the server has no places, none is free, or they do not fit (the
+/// child then copies the whole table, as any child did before).
 pub fn park_all(fds: impl IntoIterator<Item = RawFd>) -> Option<Lease<'static>> {
-    let mut lease = get()?.lease();
+    let mut lease = get()?.try_lease()?;
     for fd in fds {
         if let Err(e) = lease.park(fd) {
             tracing::debug!(error = %e, "a child copies the descriptor table");
@@ -92,29 +98,26 @@ impl LowFds {
             slots,
             bound,
             free: Mutex::new((0..SETS).collect()),
-            freed: Condvar::new(),
             null,
         })
     }
 
-    /// A set of places for one spawn, once one is free.
-    pub fn lease(&self) -> Lease<'_> {
-        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
-        let set = loop {
-            if let Some(set) = free.pop() {
-                break set;
-            }
-            free = self.freed.wait(free).unwrap_or_else(|p| p.into_inner());
-        };
-        Lease {
+    /// A set of places for one spawn, if one is free. Never waits: a
+    /// child that a sandbox stops before its exec holds its set until it
+    /// goes, and must not hold up other sandboxes' spawns.
+    pub fn try_lease(&self) -> Option<Lease<'_>> {
+        let set = self.free.lock().unwrap_or_else(|p| p.into_inner()).pop()?;
+        Some(Lease {
             low: self,
             set,
             plan: Unshare {
                 bound: self.bound,
                 parked: [(0, 0); PER_SET],
                 count: 0,
+                low: [0; PER_SET],
+                low_count: 0,
             },
-        }
+        })
     }
 }
 
@@ -127,11 +130,26 @@ pub struct Lease<'a> {
 }
 
 impl Lease<'_> {
-    /// Park `fd` for the child. Numbers below the bound need no place: the
-    /// child keeps those anyway.
+    /// Park `fd` for the child. Numbers below the bound need no place (the
+    /// child keeps those anyway); they are remembered, as what the child
+    /// must not close there.
     pub fn park(&mut self, fd: RawFd) -> io::Result<()> {
         let plan = &mut self.plan;
-        if fd < plan.bound || plan.parked[..plan.count].iter().any(|p| p.1 == fd) {
+        if fd < 0 {
+            return Err(io::Error::other("not a descriptor"));
+        }
+        if fd < plan.bound {
+            if !plan.low[..plan.low_count].contains(&fd) {
+                if plan.low_count == PER_SET {
+                    return Err(io::Error::other("more descriptors than a child may keep"));
+                }
+                plan.low[plan.low_count] = fd;
+                plan.low_count += 1;
+                plan.low[..plan.low_count].sort_unstable();
+            }
+            return Ok(());
+        }
+        if plan.parked[..plan.count].iter().any(|p| p.1 == fd) {
             return Ok(());
         }
         if plan.count == PER_SET {
@@ -163,7 +181,6 @@ impl Drop for Lease<'_> {
         }
         let mut free = self.low.free.lock().unwrap_or_else(|p| p.into_inner());
         free.push(self.set);
-        self.low.freed.notify_one();
     }
 }
 
@@ -174,29 +191,70 @@ pub struct Unshare {
     /// (place, the number the child's code uses).
     parked: [(RawFd, RawFd); PER_SET],
     count: usize,
+    /// What the child uses below the bound, ascending: kept where it is.
+    low: [RawFd; PER_SET],
+    low_count: usize,
 }
 
 impl Unshare {
-    /// Leave the shared table keeping the numbers below the bound, then
-    /// bring the parked descriptors back to their numbers. False if either
-    /// failed (the child must then exit at once).
+    /// Leave the shared table keeping the numbers below the bound, bring
+    /// the parked descriptors back to their numbers, and close the rest of
+    /// what was kept (the places, other spawns' parked descriptors, the
+    /// server's low ones) but stdio. False if a step failed (the child must
+    /// then exit at once).
     ///
     /// # Safety
     /// Only in a child cloned with `CLONE_FILES`, before it touches any
     /// descriptor; async-signal-safe.
     pub unsafe fn apply(&self) -> bool {
-        if libc::syscall(
+        let unshared = libc::syscall(
             libc::SYS_close_range,
             self.bound as libc::c_uint,
             libc::c_uint::MAX,
             CLOSE_RANGE_UNSHARE,
-        ) == -1
-        {
+        ) == 0;
+        // A kernel (or a seccomp profile) without close_range: a copy of the
+        // whole table, as without the places. Everything in it is
+        // close-on-exec.
+        if !unshared && libc::syscall(libc::SYS_unshare, libc::CLONE_FILES) != 0 {
             return false;
         }
-        self.parked[..self.count]
+        // dup3: back at their numbers, still close-on-exec, so nothing
+        // reaches the program should a later close fail.
+        let back = self.parked[..self.count]
             .iter()
-            .all(|&(slot, fd)| libc::dup2(slot, fd) != -1)
+            .all(|&(slot, fd)| libc::dup3(slot, fd, libc::O_CLOEXEC) != -1);
+        if !back {
+            return false;
+        }
+        // Close [3, bound) around what the child uses there.
+        let mut from = 3;
+        for &keep in &self.low[..self.low_count] {
+            if keep >= from {
+                close_between(from, keep);
+                from = keep + 1;
+            }
+        }
+        close_between(from, self.bound);
+        true
+    }
+}
+
+/// Close the descriptors in `[from, to)`.
+unsafe fn close_between(from: RawFd, to: RawFd) {
+    if from >= to {
+        return;
+    }
+    let range = libc::syscall(
+        libc::SYS_close_range,
+        from as libc::c_uint,
+        (to - 1) as libc::c_uint,
+        0 as libc::c_uint,
+    );
+    if range != 0 {
+        for fd in from..to {
+            libc::close(fd);
+        }
     }
 }
 
@@ -223,7 +281,16 @@ mod tests {
         assert!(fd >= low.bound, "{fd} below {}", low.bound);
         let slot;
         {
-            let mut lease = low.lease();
+            // Other tests may be spawning: a set is free within moments.
+            let mut lease = (0..5000)
+                .find_map(|_| {
+                    let lease = low.try_lease();
+                    if lease.is_none() {
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                    }
+                    lease
+                })
+                .expect("a free set");
             lease.park(fd).unwrap_or_else(|e| panic!("park: {e}"));
             lease.park(fd).unwrap_or_else(|e| panic!("park again: {e}"));
             lease
@@ -231,6 +298,7 @@ mod tests {
                 .unwrap_or_else(|e| panic!("park a low one: {e}"));
             let plan = lease.plan();
             assert_eq!(plan.count, 1, "once, and not the low one");
+            assert_eq!(&plan.low[..plan.low_count], &[0], "the low one is kept");
             slot = plan.parked[0].0;
             assert!(slot < low.bound);
             assert_eq!(target(slot), target(fd));
@@ -239,5 +307,63 @@ mod tests {
             assert_eq!(flags & libc::FD_CLOEXEC, libc::FD_CLOEXEC);
         }
         assert_eq!(target(slot), "/dev/null");
+    }
+
+    /// In a child, `apply` leaves nothing open in [3, bound) and brings a
+    /// parked descriptor back to its number, close-on-exec.
+    #[test]
+    fn a_child_keeps_only_what_it_parked() {
+        let low = get().expect("reserved");
+        let high = (0..200)
+            .map(|_| std::fs::File::open("/proc/self/stat").map(OwnedFd::from))
+            .collect::<io::Result<Vec<_>>>()
+            .unwrap_or_else(|e| panic!("open: {e}"));
+        let (r, w) = nix::unistd::pipe().unwrap_or_else(|e| panic!("pipe: {e}"));
+        let file = high.last().map(|f| f.as_raw_fd()).unwrap_or(-1);
+        let w_fd = w.as_raw_fd();
+        assert!(file >= low.bound && w_fd >= low.bound);
+        let plan = {
+            let mut lease = (0..5000)
+                .find_map(|_| {
+                    let lease = low.try_lease();
+                    if lease.is_none() {
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                    }
+                    lease
+                })
+                .expect("a free set");
+            lease.park(file).unwrap_or_else(|e| panic!("park: {e}"));
+            lease.park(w_fd).unwrap_or_else(|e| panic!("park: {e}"));
+            let plan = lease.plan();
+            // SAFETY: the child runs only system calls and _exit.
+            let pid = unsafe { libc::fork() };
+            if pid == 0 {
+                // SAFETY: in the forked child, before it touches a descriptor.
+                unsafe {
+                    let ok = plan.apply();
+                    let open_low = (3..low.bound)
+                        .filter(|&fd| libc::fcntl(fd, libc::F_GETFD) != -1)
+                        .count() as u32;
+                    let cloexec = libc::fcntl(file, libc::F_GETFD) == libc::FD_CLOEXEC;
+                    let report = [ok as u32, open_low, cloexec as u32];
+                    libc::write(w_fd, report.as_ptr().cast(), 12);
+                    libc::_exit(0);
+                }
+            }
+            assert!(pid > 0, "fork");
+            // SAFETY: reaps our own child.
+            unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+            plan
+        };
+        let _ = plan;
+        drop(w);
+        let mut report = [0u8; 12];
+        let mut f = std::fs::File::from(r);
+        std::io::Read::read_exact(&mut f, &mut report).unwrap_or_else(|e| panic!("report: {e}"));
+        let word =
+            |i: usize| u32::from_ne_bytes([report[i], report[i + 1], report[i + 2], report[i + 3]]);
+        assert_eq!(word(0), 1, "apply failed");
+        assert_eq!(word(4), 0, "descriptors left open below the bound");
+        assert_eq!(word(8), 1, "the parked file is back, close-on-exec");
     }
 }

@@ -27,6 +27,12 @@ use std::sync::Arc;
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
+/// Reserve the low places children's descriptors wait in (see
+/// `low_fds`), while the server's descriptor numbers are still low.
+pub fn reserve_low_fds() {
+    let _ = low_fds::get();
+}
+
 /// What the child's stdin, stdout and stderr are.
 pub enum Stdio {
     /// Three pipes, read and written by the server.
