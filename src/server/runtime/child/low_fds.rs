@@ -262,6 +262,27 @@ unsafe fn close_between(from: RawFd, to: RawFd) {
 mod tests {
     use super::*;
 
+    /// Descriptors opened after the places, so above their bound.
+    fn high_fds() -> Vec<OwnedFd> {
+        (0..200)
+            .map(|_| std::fs::File::open("/proc/self/stat").map(OwnedFd::from))
+            .collect::<io::Result<Vec<_>>>()
+            .unwrap_or_else(|e| panic!("open: {e}"))
+    }
+
+    /// A set, once other tests' spawns leave one free (within moments).
+    fn lease_soon(low: &LowFds) -> Lease<'_> {
+        (0..5000)
+            .find_map(|_| {
+                let lease = low.try_lease();
+                if lease.is_none() {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                lease
+            })
+            .expect("a free set")
+    }
+
     fn target(fd: RawFd) -> String {
         std::fs::read_link(format!("/proc/self/fd/{fd}"))
             .map(|p| p.display().to_string())
@@ -273,24 +294,12 @@ mod tests {
     #[test]
     fn parking_and_giving_back() {
         let low = get().expect("reserved");
-        let high = (0..200)
-            .map(|_| std::fs::File::open("/proc/self/stat").map(OwnedFd::from))
-            .collect::<io::Result<Vec<_>>>()
-            .unwrap_or_else(|e| panic!("open: {e}"));
+        let high = high_fds();
         let fd = high.last().map(|f| f.as_raw_fd()).unwrap_or(-1);
         assert!(fd >= low.bound, "{fd} below {}", low.bound);
         let slot;
         {
-            // Other tests may be spawning: a set is free within moments.
-            let mut lease = (0..5000)
-                .find_map(|_| {
-                    let lease = low.try_lease();
-                    if lease.is_none() {
-                        std::thread::sleep(std::time::Duration::from_millis(1));
-                    }
-                    lease
-                })
-                .expect("a free set");
+            let mut lease = lease_soon(low);
             lease.park(fd).unwrap_or_else(|e| panic!("park: {e}"));
             lease.park(fd).unwrap_or_else(|e| panic!("park again: {e}"));
             lease
@@ -314,24 +323,13 @@ mod tests {
     #[test]
     fn a_child_keeps_only_what_it_parked() {
         let low = get().expect("reserved");
-        let high = (0..200)
-            .map(|_| std::fs::File::open("/proc/self/stat").map(OwnedFd::from))
-            .collect::<io::Result<Vec<_>>>()
-            .unwrap_or_else(|e| panic!("open: {e}"));
+        let high = high_fds();
         let (r, w) = nix::unistd::pipe().unwrap_or_else(|e| panic!("pipe: {e}"));
         let file = high.last().map(|f| f.as_raw_fd()).unwrap_or(-1);
         let w_fd = w.as_raw_fd();
         assert!(file >= low.bound && w_fd >= low.bound);
         let plan = {
-            let mut lease = (0..5000)
-                .find_map(|_| {
-                    let lease = low.try_lease();
-                    if lease.is_none() {
-                        std::thread::sleep(std::time::Duration::from_millis(1));
-                    }
-                    lease
-                })
-                .expect("a free set");
+            let mut lease = lease_soon(low);
             lease.park(file).unwrap_or_else(|e| panic!("park: {e}"));
             lease.park(w_fd).unwrap_or_else(|e| panic!("park: {e}"));
             let plan = lease.plan();
