@@ -346,6 +346,26 @@ impl SandboxCgroup {
     }
 }
 
+/// The `cgroup.procs` descriptors of `cgroup`, if the sandbox has one, for
+/// a new process to join through ([`join`]).
+pub fn procs_of(cgroup: Option<&SandboxCgroup>) -> io::Result<Vec<OwnedFd>> {
+    cgroup.map_or(Ok(Vec::new()), SandboxCgroup::procs)
+}
+
+/// Move the calling process into the cgroups whose `cgroup.procs` are
+/// `procs` ("0" is the writer). For a pre-exec hook: write only, no
+/// allocation.
+pub fn join(procs: &[OwnedFd]) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    for fd in procs {
+        // SAFETY: a write of one byte from a static buffer.
+        if unsafe { libc::write(fd.as_raw_fd(), b"0".as_ptr().cast(), 1) } != 1 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 /// SIGKILL the processes in a cgroup, never the server itself: on v1 a
 /// sandbox's spawner thread is in the sandbox's cgroups, and `cgroup.procs`
 /// then names the whole server until that thread has left (a busy server

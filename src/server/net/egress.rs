@@ -100,20 +100,13 @@ pub async fn start(
     .kill_on_drop(true);
     let fds = FixedFds::new(vec![ready_w.as_raw_fd(), exit_r.as_raw_fd()], READY_FD);
     // Owned by the hook, so they stay open until the child has joined.
-    let cgroup_procs = cgroup
-        .map(|c| c.procs())
-        .transpose()
-        .map_err(|e| format!("opening the sandbox's cgroups: {e}"))?
-        .unwrap_or_default();
+    let cgroup_procs = crate::server::limits::cgroup::procs_of(cgroup)
+        .map_err(|e| format!("opening the sandbox's cgroups: {e}"))?;
     // SAFETY: write, dup2, close and setsid only, between fork and exec;
     // the vectors were built before the fork.
     unsafe {
         cmd.pre_exec(move || {
-            for fd in &cgroup_procs {
-                if libc::write(fd.as_raw_fd(), b"0".as_ptr().cast(), 1) != 1 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
+            crate::server::limits::cgroup::join(&cgroup_procs)?;
             fds.place()?;
             if libc::setsid() == -1 {
                 return Err(std::io::Error::last_os_error());

@@ -12,6 +12,7 @@ use super::{
     Instance, LaunchPlan, Launched, Runtime, RuntimeError,
 };
 use super::{child, enter, seccomp, spawner, userns};
+use crate::server::limits::cgroup;
 use crate::server::net::egress;
 use nix::sys::signal::Signal;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -290,13 +291,8 @@ impl Runtime for Bwrap {
             });
             // Owned by the hook, so they stay open until the child has
             // joined through them.
-            let cgroup_procs = plan
-                .cgroup
-                .as_ref()
-                .map(|c| c.procs())
-                .transpose()
-                .map_err(|e| RuntimeError::io("opening the sandbox's cgroups", e))?
-                .unwrap_or_default();
+            let cgroup_procs = cgroup::procs_of(plan.cgroup.as_deref())
+                .map_err(|e| RuntimeError::io("opening the sandbox's cgroups", e))?;
             let fds = FixedFds::new(sources, READY_FD);
             // SAFETY: only async-signal-safe write/dup2/close/setsid/setrlimit
             // calls between fork and exec, and no allocation (everything
@@ -305,11 +301,7 @@ impl Runtime for Bwrap {
                 cmd.pre_exec(move || {
                     // Into the sandbox's cgroups before anything of it runs
                     // (and before the moves below reuse descriptor numbers).
-                    for fd in &cgroup_procs {
-                        if libc::write(fd.as_raw_fd(), b"0".as_ptr().cast(), 1) != 1 {
-                            return Err(std::io::Error::last_os_error());
-                        }
-                    }
+                    cgroup::join(&cgroup_procs)?;
                     fds.place()?;
                     // A session of its own (which is also a process group
                     // for the kill below): nothing in the sandbox has the
@@ -506,7 +498,7 @@ fn entry_of(instance: &Instance, cwd: &str) -> std::io::Result<(enter::Entry, Ow
 fn sandbox_thread(
     id: &str,
     anchor: i32,
-    cgroup: Option<&crate::server::limits::cgroup::SandboxCgroup>,
+    cgroup: Option<&cgroup::SandboxCgroup>,
 ) -> std::io::Result<SandboxThread> {
     let tasks = cgroup
         .map(|c| c.thread_tasks())

@@ -7,8 +7,8 @@ use super::{
     check_executable, close_inherited_fds, output_pipe, signal_group, spawner, BoxFuture, ExecSpec,
     Instance, LaunchPlan, Launched, Runtime, RuntimeError,
 };
+use crate::server::limits::cgroup;
 use nix::sys::signal::Signal;
-use std::os::fd::AsRawFd;
 use std::process::Stdio;
 
 pub const ISOLATION: &str = "host (NO ISOLATION)";
@@ -90,13 +90,8 @@ impl Runtime for Host {
             // process group, which stop signals), in the sandbox's cgroups.
             // Owned by the hook, so they stay open until the child has
             // joined through them.
-            let cgroup_procs = plan
-                .cgroup
-                .as_ref()
-                .map(|c| c.procs())
-                .transpose()
-                .map_err(|e| RuntimeError::io("opening the sandbox's cgroups", e))?
-                .unwrap_or_default();
+            let cgroup_procs = cgroup::procs_of(plan.cgroup.as_deref())
+                .map_err(|e| RuntimeError::io("opening the sandbox's cgroups", e))?;
             // SAFETY: setsid and write are async-signal-safe; the vector
             // was built before the fork.
             unsafe {
@@ -104,11 +99,7 @@ impl Runtime for Host {
                     if libc::setsid() == -1 {
                         return Err(std::io::Error::last_os_error());
                     }
-                    for fd in &cgroup_procs {
-                        if libc::write(fd.as_raw_fd(), b"0".as_ptr().cast(), 1) != 1 {
-                            return Err(std::io::Error::last_os_error());
-                        }
-                    }
+                    cgroup::join(&cgroup_procs)?;
                     Ok(())
                 });
             }

@@ -130,7 +130,7 @@ pub fn signal_pidfd(pidfd: &std::os::fd::OwnedFd, sig: nix::sys::signal::Signal)
 impl Instance {
     /// `cgroup.procs` descriptors for a new process of the sandbox.
     pub fn cgroup_procs(&self) -> std::io::Result<Vec<std::os::fd::OwnedFd>> {
-        self.cgroup.as_ref().map_or(Ok(Vec::new()), |c| c.procs())
+        crate::server::limits::cgroup::procs_of(self.cgroup.as_deref())
     }
 }
 

@@ -112,7 +112,7 @@ fn run_now(entry: &Entry, op: FileOp) -> Result<Vec<u8>, FileError> {
     };
     // The child shares the server's descriptor table and keeps only what
     // it needs of it (see `low_fds`), instead of copying and closing all.
-    let lease = low_fds::park_all(entry.fds());
+    let parked = low_fds::park_all(entry.fds());
     let args = FileArgs {
         entry,
         how: OpenHow {
@@ -128,12 +128,7 @@ fn run_now(entry: &Entry, op: FileOp) -> Result<Vec<u8>, FileError> {
         stage: AtomicI32::new(ENTER),
         errno: AtomicI32::new(libc::EIO),
         done: AtomicU64::new(0),
-        unshare: lease.as_ref().map(|l| l.plan()),
-    };
-    let files = if lease.is_some() {
-        libc::CLONE_FILES
-    } else {
-        0
+        unshare: parked.plan(),
     };
     let blocked = SignalsBlocked::new();
     let [stack, _] = clone::stack_tops().map_err(FileError::Enter)?;
@@ -144,12 +139,12 @@ fn run_now(entry: &Entry, op: FileOp) -> Result<Vec<u8>, FileError> {
         clone::clone(
             file_main,
             stack,
-            libc::CLONE_VM | libc::CLONE_VFORK | files | libc::SIGCHLD,
+            libc::CLONE_VM | libc::CLONE_VFORK | parked.clone_flag() | libc::SIGCHLD,
             &args as *const FileArgs as *mut libc::c_void,
         )
     };
     drop(blocked);
-    drop(lease);
+    drop(parked);
     let pid = pid.map_err(FileError::Enter)?;
     // SAFETY: reaps our own child, which has exited (vfork).
     unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };

@@ -56,18 +56,39 @@ pub fn get() -> Option<&'static LowFds> {
     .as_ref()
 }
 
-/// A lease with `fds` parked, for a child to clone with `CLONE_FILES`; None
-/// where the server has no places, none is free, or they do not fit (the
-/// child then copies the whole table, as any child did before).
-pub fn park_all(fds: impl IntoIterator<Item = RawFd>) -> Option<Lease<'static>> {
-    let mut lease = get()?.try_lease()?;
-    for fd in fds {
-        if let Err(e) = lease.park(fd) {
-            tracing::debug!(error = %e, "a child copies the descriptor table");
-            return None;
+/// `fds` parked for one child, if the server has places, one set is free
+/// and they fit; otherwise the child copies the whole table, as any child
+/// did before. Dropped once the clone has returned.
+pub fn park_all(fds: impl IntoIterator<Item = RawFd>) -> Parked {
+    let lease = get().and_then(LowFds::try_lease).and_then(|mut lease| {
+        for fd in fds {
+            if let Err(e) = lease.park(fd) {
+                tracing::debug!(error = %e, "a child copies the descriptor table");
+                return None;
+            }
+        }
+        Some(lease)
+    });
+    Parked(lease)
+}
+
+/// What [`park_all`] arranged for one child.
+pub struct Parked(Option<Lease<'static>>);
+
+impl Parked {
+    /// The child's first step, when it shares the table.
+    pub fn plan(&self) -> Option<Unshare> {
+        self.0.as_ref().map(Lease::plan)
+    }
+
+    /// The clone flag that goes with it: share the table, or copy it.
+    pub fn clone_flag(&self) -> libc::c_int {
+        if self.0.is_some() {
+            libc::CLONE_FILES
+        } else {
+            0
         }
     }
-    Some(lease)
 }
 
 impl LowFds {

@@ -87,7 +87,7 @@ fn clone_child(cmd: &Command, stdio: [RawFd; 3], tty: bool) -> io::Result<Starte
             .collect()
     };
     let two_step = cmd.pid_ns.is_some() && cmd.entry.owner_userns.is_some();
-    let lease = park(cmd, stdio, two_step);
+    let parked = park(cmd, stdio, two_step);
     let blocked = SignalsBlocked::new();
     let [outer_stack, inner_stack] = clone::stack_tops()?;
     let args = ChildArgs {
@@ -114,12 +114,7 @@ fn clone_child(cmd: &Command, stdio: [RawFd; 3], tty: bool) -> io::Result<Starte
             .map(|f| f.as_raw_fd()),
         inner_stack,
         inner_pid: AtomicI32::new(0),
-        unshare: lease.as_ref().map(|l| l.plan()),
-    };
-    let files = if lease.is_some() {
-        libc::CLONE_FILES
-    } else {
-        0
+        unshare: parked.plan(),
     };
     let main = if two_step { outer_main } else { child_main };
     // SAFETY: CLONE_VFORK suspends this thread until the child (and, in
@@ -129,13 +124,13 @@ fn clone_child(cmd: &Command, stdio: [RawFd; 3], tty: bool) -> io::Result<Starte
         clone::clone(
             main,
             outer_stack,
-            libc::CLONE_VM | libc::CLONE_VFORK | files | libc::SIGCHLD,
+            libc::CLONE_VM | libc::CLONE_VFORK | parked.clone_flag() | libc::SIGCHLD,
             &args as *const ChildArgs as *mut libc::c_void,
         )
     };
     drop(blocked);
     // The child has its own table now (or is gone): the places go back.
-    drop(lease);
+    drop(parked);
     let mut pid = pid?;
     if two_step {
         let inner = args.inner_pid.load(Ordering::Acquire);
@@ -173,7 +168,7 @@ fn clone_child(cmd: &Command, stdio: [RawFd; 3], tty: bool) -> io::Result<Starte
 }
 
 /// The places for what the child uses (see `low_fds`).
-fn park(cmd: &Command, stdio: [RawFd; 3], two_step: bool) -> Option<low_fds::Lease<'static>> {
+fn park(cmd: &Command, stdio: [RawFd; 3], two_step: bool) -> low_fds::Parked {
     let pid_ns = cmd
         .pid_ns
         .as_ref()
