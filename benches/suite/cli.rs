@@ -96,19 +96,16 @@ pub async fn fresh_connection_execs(
     id: &str,
     n: usize,
 ) -> Result<Vec<Duration>, String> {
-    let mut out = Vec::with_capacity(n);
-    for i in 0..n {
-        let started = Instant::now();
+    crate::measure::time_each(n, |i| async move {
         let client = Client::connect(sandscope::client::Endpoint::new(
             server.url.clone(),
             Some(server.token.clone()),
         ))
         .await
         .map_err(|e| format!("connect #{i}: {e}"))?;
-        crate::measure::exec_true(&client, id, i).await?;
-        out.push(started.elapsed());
-    }
-    Ok(out)
+        crate::measure::exec_true(&client, id, i).await
+    })
+    .await
 }
 
 /// `sandscope exec -s ID -- head -c BYTES /dev/zero` with its stdout a pipe

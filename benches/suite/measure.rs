@@ -18,6 +18,22 @@ fn argv(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
 
+/// `n` runs of `run(i)`, one after the other, each timed from its start
+/// to its end.
+pub async fn time_each<F, Fut>(n: usize, mut run: F) -> Result<Vec<Duration>, String>
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let started = Instant::now();
+        run(i).await?;
+        out.push(started.elapsed());
+    }
+    Ok(out)
+}
+
 /// `n` sequential runs of `true` in the sandbox, each from the exec call
 /// until its result (exit code) is in hand.
 pub async fn exec_round_trips(
@@ -25,13 +41,7 @@ pub async fn exec_round_trips(
     id: &str,
     n: usize,
 ) -> Result<Vec<Duration>, String> {
-    let mut out = Vec::with_capacity(n);
-    for i in 0..n {
-        let started = Instant::now();
-        exec_true(client, id, i).await?;
-        out.push(started.elapsed());
-    }
-    Ok(out)
+    time_each(n, |i| exec_true(client, id, i)).await
 }
 
 /// Exec #`i` of `true` in the sandbox, until its exit code is in hand.
